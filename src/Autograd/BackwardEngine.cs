@@ -1,0 +1,117 @@
+namespace Engine.Autograd;
+
+/// <summary>
+/// Reverse-mode differentiation over the recorded graph: a topological order found with an explicit stack
+/// (deep graphs cannot overflow the call stack), then each node's backward in reverse order.
+/// </summary>
+internal static class BackwardEngine
+{
+    public static void Run(Tensor root, Tensor? seed, bool retainGraph)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException($"backward: the tensor (shape {Shapes.Format(root.ShapeSpan)}) does not require grad and has no graph; did every input have RequiresGrad = false, or was it computed under NoGrad?");
+        if (seed is null)
+        {
+            if (root.Count != 1)
+                throw new InvalidOperationException($"backward: the tensor has shape {Shapes.Format(root.ShapeSpan)}; a non-scalar needs a seed gradient of the same shape (Backward(grad))");
+            seed = Tensor.Full(root.Shape, 1, root.DType, root.Device);
+        }
+        else if (!Shapes.Equal(seed.ShapeSpan, root.ShapeSpan))
+            throw new ArgumentException($"backward: seed gradient shape {Shapes.Format(seed.ShapeSpan)} differs from the tensor's {Shapes.Format(root.ShapeSpan)}");
+
+        using var _ = new NoGrad();
+        if (root.GradFn is null) { Accumulate(root, seed); return; }
+
+        var order = TopologicalOrder(root.GradFn);
+        var grads = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance) { [root.GradFn] = seed };
+        for (int n = order.Count - 1; n >= 0; n--)
+        {
+            var node = order[n];
+            if (!grads.Remove(node, out var g)) continue; // no gradient reached it
+            if (node.IsReleased)
+                throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
+            var inputGrads = node.Backward(g);
+            var inputs = node.Inputs;
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var input = inputs[i];
+                var gi = i < inputGrads.Length ? inputGrads[i] : null;
+                if (!input.RequiresGrad || gi is null) continue;
+                gi = SumToShape(gi, node.InputShape(i), node.Name);
+                AnomalyMode.Check(gi, node.Name, "backward");
+                if (input.GradFn is null) Accumulate(input, gi);
+                else grads[input.GradFn] = grads.TryGetValue(input.GradFn, out var prev) ? prev.Add(gi) : gi;
+            }
+            if (!retainGraph) node.Release();
+        }
+    }
+
+    /// <summary>Leaves accumulate (+=) so gradients of several Backward calls add up until ZeroGrad.</summary>
+    private static void Accumulate(Tensor leaf, Tensor g)
+    {
+        if (leaf.Grad is null)
+        {
+            // Own copy: g may alias another tensor's storage (Add passes its gradient through to both inputs).
+            leaf.Grad = g.Clone();
+        }
+        else
+        {
+            if (!Shapes.Equal(leaf.Grad.ShapeSpan, g.ShapeSpan) || !leaf.Grad.IsContiguous || leaf.Grad.Layout.Offset != 0 || leaf.Grad.Count != leaf.Grad.Storage.Length)
+                leaf.Grad = leaf.Grad.Add(g);
+            else
+                leaf.Grad.Backend.AddInPlace(leaf.Grad.Storage, g.Contiguous().Storage, 1.0);
+        }
+    }
+
+    private static List<Node> TopologicalOrder(Node root)
+    {
+        // Iterative post-order DFS: a node is emitted after all nodes it depends on.
+        var order = new List<Node>();
+        var visited = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Node node, int next)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (node, next) = stack.Pop();
+            var inputs = node.Inputs;
+            bool pushedChild = false;
+            for (int i = next; i < inputs.Count; i++)
+            {
+                var child = inputs[i].GradFn;
+                if (child is not null && visited.Add(child))
+                {
+                    stack.Push((node, i + 1));
+                    stack.Push((child, 0));
+                    pushedChild = true;
+                    break;
+                }
+            }
+            if (!pushedChild) order.Add(node);
+        }
+        return order;
+    }
+
+    /// <summary>
+    /// Un-broadcasting, in one place for every op: sums a gradient of the broadcast output shape back to the
+    /// input's shape (leading extra dims, and dims where the input had size 1).
+    /// </summary>
+    internal static Tensor SumToShape(Tensor g, int[] shape, string op)
+    {
+        if (Shapes.Equal(g.ShapeSpan, shape)) return g;
+        int extra = g.Rank - shape.Length;
+        if (extra < 0)
+            throw new InvalidOperationException($"backward of {op}: gradient shape {Shapes.Format(g.ShapeSpan)} has lower rank than input shape {Shapes.Format(shape)}");
+        var axes = new List<int>();
+        for (int d = 0; d < g.Rank; d++)
+        {
+            if (d < extra) { axes.Add(d); continue; }
+            int s = shape[d - extra];
+            if (s == 1 && g.Dim(d) != 1) axes.Add(d);
+            else if (s != g.Dim(d))
+                throw new InvalidOperationException($"backward of {op}: gradient shape {Shapes.Format(g.ShapeSpan)} does not broadcast to input shape {Shapes.Format(shape)}");
+        }
+        var summed = axes.Count > 0 ? g.Sum(axes.ToArray(), keepDim: true) : g;
+        return summed.Reshape(shape);
+    }
+}

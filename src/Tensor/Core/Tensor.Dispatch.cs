@@ -1,0 +1,25 @@
+namespace Engine;
+
+public sealed partial class Tensor
+{
+    // The raw kernel calls every op's forward goes through: validate, dispatch to the backend, wrap the result.
+    // They record nothing; ops add the graph node themselves.
+
+    internal Tensor UnaryRaw(UnaryOp op, string name, double scalar = 0)
+    {
+        RequireFloat(name);
+        return new Tensor(Backend.Unary(op, Storage, Layout, scalar), ShapeSpan);
+    }
+
+    internal static Tensor BinaryRaw(BinaryOp op, Tensor a, Tensor b, string name)
+    {
+        SameDevice(name, a, b);
+        SameDType(name, a, b);
+        a.RequireFloat(name);
+        var shape = Shapes.Broadcast(a.ShapeSpan, b.ShapeSpan, name);
+        return new Tensor(a.Backend.Binary(op, a.Storage, a.Layout.BroadcastTo(shape), b.Storage, b.Layout.BroadcastTo(shape)), shape);
+    }
+
+    /// <summary>A scalar tensor with this tensor's dtype and device, for ops that take a number.</summary>
+    internal Tensor ScalarLike(double value) => Full([], value, DType, Device);
+}

@@ -1,0 +1,244 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Engine.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Storage Unary(UnaryOp op, Storage x, Layout lx, double scalar = 0) => x.DType switch
+    {
+        DType.Float32 => Wrap(Unary<float>(op, Dense<float>(x, lx), (float)scalar)),
+        DType.Float64 => Wrap(Unary<double>(op, Dense<double>(x, lx), scalar)),
+        _ => throw new NotSupportedException($"{op}: needs a floating-point tensor, got {x.DType.Name()}"),
+    };
+
+    internal static T[] Unary<T>(UnaryOp op, ReadOnlySpan<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = new T[x.Length];
+        switch (op)
+        {
+            case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
+            case UnaryOp.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
+            case UnaryOp.Rsqrt: TensorPrimitives.Sqrt(x, y); TensorPrimitives.Divide(T.One, y, y); break;
+            case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
+            case UnaryOp.Relu: TensorPrimitives.Max(x, T.Zero, y); break;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
+            case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryOp.AddScalar: TensorPrimitives.Add(x, s, y); break;
+            case UnaryOp.MulScalar: TensorPrimitives.Multiply(x, s, y); break;
+            case UnaryOp.PowScalar: Map<T, Pow<T>>(x, y, s); break;
+            case UnaryOp.RSubScalar: TensorPrimitives.Subtract(s, x, y); break;
+            case UnaryOp.RDivScalar: TensorPrimitives.Divide(s, x, y); break;
+            case UnaryOp.MaxScalar: TensorPrimitives.Max(x, s, y); break;
+            case UnaryOp.MinScalar: TensorPrimitives.Min(x, s, y); break;
+            case UnaryOp.Softplus: Map<T, Softplus<T>>(x, y, s); break;
+            case UnaryOp.Gelu: Map<T, Gelu<T>>(x, y, s); break;
+            case UnaryOp.GeluGrad: Map<T, GeluGrad<T>>(x, y, s); break;
+            case UnaryOp.Step: Map<T, Step<T>>(x, y, s); break;
+            case UnaryOp.Sign: Map<T, Sign<T>>(x, y, s); break;
+            case UnaryOp.EqScalar: Map<T, EqS<T>>(x, y, s); break;
+            case UnaryOp.GtScalar: Map<T, GtS<T>>(x, y, s); break;
+            case UnaryOp.LtScalar: Map<T, LtS<T>>(x, y, s); break;
+            default: throw new NotSupportedException($"unary op {op}");
+        }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Storage Binary(BinaryOp op, Storage a, Layout la, Storage b, Layout lb) => a.DType switch
+    {
+        DType.Float32 => Wrap(Binary<float>(op, Data<float>(a), la, Data<float>(b), lb)),
+        DType.Float64 => Wrap(Binary<double>(op, Data<double>(a), la, Data<double>(b), lb)),
+        _ => throw new NotSupportedException($"{op}: needs floating-point tensors, got {a.DType.Name()}"),
+    };
+
+    /// <summary>
+    /// Runs a binary op row by row (a row is the last dimension). Each row pair is contiguous, a broadcast
+    /// scalar, or strided; the first two go to TensorPrimitives, which covers bias adds and row scalings.
+    /// </summary>
+    internal static T[] Binary<T>(BinaryOp op, T[] a, Layout la, T[] b, Layout lb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = la.Count;
+        var y = new T[count];
+        if (count == 0) return y;
+        if (la.IsContiguous && lb.IsContiguous)
+        {
+            BinaryRun(op, a.AsSpan(la.Offset, count), b.AsSpan(lb.Offset, count), y);
+            return y;
+        }
+        int inner = la.Rank == 0 ? 1 : la.ShapeArray[^1];
+        int sa = la.Rank == 0 ? 1 : la.StrideArray[^1], sb = lb.Rank == 0 ? 1 : lb.StrideArray[^1];
+        int rows = count / inner;
+        var oa = new int[rows]; la.RowOffsets(oa);
+        var ob = new int[rows]; lb.RowOffsets(ob);
+        EngineThreads.For(rows, inner, (start, end) =>
+        {
+            T[]? bufA = null, bufB = null;
+            for (int r = start; r < end; r++)
+            {
+                var dst = y.AsSpan(r * inner, inner);
+                ReadOnlySpan<T> ra, rb;
+                if (sa == 1) ra = a.AsSpan(oa[r], inner);
+                else if (sa == 0) ra = default;
+                else { bufA ??= new T[inner]; for (int i = 0, o = oa[r]; i < inner; i++, o += sa) bufA[i] = a[o]; ra = bufA; }
+                if (sb == 1) rb = b.AsSpan(ob[r], inner);
+                else if (sb == 0) rb = default;
+                else { bufB ??= new T[inner]; for (int i = 0, o = ob[r]; i < inner; i++, o += sb) bufB[i] = b[o]; rb = bufB; }
+                if (sa == 0 && sb == 0) { var v = Scalar(op, a[oa[r]], b[ob[r]]); dst.Fill(v); }
+                else if (sa == 0) BinaryScalarLeft(op, a[oa[r]], rb, dst);
+                else if (sb == 0) BinaryScalarRight(op, ra, b[ob[r]], dst);
+                else BinaryRun(op, ra, rb, dst);
+            }
+        });
+        return y;
+    }
+
+    private static void BinaryRun<T>(BinaryOp op, ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(a, b, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(a, b, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(a, b, y); break;
+            default: for (int i = 0; i < y.Length; i++) y[i] = Scalar(op, a[i], b[i]); break;
+        }
+    }
+
+    private static void BinaryScalarRight<T>(BinaryOp op, ReadOnlySpan<T> a, T b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(a, b, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(a, b, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(a, b, y); break;
+            default: for (int i = 0; i < y.Length; i++) y[i] = Scalar(op, a[i], b); break;
+        }
+    }
+
+    private static void BinaryScalarLeft<T>(BinaryOp op, T a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(b, a, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(b, a, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(b, a, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(b, a, y); break;
+            default: for (int i = 0; i < y.Length; i++) y[i] = Scalar(op, a, b[i]); break;
+        }
+    }
+
+    /// <summary>The scalar definition of every binary op; the vector paths above must agree with it.</summary>
+    internal static T Scalar<T>(BinaryOp op, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        BinaryOp.Div => a / b,
+        BinaryOp.Max => T.Max(a, b),
+        BinaryOp.Min => T.Min(a, b),
+        BinaryOp.Eq => a == b ? T.One : T.Zero,
+        BinaryOp.Ne => a != b ? T.One : T.Zero,
+        BinaryOp.Lt => a < b ? T.One : T.Zero,
+        BinaryOp.Le => a <= b ? T.One : T.Zero,
+        BinaryOp.Gt => a > b ? T.One : T.Zero,
+        BinaryOp.Ge => a >= b ? T.One : T.Zero,
+        _ => throw new NotSupportedException($"binary op {op}"),
+    };
+
+    /// <inheritdoc/>
+    public Storage Where(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb) => a.DType switch
+    {
+        DType.Float32 => Wrap(Where<float>(cond, lc, a, la, b, lb)),
+        DType.Float64 => Wrap(Where<double>(cond, lc, a, la, b, lb)),
+        _ => throw new NotSupportedException($"where: needs floating-point values, got {a.DType.Name()}"),
+    };
+
+    private static T[] Where<T>(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var va = Dense<T>(a, la); var vb = Dense<T>(b, lb);
+        var y = new T[va.Length];
+        switch (cond.DType)
+        {
+            case DType.Float32: { var c = Dense<float>(cond, lc); for (int i = 0; i < y.Length; i++) y[i] = c[i] != 0 ? va[i] : vb[i]; break; }
+            case DType.Float64: { var c = Dense<double>(cond, lc); for (int i = 0; i < y.Length; i++) y[i] = c[i] != 0 ? va[i] : vb[i]; break; }
+            default: { var c = Dense<int>(cond, lc); for (int i = 0; i < y.Length; i++) y[i] = c[i] != 0 ? va[i] : vb[i]; break; }
+        }
+        return y;
+    }
+
+    // ---- scalar kernels for the ops TensorPrimitives lacks; one struct each so the JIT specialises the loop ----
+
+    private interface IKernel<T> { static abstract T Invoke(T x, T s); }
+
+    private static void Map<T, TK>(ReadOnlySpan<T> x, Span<T> y, T s) where TK : IKernel<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = TK.Invoke(x[i], s);
+    }
+
+    private readonly struct Pow<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => s == T.CreateTruncating(2) ? x * x : s == T.One ? x : T.Pow(x, s);
+    }
+
+    /// <summary>softplus(x) = max(x, 0) + log(1 + e^-|x|): never overflows and keeps precision for large |x|.</summary>
+    private readonly struct Softplus<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => T.Max(x, T.Zero) + T.LogP1(T.Exp(-T.Abs(x)));
+    }
+
+    private readonly struct Gelu<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s)
+        {
+            T c = T.CreateTruncating(0.7978845608028654), k = T.CreateTruncating(0.044715), half = T.CreateTruncating(0.5);
+            return half * x * (T.One + T.Tanh(c * (x + k * x * x * x)));
+        }
+    }
+
+    /// <summary>d/dx of 0.5x(1 + tanh(u)), u = c(x + kx³): 0.5(1 + tanh u) + 0.5x(1 - tanh²u)·c(1 + 3kx²).</summary>
+    private readonly struct GeluGrad<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s)
+        {
+            T c = T.CreateTruncating(0.7978845608028654), k = T.CreateTruncating(0.044715), half = T.CreateTruncating(0.5);
+            T t = T.Tanh(c * (x + k * x * x * x));
+            return half * (T.One + t) + half * x * (T.One - t * t) * c * (T.One + T.CreateTruncating(3) * k * x * x);
+        }
+    }
+
+    private readonly struct Step<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => x > T.Zero ? T.One : T.Zero;
+    }
+
+    private readonly struct Sign<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => x > T.Zero ? T.One : x < T.Zero ? -T.One : T.Zero;
+    }
+
+    private readonly struct EqS<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => x == s ? T.One : T.Zero;
+    }
+
+    private readonly struct GtS<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => x > s ? T.One : T.Zero;
+    }
+
+    private readonly struct LtS<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    {
+        public static T Invoke(T x, T s) => x < s ? T.One : T.Zero;
+    }
+}

@@ -1,0 +1,40 @@
+using Engine.Autograd;
+
+namespace Engine;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// Matrix product with NumPy semantics: [..., m, k] · [..., k, n] → [..., m, n], leading batch dims broadcast;
+    /// a 1-D left operand is a row vector and a 1-D right operand a column vector (the added dim is removed).
+    /// Transposed and strided operands are read in place, without copies.
+    /// </summary>
+    public Tensor MatMul(Tensor other)
+    {
+        SameDevice("matmul", this, other);
+        SameDType("matmul", this, other);
+        RequireFloat("matmul");
+        if (Rank == 0 || other.Rank == 0)
+            throw new ArgumentException($"matmul: operands need at least one dimension, got shapes {Shapes.Format(ShapeSpan)} and {Shapes.Format(other.ShapeSpan)}");
+        if (Rank == 1) return Unsqueeze(0).MatMul(other).Squeeze(-2);
+        if (other.Rank == 1) return MatMul(other.Unsqueeze(1)).Squeeze(-1);
+        int m = Dim(-2), k = Dim(-1), k2 = other.Dim(-2), n = other.Dim(-1);
+        if (k != k2)
+            throw new ArgumentException($"matmul: inner dimensions differ: {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} ({k} vs {k2})");
+        var batch = Shapes.Broadcast(ShapeSpan[..^2], other.ShapeSpan[..^2], "matmul (batch dims)");
+        int[] aShape = [.. batch, m, k], bShape = [.. batch, k, n], yShape = [.. batch, m, n];
+        var y = new Tensor(Backend.MatMul(Storage, Layout.BroadcastTo(aShape), other.Storage, other.Layout.BroadcastTo(bShape)), yShape);
+        return Graph.Output(y, "matmul", () => new MatMulNode(), this, other);
+    }
+}
+
+/// <summary>Y = A·B: dA = dY·Bᵀ, dB = Aᵀ·dY (transposes are views; batch broadcasting is summed by the engine).</summary>
+internal sealed class MatMulNode : Node
+{
+    public override string Name => "matmul";
+    protected internal override Tensor?[] Backward(Tensor g) =>
+    [
+        NeedsGrad(0) ? g.MatMul(Input(1).Transpose(-1, -2)) : null,
+        NeedsGrad(1) ? Input(0).Transpose(-1, -2).MatMul(g) : null,
+    ];
+}

@@ -1,0 +1,27 @@
+using Engine.Autograd;
+
+namespace Engine;
+
+public sealed partial class Tensor
+{
+    /// <summary>This tensor if it is already row-major and starts at its storage's first element, else a compact copy.</summary>
+    public Tensor Contiguous()
+    {
+        if (IsContiguous && Layout.Offset == 0) return this;
+        return CloneOp.Apply(this);
+    }
+}
+
+/// <summary>A copy into fresh contiguous storage; the gradient passes through unchanged.</summary>
+internal sealed class CloneOp : Node
+{
+    public override string Name => "clone";
+
+    public static Tensor Apply(Tensor x)
+    {
+        var y = new Tensor(x.Backend.Contiguous(x.Storage, x.Layout), x.ShapeSpan);
+        return Graph.Output(y, "clone", () => new CloneOp(), x);
+    }
+
+    protected internal override Tensor?[] Backward(Tensor g) => [g];
+}
