@@ -16,6 +16,7 @@ public sealed partial class CpuBackend
     internal static T[] Unary<T>(UnaryOp op, ReadOnlySpan<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = new T[x.Length];
+        if (y.Length == 0) return y; // some TensorPrimitives reject empty spans
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
