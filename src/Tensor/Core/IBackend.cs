@@ -45,6 +45,23 @@ public interface IBackend
     /// <summary>Gradient of row-wise softmax/log-softmax given its output <paramref name="y"/> and output gradient (both contiguous [rows, cols]).</summary>
     Storage SoftmaxBackward(Storage y, Storage dy, int rows, int cols, bool log);
 
+    // ---- fused kernels: causal attention ----
+    // Default implementations copy to the host, run CpuBackend's kernel and copy back (Ops/Attention/AttentionFallback.cs),
+    // so a backend without a native kernel still works. CpuBackend implements them natively (Cpu/CpuBackend.Attention.cs).
+    // All storages are contiguous from element 0: q [B, H, Tq, D], k and v [B, H, Tk, D], as described by dims.
+
+    /// <summary>The output [B, H, Tq, D] of the causal attention family member <paramref name="family"/>.</summary>
+    Storage CausalAttentionForward(Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family)
+        => AttentionFallback.Forward(this, q, k, v, dims, family);
+
+    /// <summary>Gradients of q, k and v given the output gradient <paramref name="gradOutput"/> [B, H, Tq, D].</summary>
+    (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
+        => AttentionFallback.Backward(this, q, k, v, gradOutput, dims, family);
+
+    /// <summary>The final attention weights [B, H, Tq, Tk] (zero above the causal diagonal), for diagnostics.</summary>
+    Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family)
+        => AttentionFallback.Weights(this, q, k, dims, family);
+
     /// <summary>
     /// Batched matrix product. <paramref name="la"/> is [batch..., m, k] and <paramref name="lb"/> is [batch..., k, n],
     /// with the batch dims already broadcast (stride 0 where shared). Any strides; the result is contiguous [batch..., m, n].
