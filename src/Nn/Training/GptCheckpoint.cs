@@ -16,17 +16,22 @@ public static class GptCheckpoint
     /// Opens a checkpoint (a checkpoint directory or a run directory with a <c>latest</c> pointer), rebuilds the model
     /// from the stored configuration and loads its weights, checking every tensor's name, dtype and shape.
     /// </summary>
+    /// <param name="path">A checkpoint directory or a run directory.</param>
+    /// <param name="adjust">
+    /// Changes to the stored configuration that keep the parameters' shapes, e.g. an inference-only attention
+    /// (<c>c => c with { InferenceAttention = AttentionSpec.Lssar }</c>).
+    /// </param>
     /// <exception cref="CheckpointException">The checkpoint is missing, corrupted, or its weights do not fit its configuration.</exception>
-    public static LoadedModel Load(string path)
+    public static LoadedModel Load(string path, Func<GptConfig, GptConfig>? adjust = null)
     {
         var reader = Checkpoint.Open(path);
-        var model = CreateModel(reader);
+        var model = CreateModel(reader, adjust);
         model.LoadStateDict(reader.ReadModel(SpecsOf(model.StateDict())));
         model.Eval();
         return new LoadedModel(model, reader.Metadata.Tokenizer, reader);
     }
 
-    internal static Gpt CreateModel(CheckpointReader reader)
+    internal static Gpt CreateModel(CheckpointReader reader, Func<GptConfig, GptConfig>? adjust = null)
     {
         GptConfig config;
         try { config = GptConfig.FromJson(reader.Metadata.ModelJson); }
@@ -36,6 +41,7 @@ public static class GptCheckpoint
         }
         if (config.VocabSize != reader.Metadata.Tokenizer.VocabSize)
             throw new CheckpointException($"{reader.Directory}: the model has a vocabulary of {config.VocabSize} but the stored tokenizer has {reader.Metadata.Tokenizer.VocabSize} symbols");
+        if (adjust is not null) config = adjust(config);
         return new Gpt(config);
     }
 
