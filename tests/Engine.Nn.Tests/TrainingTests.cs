@@ -92,6 +92,21 @@ public class TrainingTests
     }
 
     [Fact]
+    public void ReopeningTheLogForAResumeDropsRowsAfterTheCheckpoint()
+    {
+        using var dir = new TempDir();
+        var path = dir["log.csv"];
+        using (var log = TrainingLog.Open(path))
+            for (int step = 1; step <= 5; step++) log.Append(step, 1.0 / step, step == 3 ? 0.5 : null, 1e-3, 100);
+        using (TrainingLog.Open(path, resumeFromStep: 3)) { }
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(4, lines.Length);
+        Assert.Equal("3,0.3333333333333333,0.5,0.001,100", lines[3]);
+        File.WriteAllText(path, "something else\n");
+        Assert.Throws<InvalidDataException>(() => TrainingLog.Open(path, resumeFromStep: 3));
+    }
+
+    [Fact]
     public void BadSettingsAreListed()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Tiny, Settings(0) with { BatchSize = 0 }, Data));

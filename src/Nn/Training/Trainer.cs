@@ -122,11 +122,12 @@ public sealed class Trainer
 
     /// <summary>
     /// Mean validation loss over <see cref="TrainerConfig.EvalTokens"/> tokens in windows of the training context,
-    /// or of <paramref name="length"/> when given (the model runs in eval mode; its mode is restored).
+    /// or of <paramref name="length"/> when given (then over at least one window); the model runs in eval mode and
+    /// its mode is restored.
     /// </summary>
     public double Validate(int? length = null)
     {
-        var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Config.EvalTokens) : evaluator;
+        var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Math.Max(Config.EvalTokens, l)) : evaluator;
         return ev.Evaluate(Model);
     }
 
