@@ -25,6 +25,7 @@ public sealed partial class CpuBackend : IBackend
     internal static ReadOnlySpan<T> Dense<T>(Storage s, Layout l) where T : unmanaged
     {
         var data = Data<T>(s);
+        if (l.Count == 0) return []; // an empty view's offset may point past the end of its storage
         if (l.IsContiguous) return data.AsSpan(l.Offset, l.Count);
         var copy = new T[l.Count];
         Gather(data, l, copy);
@@ -100,6 +101,7 @@ public sealed partial class CpuBackend : IBackend
 
     private static void CopyInto<T>(Storage src, Layout ls, Storage dst, Layout ld) where T : unmanaged
     {
+        if (ld.Count == 0) return;
         var values = Dense<T>(src, ls);
         var d = Data<T>(dst);
         if (ld.IsContiguous) { values.CopyTo(d.AsSpan(ld.Offset, ld.Count)); return; }

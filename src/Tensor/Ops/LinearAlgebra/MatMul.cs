@@ -6,7 +6,8 @@ public sealed partial class Tensor
 {
     /// <summary>
     /// Matrix product with NumPy semantics: [..., m, k] · [..., k, n] → [..., m, n], leading batch dims broadcast;
-    /// a 1-D left operand is a row vector and a 1-D right operand a column vector (the added dim is removed).
+    /// a 1-D left operand is a row vector and a 1-D right operand a column vector (the added dim is removed;
+    /// two 1-D operands give their dot product as a scalar).
     /// Transposed and strided operands are read in place, without copies.
     /// </summary>
     public Tensor MatMul(Tensor other)
@@ -16,6 +17,7 @@ public sealed partial class Tensor
         RequireFloat("matmul");
         if (Rank == 0 || other.Rank == 0)
             throw new ArgumentException($"matmul: operands need at least one dimension, got shapes {Shapes.Format(ShapeSpan)} and {Shapes.Format(other.ShapeSpan)}");
+        if (Rank == 1 && other.Rank == 1) return Unsqueeze(0).MatMul(other.Unsqueeze(1)).Reshape([]);
         if (Rank == 1) return Unsqueeze(0).MatMul(other).Squeeze(-2);
         if (other.Rank == 1) return MatMul(other.Unsqueeze(1)).Squeeze(-1);
         int m = Dim(-2), k = Dim(-1), k2 = other.Dim(-2), n = other.Dim(-1);
