@@ -74,4 +74,26 @@ public class AvailabilityTests
         Assert.Contains("cuBLAS", e.Message);
         Assert.Contains("ENGINE_CUBLAS", e.Message);
     }
+
+    [Fact]
+    public void AnUnloadableOverrideIsReportedWithTheLoadersReason()
+    {
+        var junk = Path.Combine(Path.GetTempPath(), $"engine-not-a-library-{Environment.ProcessId}.so");
+        File.WriteAllText(junk, "not an ELF file");
+        var previous = Environment.GetEnvironmentVariable("ENGINE_CUBLAS");
+        try
+        {
+            Environment.SetEnvironmentVariable("ENGINE_CUBLAS", junk);
+            var (handle, trace) = NativeLibraries.Probe(NativeLibraries.Cublas);
+            if (handle != 0) Assert.Fail("a text file loaded as a library");
+            var first = trace.Split('\n')[1];
+            Assert.StartsWith($"  tried {junk}: ", first);
+            Assert.DoesNotContain("no such file", first);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("ENGINE_CUBLAS", previous);
+            File.Delete(junk);
+        }
+    }
 }
