@@ -93,7 +93,7 @@ public class EmulatedTrainingTests
     {
         var a = Tensor.Ones([2]).To(Dev);
         var e = Assert.Throws<ArgumentException>(() => a.Add(Tensor.Ones([2])));
-        Assert.Contains("different devices (cuda:63 and cpu)", e.Message);
+        Assert.Contains("add: tensors are on different devices (cuda:63 [2] and cpu [2])", e.Message);
     }
 
     [Fact]
