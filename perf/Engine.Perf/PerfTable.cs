@@ -54,9 +54,10 @@ internal static class PerfTable
     {
         bool quick = args.Contains("--quick");
         string? filter = Option(args, "--rows");
-        string? peerFile = Option(args, "--peer");
-        var peer = peerFile is null ? PeerFigures.Recorded : PeerFigures.Parse(File.ReadAllText(peerFile));
-        string peerLabel = peerFile is null ? PeerFigures.Provenance : $"parsed from {Path.GetFileName(peerFile)}";
+        // --peer FILE[,FILE...]: outputs of the peer harness's `matmul` command; the median over the files is used.
+        string? peerFiles = Option(args, "--peer");
+        var peer = peerFiles is null ? PeerFigures.Recorded : PeerFigures.Median(peerFiles.Split(',').Select(f => PeerFigures.Parse(File.ReadAllText(f))));
+        string peerLabel = peerFiles is null ? PeerFigures.Provenance : $"median of {peerFiles.Split(',').Length} run(s) of the peer harness in this session";
         int samples = quick ? 3 : 7;
         double minSample = quick ? 0.05 : 0.1;
 
