@@ -44,6 +44,9 @@ internal static unsafe class Gemm
     /// </summary>
     private const int DirectMaxSlivers = 4;
 
+    /// <summary>Short kc blocks (attention's head dimension) also read A in place: its rows are a few cache lines each.</summary>
+    private const int DirectMaxK = 64;
+
     /// <summary>Multiply-adds per thread below which fewer threads are used (a parallel region costs microseconds).</summary>
     private const long ParallelMinWork = 1 << 20;
 
@@ -194,7 +197,7 @@ internal static unsafe class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         T* sliver = Buffers<T>.Sliver(KC * mr);
-        bool direct = ns1 - ns0 <= DirectMaxSlivers;
+        bool direct = ns1 - ns0 <= DirectMaxSlivers || kc <= DirectMaxK;
         for (int s = ms0; s < ms1; s++)
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
