@@ -131,4 +131,30 @@ public class ModelTests
         model.Eval();
         Assert.Equal(AttentionSpec.Lssar, model.Blocks[0].Attention.ActiveAttention);
     }
+
+    [Fact]
+    public void AttentionMapsAreCausalRowStochasticAndPerLayer()
+    {
+        var model = new Gpt(GptTests.Tiny(), seed: 12);
+        model.Eval();
+        var maps = model.AttentionMaps(Tensor.FromArray(new[,] { { 1, 2, 3, 4, 5 } }));
+        Assert.Equal(2, maps.Count);
+        foreach (var w in maps)
+        {
+            Assert.Equal([1, 2, 5, 5], w.Shape);
+            for (int h = 0; h < 2; h++)
+                for (int i = 0; i < 5; i++)
+                {
+                    double sum = 0;
+                    for (int j = 0; j < 5; j++)
+                    {
+                        double a = w[0, h, i, j];
+                        if (j > i) Assert.Equal(0, a);
+                        sum += a;
+                    }
+                    Assert.Equal(1, sum, 5);
+                }
+        }
+        Assert.All(model.Blocks, b => Assert.False(b.Attention.CaptureWeights));
+    }
 }
