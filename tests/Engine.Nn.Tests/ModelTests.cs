@@ -2,10 +2,13 @@ namespace Engine.Nn.Tests;
 
 public class ModelTests
 {
-    [Fact]
-    public void TinyModelMemorisesATinyBatch()
+    [Theory]
+    [InlineData("softmax")]
+    [InlineData("lssa")]
+    public void TinyModelMemorisesATinyBatch(string attention)
     {
-        var config = GptTests.Tiny() with { VocabSize = 11, ModelDim = 16, Heads = 2, Layers = 1, ContextLength = 8 };
+        var spec = attention == "lssa" ? AttentionSpec.Lssa : AttentionSpec.Softmax;
+        var config = GptTests.Tiny() with { VocabSize = 11, ModelDim = 16, Heads = 2, Layers = 1, ContextLength = 8, Attention = spec };
         var model = new Gpt(config, seed: 5);
         var tokens = Tensor.FromArray(new[,] { { 1, 5, 2, 9, 3, 3, 7 }, { 4, 0, 10, 6, 8, 2, 1 } });
         var targets = Tensor.FromArray(new[,] { { 5, 2, 9, 3, 3, 7, 0 }, { 0, 10, 6, 8, 2, 1, 4 } });
