@@ -25,6 +25,8 @@ public sealed class CheckpointMetadata
     public required DataSource Data { get; init; }
     /// <summary>The batch sampler's state, for exact resume (absent in exported models).</summary>
     public SamplerState? Sampler { get; init; }
+    /// <summary>Other generators' states by name (e.g. "dropout"), for exact resume.</summary>
+    public IReadOnlyDictionary<string, ulong[]> RngStates { get; init; } = new Dictionary<string, ulong[]>();
     /// <summary>The trainer's configuration (a JSON object), if any.</summary>
     public string? TrainingJson { get; init; }
     /// <summary>The optimiser's scalar state and settings (a JSON object), if any; its tensors are in optimizer.safetensors.</summary>
@@ -53,6 +55,17 @@ public sealed class CheckpointMetadata
                 foreach (var word in s.Rng) w.WriteNumberValue(word);
                 w.WriteEndArray();
                 w.WriteNumber("batches", s.Batches);
+                w.WriteEndObject();
+            }
+            if (RngStates.Count > 0)
+            {
+                w.WriteStartObject("rng");
+                foreach (var (name, state) in RngStates.OrderBy(p => p.Key, StringComparer.Ordinal))
+                {
+                    w.WriteStartArray(name);
+                    foreach (var word in state) w.WriteNumberValue(word);
+                    w.WriteEndArray();
+                }
                 w.WriteEndObject();
             }
             if (TrainingJson is not null) { w.WritePropertyName("training"); WriteObject(w, TrainingJson, "training"); }
@@ -89,14 +102,16 @@ public sealed class CheckpointMetadata
             SamplerState? sampler = null;
             if (root.TryGetProperty("sampler", out var s))
             {
-                var rng = Required(s, "rng", JsonValueKind.Array);
-                if (rng.GetArrayLength() != 4) throw new FormatException("sampler.rng must have 4 words");
-                var words = new ulong[4];
-                for (int i = 0; i < 4; i++)
-                    if (!rng[i].TryGetUInt64(out words[i])) throw new FormatException($"sampler.rng[{i}] is not an unsigned 64-bit integer");
-                if ((words[0] | words[1] | words[2] | words[3]) == 0) throw new FormatException("sampler.rng must not be all zero");
+                var words = RngWords(Required(s, "rng", JsonValueKind.Array), "sampler.rng");
                 if (!Required(s, "batches", JsonValueKind.Number).TryGetInt64(out long batches) || batches < 0) throw new FormatException("sampler.batches must be a non-negative integer");
                 sampler = new SamplerState(words, batches);
+            }
+            var rngStates = new Dictionary<string, ulong[]>(StringComparer.Ordinal);
+            if (root.TryGetProperty("rng", out var rngs))
+            {
+                if (rngs.ValueKind != JsonValueKind.Object) throw new FormatException("\"rng\" must be a JSON object");
+                foreach (var p in rngs.EnumerateObject())
+                    if (!rngStates.TryAdd(p.Name, RngWords(p.Value, $"rng.{p.Name}"))) throw new FormatException($"rng.{p.Name} appears twice");
             }
             return new CheckpointMetadata
             {
@@ -105,6 +120,7 @@ public sealed class CheckpointMetadata
                 Tokenizer = tokenizer,
                 Data = data,
                 Sampler = sampler,
+                RngStates = rngStates,
                 TrainingJson = root.TryGetProperty("training", out var t) ? Object(t, "training") : null,
                 OptimizerJson = root.TryGetProperty("optimizer", out var o) ? Object(o, "optimizer") : null,
             };
@@ -112,6 +128,16 @@ public sealed class CheckpointMetadata
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or ArgumentException)
         {
             throw new CheckpointException($"{path}: {e.Message}", e);
+        }
+
+        static ulong[] RngWords(JsonElement rng, string what)
+        {
+            if (rng.ValueKind != JsonValueKind.Array || rng.GetArrayLength() != 4) throw new FormatException($"{what} must be an array of 4 words");
+            var words = new ulong[4];
+            for (int i = 0; i < 4; i++)
+                if (!rng[i].TryGetUInt64(out words[i])) throw new FormatException($"{what}[{i}] is not an unsigned 64-bit integer");
+            if ((words[0] | words[1] | words[2] | words[3]) == 0) throw new FormatException($"{what} must not be all zero");
+            return words;
         }
 
         static JsonElement Required(JsonElement e, string name, JsonValueKind kind) =>

@@ -70,6 +70,19 @@ public sealed class Evaluator
         return total / ScoredTokens;
     }
 
+    /// <summary>
+    /// Mean cross-entropy of a model, run in eval mode (dropout off, the inference attention if configured); the
+    /// model's previous mode is restored.
+    /// </summary>
+    public double Evaluate(Gpt model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        bool wasTraining = model.Training;
+        model.Eval();
+        try { return Evaluate(x => model.Forward(x)); }
+        finally { model.Train(wasTraining); }
+    }
+
     private double SumNegLogLikelihood(Tensor logits, int rows, int targetStart)
     {
         if (logits.Rank != 3 || logits.Dim(0) != rows || logits.Dim(1) != Length)
