@@ -35,6 +35,14 @@ internal static class FmaPeak
         return Timing.Median(samples);
     }
 
+    /// <summary>One timed run of the loop on the calling thread, in GFLOP/s.</summary>
+    public static double GFlopsOnce(long iters)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        Sink(Loop(iters));
+        return iters * 12.0 * 2 * (Vector512.IsHardwareAccelerated ? 16 : 8) / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9;
+    }
+
     private static volatile float sink;
     private static void Sink(float x) => sink = x;
 

@@ -187,6 +187,21 @@ public class GemmTests
     }
 
     [Fact]
+    public void ColumnsDoNotDependOnHowManyOthersAreComputed()
+    {
+        // A narrow C reads A in place, a wide one packs it; both must give the same bits for the shared columns.
+        foreach (bool ta in new[] { false, true })
+        {
+            var wide = Case<float>.Make(40, 300, 270, ta, false, seed: 9);
+            var all = wide.Run(accumulate: false);
+            var narrow = new float[40 * 64];
+            Gemm.Compute(40, 64, 270, wide.A, wide.AOff, wide.Ars, wide.Acs, wide.B, wide.BOff, wide.Brs, wide.Bcs, narrow, 0, 64, false);
+            for (int i = 0; i < 40; i++)
+                Assert.Equal(all.AsSpan(wide.COff + i * wide.Ldc, 64).ToArray(), narrow.AsSpan(i * 64, 64).ToArray());
+        }
+    }
+
+    [Fact]
     public void OutOfRangeOperandsThrow()
     {
         var a = new float[12]; var b = new float[12]; var c = new float[9];

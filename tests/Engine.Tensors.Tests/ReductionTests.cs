@@ -133,6 +133,28 @@ public class ReductionTests
     }
 
     [Fact]
+    public void LargeLeadingAndMiddleAxisReductionsMatchReference()
+    {
+        // Big enough for several column blocks and parallel chunks on the in-order row path.
+        int a = 2, b = 300, c = 2500;
+        var v = Ref.Values(a * b * c, 21);
+        var x = Tensor.FromArray<double>(v, [a, b, c]);
+        var sum1 = new double[a * c]; var max01 = new double[c];
+        Array.Fill(max01, double.NegativeInfinity);
+        for (int i = 0; i < a; i++) for (int j = 0; j < b; j++) for (int k = 0; k < c; k++)
+        {
+            double e = v[(i * b + j) * c + k];
+            sum1[i * c + k] += e;
+            max01[k] = Math.Max(max01[k], e);
+        }
+        Ref.Close(sum1, x.Sum(1), 1e-12);
+        Ref.Close(max01, x.Max([0, 1]), 0);
+        Ref.Close(sum1, x.To(DType.Float32).Sum(1), 1e-4);
+        // The same through a narrowed (non-contiguous) input takes the gather path.
+        Ref.Close(sum1.Select((s, i) => i % c < 10 ? s : double.NaN).Where(double.IsFinite).ToArray(), x.Narrow(2, 0, 10).Sum(1), 1e-12);
+    }
+
+    [Fact]
     public void EmptyReductions()
     {
         var e = Tensor.Zeros([2, 0, 3], DType.Float64);

@@ -90,14 +90,12 @@ template <typename T, typename C> __device__ void where_impl(int n, const C* c, 
         y[i] = c[lay_at(lc, j)] != (C)0 ? a[lay_at(la, j)] : b[lay_at(lb, j)];
     }
 }
-#define WHERE_KERNEL(name, T, C) \
-    extern "C" __global__ void name(int n, const C* c, Lay lc, const T* a, Lay la, const T* b, Lay lb, T* y) { where_impl(n, c, lc, a, la, b, lb, y); }
-WHERE_KERNEL(where_f32_f32, float, float)
-WHERE_KERNEL(where_f32_f64, float, double)
-WHERE_KERNEL(where_f32_i32, float, int)
-WHERE_KERNEL(where_f64_f32, double, float)
-WHERE_KERNEL(where_f64_f64, double, double)
-WHERE_KERNEL(where_f64_i32, double, int)
+extern "C" __global__ void where_f32_f32(int n, const float* c, Lay lc, const float* a, Lay la, const float* b, Lay lb, float* y) { where_impl(n, c, lc, a, la, b, lb, y); }
+extern "C" __global__ void where_f32_f64(int n, const double* c, Lay lc, const float* a, Lay la, const float* b, Lay lb, float* y) { where_impl(n, c, lc, a, la, b, lb, y); }
+extern "C" __global__ void where_f32_i32(int n, const int* c, Lay lc, const float* a, Lay la, const float* b, Lay lb, float* y) { where_impl(n, c, lc, a, la, b, lb, y); }
+extern "C" __global__ void where_f64_f32(int n, const float* c, Lay lc, const double* a, Lay la, const double* b, Lay lb, double* y) { where_impl(n, c, lc, a, la, b, lb, y); }
+extern "C" __global__ void where_f64_f64(int n, const double* c, Lay lc, const double* a, Lay la, const double* b, Lay lb, double* y) { where_impl(n, c, lc, a, la, b, lb, y); }
+extern "C" __global__ void where_f64_i32(int n, const int* c, Lay lc, const double* a, Lay la, const double* b, Lay lb, double* y) { where_impl(n, c, lc, a, la, b, lb, y); }
 
 // Fill and copies move bits: b32 serves float32 and int32, b64 serves float64.
 extern "C" __global__ void fill_b32(int n, unsigned int* y, unsigned int v) { GRID_STRIDE(i, n) y[i] = v; }
@@ -118,16 +116,18 @@ template <typename T> __device__ __forceinline__ int to_int(T v) {
     if (v <= (T)-2147483648.0) return (-2147483647 - 1);
     return (int)v;
 }
-template <typename T> __device__ __forceinline__ T from_int(int v) { return (T)v; }
+template <typename F, typename T> struct Convert { __device__ static T apply(F v) { return (T)v; } };
+template <typename F> struct Convert<F, int> { __device__ static int apply(F v) { return to_int(v); } };
 
-#define CAST_KERNEL(name, F, T, EXPR) \
-    extern "C" __global__ void name(int n, const F* x, Lay lx, T* y) { GRID_STRIDE(i, n) { F v = x[lay_at(lx, (int)i)]; y[i] = EXPR; } }
-CAST_KERNEL(cast_f32_f64, float, double, (double)v)
-CAST_KERNEL(cast_f64_f32, double, float, (float)v)
-CAST_KERNEL(cast_i32_f32, int, float, (float)v)
-CAST_KERNEL(cast_i32_f64, int, double, (double)v)
-CAST_KERNEL(cast_f32_i32, float, int, to_int(v))
-CAST_KERNEL(cast_f64_i32, double, int, to_int(v))
+template <typename F, typename T> __device__ void cast_impl(int n, const F* x, Lay lx, T* y) {
+    GRID_STRIDE(i, n) y[i] = Convert<F, T>::apply(x[lay_at(lx, (int)i)]);
+}
+extern "C" __global__ void cast_f32_f64(int n, const float* x, Lay lx, double* y) { cast_impl(n, x, lx, y); }
+extern "C" __global__ void cast_f64_f32(int n, const double* x, Lay lx, float* y) { cast_impl(n, x, lx, y); }
+extern "C" __global__ void cast_i32_f32(int n, const int* x, Lay lx, float* y) { cast_impl(n, x, lx, y); }
+extern "C" __global__ void cast_i32_f64(int n, const int* x, Lay lx, double* y) { cast_impl(n, x, lx, y); }
+extern "C" __global__ void cast_f32_i32(int n, const float* x, Lay lx, int* y) { cast_impl(n, x, lx, y); }
+extern "C" __global__ void cast_f64_i32(int n, const double* x, Lay lx, int* y) { cast_impl(n, x, lx, y); }
 
 // y += alpha * x over contiguous buffers (gradient accumulation, optimiser steps).
 template <typename T> __device__ void axpy_impl(int n, T* y, const T* x, T alpha) {

@@ -62,12 +62,17 @@ internal static class NativeLibraries
         _ => name,
     };
 
-    private static (nint, string) Probe(string name)
+    internal static (nint handle, string trace) Probe(string name)
     {
         var trace = new StringBuilder();
         trace.Append("search for ").Append(Describe(name)).Append(':').AppendLine();
         foreach (var candidate in Candidates(name))
         {
+            if (Path.IsPathRooted(candidate) && !File.Exists(candidate))
+            {
+                trace.Append("  tried ").Append(candidate).AppendLine(": no such file");
+                continue;
+            }
             try
             {
                 nint h = NativeLibrary.Load(candidate);
@@ -76,17 +81,22 @@ internal static class NativeLibraries
             }
             catch (Exception e) when (e is DllNotFoundException or BadImageFormatException or ArgumentException)
             {
-                trace.Append("  tried ").Append(candidate).Append(": ").AppendLine(FirstLine(e.Message));
+                trace.Append("  tried ").Append(candidate).Append(": ").AppendLine(LoaderError(e.Message, candidate));
             }
         }
         trace.Append("  set ").Append(OverrideVariable(name)).Append(" to the library file, or ENGINE_CUDA_PATH to its directory");
         return (0, trace.ToString());
     }
 
-    private static string FirstLine(string s)
+    /// <summary>The loader's own reason (dlerror / Win32 message) from a load exception, without the generic preamble.</summary>
+    private static string LoaderError(string message, string candidate)
     {
-        int i = s.IndexOfAny(['\r', '\n']);
-        return i < 0 ? s : s[..i];
+        var lines = message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var specific = lines.Skip(1).FirstOrDefault(l => l.Contains(Path.GetFileName(candidate), StringComparison.Ordinal)) ?? lines.Skip(1).FirstOrDefault();
+        if (specific is null) return lines.Length > 0 ? lines[0] : message;
+        // "libcuda.so.1: cannot open shared object file: No such file or directory" → the part after the name.
+        int at = specific.IndexOf(candidate + ":", StringComparison.Ordinal);
+        return at >= 0 ? specific[(at + candidate.Length + 1)..].Trim() : specific;
     }
 
     public static string OverrideVariable(string name) => name switch

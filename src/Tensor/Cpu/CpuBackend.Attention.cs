@@ -167,8 +167,9 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         public readonly T[] VT;
         /// <summary>Row blocks [R, Tk]: scores then first-stage weights a; σ̃/U (Softplus backward); x = n·a − o; w; gradients.</summary>
         public readonly T[] A, Sig, X, W, G;
-        private readonly T[] tmp, tmp2;
-        private readonly bool[] live = new bool[R];
+        private readonly T[] tmp;
+        /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
+        private readonly T[] kappa = new T[R];
 
         public Workspace(AttentionDims dims, bool backward)
         {
@@ -178,7 +179,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             VT = backward ? Rent(D * tk) : [];
             A = Rent(R * tk); X = Rent(R * tk); W = Rent(R * tk);
             Sig = backward ? Rent(R * tk) : []; G = backward ? Rent(R * tk) : [];
-            tmp = Rent(tk); tmp2 = Rent(tk);
+            tmp = Rent(Math.Max(tk, D));
         }
 
         private T[] Rent(int n)
@@ -238,9 +239,9 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             {
                 int n = d.Visible(i0 + r);
                 var row = A.AsSpan(r * tk, n);
-                StageOne(row, keepStages && f.Positive == PositiveFunction.Softplus ? Sig.AsSpan(r * tk, n) : default, tmp, f.Positive);
+                StageOne(row, keepStages && f.Positive == PositiveFunction.Softplus ? Sig.AsSpan(r * tk, n) : default, f.Positive);
                 if (f.Power is double p)
-                    live[r] = StageTwo(row, n, X.AsSpan(r * tk, n), w.AsSpan(r * tk, n), tmp, p);
+                    kappa[r] = StageTwo(row, n, keepStages ? X.AsSpan(r * tk, n) : default, w.AsSpan(r * tk, n), p);
                 w.AsSpan(r * tk + n, nMax - n).Clear();
             }
             return w;
@@ -248,28 +249,22 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
 
         /// <summary>
         /// Row r of G holds dw_j = dO_i·v_j on entry and ds_j = ∂L/∂s_ij on exit:
-        /// re-weighting: da_j = n·p·(w_j/x_j)·(dw_j − Σ_k w_k dw_k) where x_j &gt; 0, else 0 (da = dw on a degenerate row);
-        /// first stage: ds_j = (f′(s_j)/U)·(da_j − Σ_k a_k da_k), where f′/U = a_j for exp.
+        /// re-weighting: da_j = n·p·(w_j/x_j)·(dw_j − Σ_k w_k dw_k) where x_j &gt; 0, else 0, computed as
+        /// κ·y_j^(p−1)·(dw_j − ⟨w, dw⟩) with y = x/max x and κ = n·p/(max x · Σ_k y_k^p) (see <see cref="StageTwo"/>);
+        /// on a degenerate row da = dw. First stage: ds_j = (f′(s_j)/U)·(da_j − ⟨a, da⟩), where f′/U = a_j for exp.
         /// </summary>
         public void RowBackward(int r, int n, AttentionFamily f)
         {
             int tk = d.Keys;
             var g = G.AsSpan(r * tk, n);
             ReadOnlySpan<T> a = A.AsSpan(r * tk, n);
-            if (f.Power is double p && live[r])
+            if (f.Power is not null && kappa[r] > T.Zero)
             {
-                ReadOnlySpan<T> w = W.AsSpan(r * tk, n), x = X.AsSpan(r * tk, n);
-                T dot = TensorPrimitives.Dot(w, g);
-                TensorPrimitives.Subtract(g, dot, g);
-                TensorPrimitives.Multiply(g, w, g);                     // w_j (dw_j − ⟨w, dw⟩)
-                var safeX = tmp.AsSpan(0, n);
-                TensorPrimitives.Max(x, T.Epsilon, safeX);              // w_j = 0 wherever x_j ≤ 0, so any positive divisor gives 0 there
-                TensorPrimitives.Divide(g, safeX, g);
-                TensorPrimitives.Multiply(g, T.CreateChecked(n * p), g);
+                T dot = TensorPrimitives.Dot<T>(W.AsSpan(r * tk, n), g);
+                CenterAndScale(g, dot, X.AsSpan(r * tk, n), kappa[r]);
             }
             T dot2 = TensorPrimitives.Dot(a, g);
-            TensorPrimitives.Subtract(g, dot2, g);
-            TensorPrimitives.Multiply(g, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(r * tk, n), g);
+            CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(r * tk, n), T.One);
         }
 
         /// <summary>dq_i = λ_i·dQ'_i and dk̃_j, taken back through the QK normalisation when there is one.</summary>
@@ -313,91 +308,188 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         TensorPrimitives.Multiply(g, inv, g);
     }
 
+    /// <summary>ln of the smallest normal number: exp below it would return a subnormal (slow on x86, and negligible).</summary>
+    private static readonly T LogMinNormal = T.CreateChecked(Math.Log(MinNormal));
+
+    /// <summary>The smallest positive normal number of T (2^−126 for float, 2^−1022 for double).</summary>
+    private static double MinNormal => typeof(T) == typeof(float) ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+
     /// <summary>
     /// First stage, in place on the scores s of one row: s ← a = f(s)/Σ f(s). For the backward, sig (when given)
     /// receives f′(s)/Σ f(s). Both are computed with a row factor e^−μ that the l1 normalisation cancels:
-    /// exp uses μ = max s (the usual stable Softmax); Softplus uses μ = 0 unless every score is negative, then
-    /// μ = max s, writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
+    /// exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
+    /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
+    /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
     /// </summary>
-    private static void StageOne(Span<T> s, Span<T> sig, T[] scratch, PositiveFunction f)
+    private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
-        int n = s.Length;
+        int n = s.Length, W = Vector<T>.Count, j = 0;
         T max = TensorPrimitives.Max<T>(s);
+        ref T S = ref MemoryMarshal.GetReference(s);
+        var vsum = Vector<T>.Zero;
+        T sum = T.Zero;
         if (f == PositiveFunction.Exp)
         {
-            TensorPrimitives.Subtract(s, max, s);
-            TensorPrimitives.Exp(s, s);
+            var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
+            for (; j + W <= n; j += W)
+            {
+                var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
+                e.StoreUnsafe(ref S, (nuint)j);
+                vsum += e;
+            }
+            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; sum += e; }
         }
         else if (max >= T.Zero)
         {
-            if (!sig.IsEmpty) TensorPrimitives.Sigmoid<T>(s, sig);
-            // softplus(s) = max(s, 0) + ln(1 + e^−|s|). Where ln(1 + t) rounds tiny t away, the value is below
-            // ε·ln 2 while the row's maximum contributes at least ln 2, so the normalised weights are unaffected.
-            var t = scratch.AsSpan(0, n);
-            TensorPrimitives.Abs<T>(s, t);
-            TensorPrimitives.Negate<T>(t, t);
-            TensorPrimitives.Exp<T>(t, t);
-            TensorPrimitives.LogP1<T>(t, t);
-            TensorPrimitives.Max(s, T.Zero, s);
-            TensorPrimitives.Add<T>(s, t, s);
+            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1]. Where ln(1 + t)
+            // rounds a tiny t away, softplus is below ε·ln 2 while the row's maximum contributes at least ln 2, so the
+            // normalised weights are unaffected.
+            bool wantSig = !sig.IsEmpty;
+            ref T G = ref MemoryMarshal.GetReference(sig);
+            for (; j + W <= n; j += W)
+            {
+                var x = Vector.LoadUnsafe(ref S, (nuint)j);
+                var t = VExp(-Vector.Abs(x));
+                var onePlusT = Vector<T>.One + t;
+                var u = Vector.Max(x, Vector<T>.Zero) + VLog(onePlusT);
+                u.StoreUnsafe(ref S, (nuint)j);
+                vsum += u;
+                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+            }
+            for (; j < n; j++)
+            {
+                T x = s[j], t = T.Exp(-T.Abs(x));
+                s[j] = T.Max(x, T.Zero) + T.Log(T.One + t);
+                sum += s[j];
+                if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
+            }
         }
         else
         {
-            for (int j = 0; j < n; j++)
+            for (; j < n; j++)
             {
                 T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
                 T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
-                if (!sig.IsEmpty) sig[j] = shifted / (T.One + e);     // σ(s)·e^−μ
+                if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
                 s[j] = shifted * ratio;
+                sum += s[j];
             }
         }
-        T sum = TensorPrimitives.Sum<T>(s);
-        TensorPrimitives.Divide(s, sum, s);
-        if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
+        sum += Vector.Sum(vsum);
+        T inv = T.One / sum;
+        TensorPrimitives.Multiply(s, inv, s);
+        if (!sig.IsEmpty) TensorPrimitives.Multiply(sig, inv, sig);
     }
 
     /// <summary>
-    /// Re-weighting of one row of first-stage weights a (n = its length): x = n·a − o, w = ReLU(x/max x)^p / Σ(…).
-    /// Dividing by max x keeps every power in [0, 1] (no overflow at any length); w does not depend on it. Returns
-    /// false for a degenerate row (max x ≤ 0: every r_j is zero), which keeps w = a. <paramref name="w"/> may alias a.
+    /// Re-weighting of one row of first-stage weights a (n = its length): x = n·a − o, y = ReLU(x)/max x,
+    /// w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any length, and w does
+    /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
+    /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
+    /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
+    /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
     /// </summary>
-    private static bool StageTwo(ReadOnlySpan<T> a, int n, Span<T> x, Span<T> w, T[] scratch, double p)
+    private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
     {
-        TensorPrimitives.Multiply(a, T.CreateChecked(n), x);
-        TensorPrimitives.Subtract(x, T.CreateChecked(AttentionFamily.ReweightOffset(n)), x);
-        T max = TensorPrimitives.Max<T>(x);
-        if (!(max > T.Zero))
+        T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
+        T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
+        if (!(xMax > T.Zero))
         {
             a.CopyTo(w);
-            return false;
+            return T.Zero;
         }
-        TensorPrimitives.Max(x, T.Zero, w);
-        TensorPrimitives.Divide(w, max, w);
-        Power(w, scratch.AsSpan(0, w.Length), p);
-        T sum = TensorPrimitives.Sum<T>(w);                           // ≥ 1: the maximum contributes 1^p
-        TensorPrimitives.Divide(w, sum, w);
-        return true;
+        int len = a.Length, W = Vector<T>.Count, j2 = 0;
+        bool integer = p == Math.Floor(p) && p <= 1 << 20;
+        int e = integer ? (int)p : 0;
+        T pT = T.CreateChecked(p), cut = Cutoff(p), scale = nT / xMax, shift = o / xMax;
+        bool wantD = !dpow.IsEmpty;
+        ref T Ar = ref MemoryMarshal.GetReference(a);
+        ref T Wr = ref MemoryMarshal.GetReference(w);
+        ref T Dr = ref MemoryMarshal.GetReference(dpow);
+        var vsum = Vector<T>.Zero;
+        var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
+        for (; j2 + W <= len; j2 += W)
+        {
+            var y = Vector.LoadUnsafe(ref Ar, (nuint)j2) * vscale - vshift;     // x / max x
+            var keep = Vector.GreaterThanOrEqual(y, vcut);
+            y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
+            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pT - T.One));
+            d = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
+            var r = d * y;
+            r.StoreUnsafe(ref Wr, (nuint)j2);
+            if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
+            vsum += r;
+        }
+        T sum = Vector.Sum(vsum);
+        for (; j2 < len; j2++)
+        {
+            T y = a[j2] * scale - shift;
+            T d = T.Zero;
+            if (y >= cut) d = integer ? PowInt(y, e - 1) : T.Exp(T.Log(y) * (pT - T.One));
+            else y = T.Zero;
+            T r = d * y;
+            w[j2] = r;
+            if (wantD) dpow[j2] = d;
+            sum += r;
+        }
+        // sum ≥ 1: the maximum contributes 1^p.
+        TensorPrimitives.Multiply(w, T.One / sum, w);
+        return nT * pT / (xMax * sum);
     }
 
-    /// <summary>y ← y^p for y in [0, 1]: square-and-multiply for integer p, else e^(p·ln y) (ln 0 = −∞ gives 0).</summary>
-    private static void Power(Span<T> y, Span<T> scratch, double p)
+    /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
     {
-        if (p == Math.Floor(p) && p <= 1 << 20)
+        int n = g.Length, W = Vector<T>.Count, j = 0;
+        ref T Gr = ref MemoryMarshal.GetReference(g);
+        ref T Mr = ref MemoryMarshal.GetReference(m);
+        var vc = new Vector<T>(c); var vk = new Vector<T>(kappa);
+        for (; j + W <= n; j += W)
+            ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
+        for (; j < n; j++) g[j] = (g[j] - c) * m[j] * kappa;
+    }
+
+    /// <summary>The smallest y whose p-th power is still a normal number.</summary>
+    private static T Cutoff(double p) =>
+        T.CreateChecked(Math.Exp(Math.Log(MinNormal) / p) * 1.01);
+
+    /// <summary>y^e for e ≥ 0 by square-and-multiply.</summary>
+    private static Vector<T> PowInt(Vector<T> y, int e)
+    {
+        var result = (e & 1) != 0 ? y : Vector<T>.One;
+        for (e >>= 1; e > 0; e >>= 1)
         {
-            int e = (int)p;
-            if (e == 1) return;
-            y.CopyTo(scratch);                                        // base = y
-            if ((e & 1) == 0) y.Fill(T.One);
-            for (e >>= 1; e > 0; e >>= 1)
-            {
-                TensorPrimitives.Multiply<T>(scratch, scratch, scratch);
-                if ((e & 1) != 0) TensorPrimitives.Multiply<T>(y, scratch, y);
-            }
-            return;
+            y *= y;
+            if ((e & 1) != 0) result *= y;
         }
-        TensorPrimitives.Log<T>(y, y);
-        TensorPrimitives.Multiply(y, T.CreateChecked(p), y);
-        TensorPrimitives.Exp<T>(y, y);
+        return result;
+    }
+
+    private static T PowInt(T y, int e)
+    {
+        T result = (e & 1) != 0 ? y : T.One;
+        for (e >>= 1; e > 0; e >>= 1)
+        {
+            y *= y;
+            if ((e & 1) != 0) result *= y;
+        }
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> VExp(Vector<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> VLog(Vector<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector.Log(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.Log(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
     }
 
     // ------------------------------------------------------------------ small matrix products (register-blocked, 4 rows)
@@ -534,12 +626,10 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             int row = cOff + j * cols, t = 0;
             for (; t + W <= cols; t += W)
             {
-                var acc = Vector.LoadUnsafe(ref C, (nuint)(row + t));
-                acc = Fma(x0, Vector.LoadUnsafe(ref B, (nuint)(b0 + t)), acc);
-                acc = Fma(x1, Vector.LoadUnsafe(ref B, (nuint)(b1 + t)), acc);
-                acc = Fma(x2, Vector.LoadUnsafe(ref B, (nuint)(b2 + t)), acc);
-                acc = Fma(x3, Vector.LoadUnsafe(ref B, (nuint)(b3 + t)), acc);
-                acc.StoreUnsafe(ref C, (nuint)(row + t));
+                // two independent chains, so the four products do not wait on each other
+                var lo = Fma(x1, Vector.LoadUnsafe(ref B, (nuint)(b1 + t)), x0 * Vector.LoadUnsafe(ref B, (nuint)(b0 + t)));
+                var hi = Fma(x3, Vector.LoadUnsafe(ref B, (nuint)(b3 + t)), x2 * Vector.LoadUnsafe(ref B, (nuint)(b2 + t)));
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t)) + (lo + hi)).StoreUnsafe(ref C, (nuint)(row + t));
             }
             for (; t < cols; t++) c[row + t] += s0 * b[b0 + t] + s1 * b[b1 + t] + s2 * b[b2 + t] + s3 * b[b3 + t];
         }

@@ -105,9 +105,17 @@ public sealed partial class CpuBackend : IBackend
         var values = Dense<T>(src, ls);
         var d = Data<T>(dst);
         if (ld.IsContiguous) { values.CopyTo(d.AsSpan(ld.Offset, ld.Count)); return; }
-        var idx = new int[ld.Count];
-        ld.StorageIndices(idx);
-        for (int i = 0; i < idx.Length; i++) d[idx[i]] = values[i];
+        // Row by row (a row is the last dimension): whole-span copies when the destination rows are dense, as when
+        // concat or narrow's backward writes into a window of a larger tensor.
+        int inner = ld.ShapeArray[^1], stride = ld.StrideArray[^1], rows = ld.Count / inner;
+        var offsets = new int[rows];
+        ld.RowOffsets(offsets);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = values.Slice(r * inner, inner);
+            if (stride == 1) row.CopyTo(d.AsSpan(offsets[r], inner));
+            else for (int i = 0, o = offsets[r]; i < inner; i++, o += stride) d[o] = row[i];
+        }
     }
 
     /// <inheritdoc/>

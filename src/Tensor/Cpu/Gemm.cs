@@ -25,7 +25,8 @@ internal enum GemmPath
 /// columns of C, a panel of B (kc × nc, about 1 MiB, sized for the L2 cache) is packed once into NR-wide slivers;
 /// then for each MR-row sliver of A, packed into kc × MR (a few KiB, it stays in L1), the micro-kernel sweeps
 /// the B slivers, keeping an MR × NR block of C in registers for the whole kc loop. Parallel over MR-row slivers
-/// (and NR-column slivers when there are too few rows); every element of C is computed by one thread in the same
+/// (and NR-column slivers when there are too few rows). When a row sliver meets only a few B slivers (narrow C,
+/// e.g. attention's [256,256]·[256,32]) the kernel reads A in place rather than packing it. Every element of C is computed by one thread in the same
 /// order whatever the thread count, so results do not depend on it.
 /// </para>
 /// </summary>
@@ -36,6 +37,12 @@ internal static unsafe class Gemm
 
     /// <summary>Bytes of the packed B panel (kc × nc), kept in the per-core L2 cache.</summary>
     private const int PanelBytes = 1 << 20;
+
+    /// <summary>
+    /// A sweep over at most this many B slivers reads full A slivers in place instead of packing them: packing an
+    /// MR×kc sliver costs about as much as one or two kernel calls, so it only pays when the sliver is reused often.
+    /// </summary>
+    private const int DirectMaxSlivers = 4;
 
     /// <summary>Multiply-adds per kc × nc block below which one thread does it all (a parallel region costs microseconds).</summary>
     private const long ParallelMinWork = 1 << 20;
@@ -180,11 +187,21 @@ internal static unsafe class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         T* sliver = Buffers<T>.Sliver(KC * mr);
+        bool direct = ns1 - ns0 <= DirectMaxSlivers;
         for (int s = ms0; s < ms1; s++)
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
-            GemmPacking.PackA(aBlock + (nint)i0 * job.Ars, job.Ars, job.Acs, rows, kc, sliver, mr);
-            T* cRow = cBlock + (nint)i0 * job.Ldc;
+            T* aRows = aBlock + (nint)i0 * job.Ars, cRow = cBlock + (nint)i0 * job.Ldc;
+            if (direct && rows == mr)
+            {
+                for (int t = ns0; t < ns1; t++)
+                {
+                    int j0 = t * nr;
+                    TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, Math.Min(nr, nc - j0), add);
+                }
+                continue;
+            }
+            GemmPacking.PackA(aRows, job.Ars, job.Acs, rows, kc, sliver, mr);
             for (int t = ns0; t < ns1; t++)
             {
                 int j0 = t * nr;

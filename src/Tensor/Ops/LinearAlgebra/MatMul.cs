@@ -23,7 +23,12 @@ public sealed partial class Tensor
         int m = Dim(-2), k = Dim(-1), k2 = other.Dim(-2), n = other.Dim(-1);
         if (k != k2)
             throw new ArgumentException($"matmul: inner dimensions differ: {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} ({k} vs {k2})");
-        var batch = Shapes.Broadcast(ShapeSpan[..^2], other.ShapeSpan[..^2], "matmul (batch dims)");
+        int[] batch;
+        try { batch = Shapes.Broadcast(ShapeSpan[..^2], other.ShapeSpan[..^2], "matmul"); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"matmul: batch dimensions of {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} cannot be broadcast ({e.Message})", e);
+        }
         int[] aShape = [.. batch, m, k], bShape = [.. batch, k, n], yShape = [.. batch, m, n];
         var y = new Tensor(Backend.MatMul(Storage, Layout.BroadcastTo(aShape), other.Storage, other.Layout.BroadcastTo(bShape)), yShape);
         return Graph.Output(y, "matmul", () => new MatMulNode(), this, other);
