@@ -16,6 +16,7 @@ public sealed partial class CpuBackend
     internal static T[] Unary<T>(UnaryOp op, ReadOnlySpan<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = new T[x.Length];
+        if (y.Length == 0) return y; // some TensorPrimitives reject empty spans
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
@@ -191,10 +192,19 @@ public sealed partial class CpuBackend
         public static T Invoke(T x, T s) => s == T.CreateTruncating(2) ? x * x : s == T.One ? x : T.Pow(x, s);
     }
 
-    /// <summary>softplus(x) = max(x, 0) + log(1 + e^-|x|): never overflows and keeps precision for large |x|.</summary>
+    /// <summary>
+    /// softplus(x) = max(x, 0) + log(1 + e^-|x|): never overflows and keeps precision for large |x|.
+    /// log(1 + z) is computed as log(u)·z/(u − 1) with u = 1 + z (exact to a few ulps even when z is tiny,
+    /// where the runtime's LogP1, log(1 + z), would round to 0 and make softplus(−40) = 0 instead of e^−40).
+    /// </summary>
     private readonly struct Softplus<T> : IKernel<T> where T : IFloatingPointIeee754<T>
     {
-        public static T Invoke(T x, T s) => T.Max(x, T.Zero) + T.LogP1(T.Exp(-T.Abs(x)));
+        public static T Invoke(T x, T s)
+        {
+            T z = T.Exp(-T.Abs(x)), u = T.One + z;
+            T log1p = u == T.One ? z : T.Log(u) * z / (u - T.One);
+            return T.Max(x, T.Zero) + log1p;
+        }
     }
 
     private readonly struct Gelu<T> : IKernel<T> where T : IFloatingPointIeee754<T>

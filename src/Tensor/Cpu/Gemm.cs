@@ -1,59 +1,249 @@
 using System.Numerics;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Engine.Cpu;
 
-/// <summary>
-/// The one entry point for dense matrix products on the CPU: C = A·B (or C += A·B) for row-major C and
-/// arbitrarily strided A and B, so transposed views need no copy. Blocked over k and n so a block of B stays
-/// in cache while rows of A stream past it; parallel over rows of C.
-/// </summary>
-internal static class Gemm
+/// <summary>Which micro-kernel a product runs on (tests force the portable ones; <see cref="Auto"/> picks the widest).</summary>
+internal enum GemmPath
 {
-    private const int KBlock = 128, NBlock = 512;
+    /// <summary>The widest kernel this CPU accelerates.</summary>
+    Auto,
+    /// <summary>AVX-512: 12×2 Vector512 register tile.</summary>
+    Vector512,
+    /// <summary>AVX2: 6×2 Vector256 register tile.</summary>
+    Vector256,
+    /// <summary>Portable scalar 4×4 tile.</summary>
+    Scalar,
+}
+
+/// <summary>
+/// The one entry point for dense matrix products on the CPU: C = A·B (or C += A·B) for row-major C and arbitrarily
+/// strided A and B, so transposed views need no copy.
+/// <para>
+/// The structure is the classic one of Goto and van de Geijn (and BLIS): for each block of kc steps of k and nc
+/// columns of C, a panel of B (kc × nc, about 1 MiB, sized for the L2 cache) is packed once into NR-wide slivers;
+/// then for each MR-row sliver of A, packed into kc × MR (a few KiB, it stays in L1), the micro-kernel sweeps
+/// the B slivers, keeping an MR × NR block of C in registers for the whole kc loop. Parallel over MR-row slivers
+/// (and NR-column slivers when there are too few rows). When a row sliver meets only a few B slivers (narrow C,
+/// e.g. attention's [256,256]·[256,32]) the kernel reads A in place rather than packing it. Every element of C is computed by one thread in the same
+/// order whatever the thread count, so results do not depend on it.
+/// </para>
+/// </summary>
+internal static unsafe class Gemm
+{
+    /// <summary>Steps of k per packed block: a 12×256 float A sliver is 12 KiB (L1), a 256×32 B sliver 32 KiB.</summary>
+    internal const int KC = 256;
+
+    /// <summary>Bytes of the packed B panel (kc × nc), kept in the per-core L2 cache.</summary>
+    private const int PanelBytes = 1 << 20;
 
     /// <summary>
-    /// C[i, j] (+)= Σ_p A[i, p]·B[p, j] with A[i, p] = a[aOff + i·ars + p·acs], B[p, j] = b[bOff + p·brs + j·bcs],
-    /// C[i, j] = c[cOff + i·ldc + j].
+    /// A sweep over at most this many B slivers reads full A slivers in place instead of packing them: packing an
+    /// MR×kc sliver costs about as much as one or two kernel calls, so it only pays when the sliver is reused often.
+    /// </summary>
+    private const int DirectMaxSlivers = 4;
+
+    /// <summary>Multiply-adds per kc × nc block below which one thread does it all (a parallel region costs microseconds).</summary>
+    private const long ParallelMinWork = 1 << 20;
+
+    [ThreadStatic] private static GemmPath forced;
+
+    /// <summary>Forces the kernel for products started on this thread until the scope is disposed (tests).</summary>
+    internal static PathScope Force(GemmPath path) => new(path);
+
+    /// <summary>Restores the previous kernel choice of this thread when disposed.</summary>
+    internal readonly struct PathScope : IDisposable
+    {
+        private readonly GemmPath previous;
+        internal PathScope(GemmPath path) { previous = forced; forced = path; }
+        /// <summary>Restores the previous choice.</summary>
+        public void Dispose() => forced = previous;
+    }
+
+    /// <summary>Whether <paramref name="path"/> runs natively on this CPU for element type <typeparamref name="T"/>.</summary>
+    internal static bool IsSupported<T>(GemmPath path) where T : unmanaged, IFloatingPointIeee754<T> => path switch
+    {
+        GemmPath.Vector512 => GemmKernels.Kernel512<T>.IsSupported,
+        GemmPath.Vector256 => GemmKernels.Kernel256<T>.IsSupported,
+        _ => true,
+    };
+
+    /// <summary>
+    /// C[i, j] (+)= Σ_p A[i, p]·B[p, j] for i &lt; m, j &lt; n, p &lt; k, with A[i, p] = a[aOff + i·ars + p·acs],
+    /// B[p, j] = b[bOff + p·brs + j·bcs] and C[i, j] = c[cOff + i·ldc + j]. Without <paramref name="accumulate"/> C is
+    /// overwritten (also when k = 0). <paramref name="threads"/> ≤ 0 means <see cref="EngineThreads.Count"/>.
     /// </summary>
     public static void Compute<T>(int m, int n, int k,
         T[] a, int aOff, int ars, int acs,
         T[] b, int bOff, int brs, int bcs,
-        T[] c, int cOff, int ldc, bool accumulate) where T : unmanaged, IFloatingPointIeee754<T>
+        T[] c, int cOff, int ldc, bool accumulate, int threads = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size m={m}, n={n}, k={k}");
         if (m == 0 || n == 0) return;
-        if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
-        if (k == 0) return;
-        // B rows must be contiguous for the vector inner loop; pack them once otherwise.
-        if (bcs != 1)
+        CheckRange("C", c.Length, cOff, m, ldc, n, 1);
+        if (k == 0)
         {
-            var packed = new T[k * n];
-            for (int p = 0; p < k; p++)
-                for (int j = 0; j < n; j++) packed[p * n + j] = b[bOff + p * brs + j * bcs];
-            b = packed; bOff = 0; brs = n; bcs = 1;
+            if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
+            return;
         }
-        var bb = b; int bo = bOff, bs = brs;
-        EngineThreads.For(m, (long)n * k, (i0, i1) =>
+        CheckRange("A", a.Length, aOff, m, ars, k, acs);
+        CheckRange("B", b.Length, bOff, k, brs, n, bcs);
+        if (threads <= 0) threads = EngineThreads.Count;
+        var path = forced == GemmPath.Auto
+            ? GemmKernels.Kernel512<T>.IsSupported ? GemmPath.Vector512 : GemmKernels.Kernel256<T>.IsSupported ? GemmPath.Vector256 : GemmPath.Scalar
+            : forced;
+        if (!IsSupported<T>(path))
+            throw new PlatformNotSupportedException($"gemm: the {path} kernel is not accelerated on this CPU");
+        fixed (T* pa = a, pb = b, pc = c)
         {
-            for (int j0 = 0; j0 < n; j0 += NBlock)
+            var job = new Job<T>(m, n, k, pa + aOff, ars, acs, pb + bOff, brs, bcs, pc + cOff, ldc, accumulate, threads);
+            switch (path)
             {
-                int nj = Math.Min(NBlock, n - j0);
-                for (int p0 = 0; p0 < k; p0 += KBlock)
-                {
-                    int np = Math.Min(KBlock, k - p0);
-                    for (int i = i0; i < i1; i++)
-                    {
-                        var crow = c.AsSpan(cOff + i * ldc + j0, nj);
-                        int ai = aOff + i * ars + p0 * acs;
-                        for (int p = 0; p < np; p++, ai += acs)
-                        {
-                            T av = a[ai];
-                            if (av == T.Zero) continue;
-                            TensorPrimitives.MultiplyAdd(bb.AsSpan(bo + (p0 + p) * bs + j0, nj), av, crow, crow);
-                        }
-                    }
-                }
+                case GemmPath.Vector512: Run<T, GemmKernels.Kernel512<T>>(job); break;
+                case GemmPath.Vector256: Run<T, GemmKernels.Kernel256<T>>(job); break;
+                default: Run<T, GemmKernels.KernelScalar<T>>(job); break;
             }
-        });
+        }
+    }
+
+    /// <summary>One product's operands as raw pointers (the arrays are pinned by <see cref="Compute{T}"/> for its duration).</summary>
+    private readonly struct Job<T>(int m, int n, int k, T* a, int ars, int acs, T* b, int brs, int bcs,
+        T* c, int ldc, bool accumulate, int threads) where T : unmanaged
+    {
+        public readonly int M = m, N = n, K = k, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Ldc = ldc, Threads = threads;
+        public readonly T* A = a, B = b, C = c;
+        public readonly bool Accumulate = accumulate;
+    }
+
+    private static void Run<T, TKernel>(Job<T> job) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        int ncMax = Math.Max(nr, PanelBytes / (KC * sizeof(T)) / nr * nr);
+        T* panel = Buffers<T>.Panel(KC * Math.Min(ncMax, RoundUp(job.N, nr)));
+        int mSlivers = (job.M + mr - 1) / mr;
+        for (int jc = 0; jc < job.N; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, job.N - jc);
+            int nSlivers = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < job.K; pc += KC)
+            {
+                int kc = Math.Min(KC, job.K - pc);
+                bool add = job.Accumulate || pc > 0;
+                T* bBlock = job.B + (nint)pc * job.Brs + (nint)jc * job.Bcs;
+                T* aBlock = job.A + (nint)pc * job.Acs;
+                T* cBlock = job.C + jc;
+                bool parallel = job.Threads > 1 && (long)job.M * nc * kc >= ParallelMinWork;
+
+                // 1. Pack the kc × nc panel of B into NR-wide slivers (shared by all threads).
+                if (parallel && nSlivers > 1)
+                {
+                    int chunks = Math.Min(job.Threads, nSlivers);
+                    nint bb = (nint)bBlock, pp = (nint)panel;
+                    int brs = job.Brs, bcs = job.Bcs;
+                    Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, t =>
+                        PackPanel((T*)bb, brs, bcs, kc, nc, (T*)pp, nr, nSlivers * t / chunks, nSlivers * (t + 1) / chunks));
+                }
+                else PackPanel(bBlock, job.Brs, job.Bcs, kc, nc, panel, nr, 0, nSlivers);
+
+                // 2. Sweep: each task owns a rectangle of slivers of C.
+                if (!parallel)
+                {
+                    Sweep<T, TKernel>(job, aBlock, panel, cBlock, kc, nc, add, 0, mSlivers, 0, nSlivers);
+                    continue;
+                }
+                int tm = Math.Min(job.Threads, mSlivers);
+                int tn = Math.Min(Math.Max(1, job.Threads / tm), nSlivers);
+                nint ab = (nint)aBlock, pb = (nint)panel, cb = (nint)cBlock;
+                var j = job;
+                Parallel.For(0, tm * tn, new ParallelOptions { MaxDegreeOfParallelism = job.Threads }, t =>
+                {
+                    int mi = t / tn, ni = t % tn;
+                    Sweep<T, TKernel>(j, (T*)ab, (T*)pb, (T*)cb, kc, nc, add,
+                        mSlivers * mi / tm, mSlivers * (mi + 1) / tm, nSlivers * ni / tn, nSlivers * (ni + 1) / tn);
+                });
+            }
+        }
+    }
+
+    /// <summary>Packs B slivers [s0, s1) of a kc × nc block into the panel (sliver s at panel + s·kc·nr).</summary>
+    private static void PackPanel<T>(T* b, int brs, int bcs, int kc, int nc, T* panel, int nr, int s0, int s1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int s = s0; s < s1; s++)
+        {
+            int j0 = s * nr;
+            GemmPacking.PackB(b + (nint)j0 * bcs, brs, bcs, kc, Math.Min(nr, nc - j0), panel + (nint)s * kc * nr, nr);
+        }
+    }
+
+    /// <summary>
+    /// For A slivers [ms0, ms1): packs the sliver (kc × MR, stays in L1) and runs the micro-kernel against B slivers
+    /// [ns0, ns1) of the packed panel (streamed from L2).
+    /// </summary>
+    private static void Sweep<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
+        int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        T* sliver = Buffers<T>.Sliver(KC * mr);
+        bool direct = ns1 - ns0 <= DirectMaxSlivers;
+        for (int s = ms0; s < ms1; s++)
+        {
+            int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
+            T* aRows = aBlock + (nint)i0 * job.Ars, cRow = cBlock + (nint)i0 * job.Ldc;
+            if (direct && rows == mr)
+            {
+                for (int t = ns0; t < ns1; t++)
+                {
+                    int j0 = t * nr;
+                    TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, Math.Min(nr, nc - j0), add);
+                }
+                continue;
+            }
+            GemmPacking.PackA(aRows, job.Ars, job.Acs, rows, kc, sliver, mr);
+            for (int t = ns0; t < ns1; t++)
+            {
+                int j0 = t * nr;
+                TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, Math.Min(nr, nc - j0), add);
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    /// <summary>Throws unless every element of a rows × cols strided view lies inside an array of <paramref name="length"/>.</summary>
+    private static void CheckRange(string name, int length, int offset, int rows, int rowStride, int cols, int colStride)
+    {
+        long lo = offset, hi = offset;
+        long dr = (long)(rows - 1) * rowStride, dc = (long)(cols - 1) * colStride;
+        if (dr < 0) lo += dr; else hi += dr;
+        if (dc < 0) lo += dc; else hi += dc;
+        if (lo < 0 || hi >= length)
+            throw new ArgumentException(
+                $"gemm: operand {name} ({rows}×{cols}, offset {offset}, strides ({rowStride}, {colStride})) reaches elements [{lo}, {hi}] outside its storage of {length}");
+    }
+
+    /// <summary>
+    /// Per-thread packing buffers, pinned (pointers into them are handed to other threads) and 64-byte aligned,
+    /// grown on demand and then reused: no allocation per product in steady state.
+    /// </summary>
+    private static class Buffers<T> where T : unmanaged
+    {
+        [ThreadStatic] private static T[]? panel;
+        [ThreadStatic] private static T[]? sliver;
+
+        public static T* Panel(int length) => Aligned(ref panel, length);
+
+        public static T* Sliver(int length) => Aligned(ref sliver, length);
+
+        private static T* Aligned(ref T[]? buffer, int length)
+        {
+            int pad = 64 / sizeof(T);
+            if (buffer is null || buffer.Length < length + pad)
+                buffer = GC.AllocateUninitializedArray<T>(length + pad, pinned: true);
+            nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+            return (T*)((p + 63) & ~(nint)63);
+        }
     }
 }

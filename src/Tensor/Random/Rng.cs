@@ -15,7 +15,7 @@ public sealed class Rng
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
     }
 
-    /// <summary>The four words of state, for checkpoints.</summary>
+    /// <summary>The four words of state, for checkpoints: setting it replays the stream from that point.</summary>
     public ulong[] State
     {
         get => [s0, s1, s2, s3];
@@ -55,17 +55,13 @@ public sealed class Rng
         return (int)((NextUInt64() >> 33) * (ulong)n >> 31);
     }
 
-    /// <summary>Standard normal by the Box–Muller transform (both outputs of a pair are used in turn).</summary>
+    /// <summary>
+    /// Standard normal by the Box–Muller transform. Each call draws two fresh uniforms and keeps no spare value,
+    /// so <see cref="State"/> alone determines every later number (a restored checkpoint replays exactly).
+    /// </summary>
     public double NextNormal()
     {
-        if (hasSpare) { hasSpare = false; return spare; }
-        double u1 = 1.0 - NextDouble(), u2 = NextDouble();
-        double r = Math.Sqrt(-2.0 * Math.Log(u1));
-        spare = r * Math.Sin(2 * Math.PI * u2);
-        hasSpare = true;
-        return r * Math.Cos(2 * Math.PI * u2);
+        double u1 = 1.0 - NextDouble(), u2 = NextDouble(); // u1 in (0, 1]: the log is finite
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
-
-    private bool hasSpare;
-    private double spare;
 }

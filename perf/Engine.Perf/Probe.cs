@@ -1,0 +1,56 @@
+using System.Runtime.InteropServices;
+using Engine.Cpu;
+
+namespace Engine.Perf;
+
+/// <summary>
+/// `probe [m n k] [threads]`: times Gemm.Compute alone (no allocation) and reports GFLOP/s by wall clock and by this
+/// thread's CPU time; on a shared machine the CPU-time figure is the stabler one for tuning a 1-thread kernel.
+/// </summary>
+internal static class Probe
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec; public long NSec; }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec ts);
+
+    private static double ThreadCpuSeconds()
+    {
+        const int ClockThreadCpuTime = 3;
+        ClockGetTime(ClockThreadCpuTime, out var ts);
+        return ts.Sec + ts.NSec * 1e-9;
+    }
+
+    public static int Run(string[] args)
+    {
+        int m = args.Length > 0 ? int.Parse(args[0]) : 1024, n = args.Length > 1 ? int.Parse(args[1]) : m, k = args.Length > 2 ? int.Parse(args[2]) : m;
+        int threads = args.Length > 3 ? int.Parse(args[3]) : 1;
+        string layout = args.Length > 4 ? args[4] : "nn";
+        var rng = new Random(1);
+        var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
+        // nn: A [m,k], B [k,n]; tn: A stored [k,m]; nt: B stored [n,k].
+        (int ars, int acs) = layout[0] == 't' ? (1, m) : (k, 1);
+        (int brs, int bcs) = layout[1] == 't' ? (1, k) : (n, 1);
+        void Call() => Gemm.Compute(m, n, k, a, 0, ars, acs, b, 0, brs, bcs, c, 0, n, false, threads);
+        for (int i = 0; i < 3; i++) Call();
+        double flops = 2.0 * m * n * k;
+        int reps = Math.Max(1, (int)(2e9 / flops));
+        var wall = new List<double>(); var cpu = new List<double>(); var ratio = new List<double>();
+        for (int s = 0; s < 9; s++)
+        {
+            double peak = threads == 1 ? FmaPeak.GFlopsOnce(4_000_000) : double.NaN;
+            double c0 = ThreadCpuSeconds();
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int r = 0; r < reps; r++) Call();
+            wall.Add(System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds / reps);
+            cpu.Add((ThreadCpuSeconds() - c0) / reps);
+            ratio.Add(flops / wall[^1] / 1e9 / peak);
+        }
+        Console.WriteLine($"{m}x{n}x{k} {layout} threads={threads}: wall {flops / Timing.Median(wall) / 1e9:F1} GFLOP/s (best {flops / wall.Min() / 1e9:F1}), " +
+                          $"thread-cpu {flops / Timing.Median(cpu) / 1e9:F1} GFLOP/s, vs FMA peak measured alternately {Timing.Median(ratio) * 100:F0} % (1-thread runs only)");
+        return 0;
+    }
+}

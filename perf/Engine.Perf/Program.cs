@@ -1,0 +1,11 @@
+using BenchmarkDotNet.Running;
+using Engine.Perf;
+
+// `table [--quick]` prints the Markdown comparison table; anything else goes to BenchmarkDotNet
+// (e.g. `--filter '*Gemm*'`, `--list flat`).
+if (args.Length > 0 && args[0] == "table")
+    return PerfTable.Run(args[1..]);
+if (args.Length > 0 && args[0] == "probe")
+    return Probe.Run(args[1..]);
+BenchmarkSwitcher.FromAssembly(typeof(PerfTable).Assembly).Run(args);
+return 0;
