@@ -93,7 +93,9 @@ public class EmulatedTrainingTests
     {
         var a = Tensor.Ones([2]).To(Dev);
         var e = Assert.Throws<ArgumentException>(() => a.Add(Tensor.Ones([2])));
-        Assert.Contains("add: tensors are on different devices (cuda:63 [2] and cpu [2])", e.Message);
+        Assert.Contains("different devices", e.Message);
+        Assert.Contains("cuda:63", e.Message);
+        Assert.Contains("cpu", e.Message);
     }
 
     [Fact]
