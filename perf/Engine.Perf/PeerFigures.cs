@@ -13,6 +13,14 @@ internal static class PeerFigures
 
     public static readonly Dictionary<(string Key, int Threads), double> Recorded = new();
 
+    /// <summary>Per row, the median over several runs of the harness.</summary>
+    public static Dictionary<(string Key, int Threads), double> Median(IEnumerable<Dictionary<(string Key, int Threads), double>> runs)
+    {
+        var all = runs.ToList();
+        return all.SelectMany(r => r.Keys).Distinct()
+            .ToDictionary(key => key, key => Timing.Median(all.Where(r => r.ContainsKey(key)).Select(r => r[key]).ToList()));
+    }
+
     /// <summary>Reads the `matmul` section of the harness's output: "| name | threads | mm GFLOP/s | ... |" lines.</summary>
     public static Dictionary<(string Key, int Threads), double> Parse(string text)
     {

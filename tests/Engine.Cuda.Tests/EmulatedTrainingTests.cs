@@ -93,7 +93,9 @@ public class EmulatedTrainingTests
     {
         var a = Tensor.Ones([2]).To(Dev);
         var e = Assert.Throws<ArgumentException>(() => a.Add(Tensor.Ones([2])));
-        Assert.Contains("different devices (cuda:63 and cpu)", e.Message);
+        Assert.Contains("different devices", e.Message);
+        Assert.Contains("cuda:63", e.Message);
+        Assert.Contains("cpu", e.Message);
     }
 
     [Fact]
