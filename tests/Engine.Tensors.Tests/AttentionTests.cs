@@ -69,6 +69,7 @@ public class AttentionTests
 
     [Theory]
     [MemberData(nameof(Variants))]
+    [CoversNode(typeof(CausalAttentionNode))]
     public void FusedGradCheck(string variant)
     {
         var spec = AttentionSpec.Parse(variant);
