@@ -25,6 +25,12 @@ app.Configure(config =>
     config.AddCommand<SampleCommand>("sample")
         .WithDescription("Generate text from a checkpoint (temperature, top-k, seed; KV cache).")
         .WithExample("sample", "--checkpoint", "runs/softmax", "--prompt", "\"Chapter 1.\"", "--tokens", "300");
+    config.AddCommand<ExtrapolateCommand>("extrapolate")
+        .WithDescription("Length extrapolation: train each attention variant at context L, evaluate at factor × L; writes results.csv, results.md and a plot.")
+        .WithExample("extrapolate", "--data", "synthetic", "--context", "32", "--steps", "300", "--out", "runs/extrapolate");
+    config.AddCommand<AttentionCommand>("attention")
+        .WithDescription("Attention diagnostics of a checkpoint: entropy per layer and head against row length, and attention-map heatmaps for a prompt.")
+        .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar", "--out", "runs/attention-lssar");
     config.PropagateExceptions();
 });
 

@@ -64,36 +64,46 @@ public class AttentionEdgeCaseTests
         Assert.All(Tensor.CausalAttentionWeights(q, k, spec).Sum(-1).ToDoubleArray(), s => Assert.Equal(1.0, s, 4));
     }
 
-    [Fact]
-    public void DegenerateRowKeepsFirstStageWeights()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(8)]
+    [InlineData(16)]
+    public void DegenerateRowKeepsFirstStageWeights(int n)
     {
-        // All keys equal: every row of the first stage is exactly uniform (n = 4 and 8 are powers of two, so
-        // n·(1/n) − 1 is exactly 0), every r_ij = ReLU(0)^p = 0, and the rule keeps the uniform LSSA weights.
-        var rng = new Rng(9);
-        var q = Tensor.RandN([1, 1, 8, 4], rng, DType.Float64);
-        var k = Tensor.RandN([1, 1, 1, 4], rng, DType.Float64).Expand(1, 1, 8, 4).Contiguous();
-        var v = Tensor.RandN([1, 1, 8, 4], rng, DType.Float64);
-        var w = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssar);
-        var a = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssa);
-        foreach (int row in new[] { 3, 7 })
-            for (int j = 0; j <= row; j++)
-            {
-                Assert.Equal(1.0 / (row + 1), w[0, 0, row, j], 15);
-                Assert.Equal(a[0, 0, row, j], w[0, 0, row, j]);
-            }
-        var wr = AttentionReference.Weights(q, k, AttentionSpec.Lssar).ToDoubleArray();
-        var wf = w.ToDoubleArray();
-        for (int t = 0; t < wr.Length; t++) Assert.Equal(wr[t], wf[t], 14);
-        // Gradients at the degenerate rows follow the fallback (those of LSSA) in both implementations.
+        // All n keys equal, Softmax first stage: every score is the same, e^(s − max) = 1 exactly, so a_j = 1/n exactly
+        // (n a power of two), n·a_j − 1 = 0, every r_j = ReLU(0)^p = 0, and the rule keeps the first-stage weights.
+        // One query at position n − 1 (o = 1).
+        var spec = AttentionSpec.SoftmaxReweighted;
+        var rng = new Rng((ulong)n);
+        var q = Tensor.RandN([1, 2, 1, 4], rng, DType.Float64);
+        var k = Tensor.RandN([1, 2, 1, 4], rng, DType.Float64).Expand(1, 2, n, 4).Contiguous();
+        var v = Tensor.RandN([1, 2, n, 4], rng, DType.Float64);
+        var w = Tensor.CausalAttentionWeights(q, k, spec, n - 1).ToDoubleArray();
+        var wr = AttentionReference.Weights(q, k, spec, n - 1).ToDoubleArray();
+        for (int j = 0; j < w.Length; j++)
+        {
+            Assert.Equal(1.0 / n, w[j]);
+            Assert.Equal(1.0 / n, wr[j]);
+        }
+        var y = Tensor.CausalAttention(q, k, v, spec, n - 1);
+        var mean = v.Mean(2, keepDim: true).ToDoubleArray();
+        Assert.All(y.ToDoubleArray().Zip(mean), p => Assert.Equal(p.Second, p.First, 14));
+        // Gradients at the degenerate row follow the fallback (those of plain Softmax) in both implementations.
         var ins = new[] { q.Clone().RequireGrad(), k.Clone().RequireGrad(), v.Clone().RequireGrad() };
         var refs = new[] { q.Clone().RequireGrad(), k.Clone().RequireGrad(), v.Clone().RequireGrad() };
-        var g = Tensor.RandN([1, 1, 8, 4], 4, DType.Float64);
-        Tensor.CausalAttention(ins[0], ins[1], ins[2], AttentionSpec.Lssar).Mul(g).Sum().Backward();
-        AttentionReference.Compute(refs[0], refs[1], refs[2], AttentionSpec.Lssar).Mul(g).Sum().Backward();
+        var plain = new[] { q.Clone().RequireGrad(), k.Clone().RequireGrad(), v.Clone().RequireGrad() };
+        var g = Tensor.RandN([1, 2, 1, 4], 4, DType.Float64);
+        Tensor.CausalAttention(ins[0], ins[1], ins[2], spec, n - 1).Mul(g).Sum().Backward();
+        AttentionReference.Compute(refs[0], refs[1], refs[2], spec, n - 1).Mul(g).Sum().Backward();
+        Tensor.CausalAttention(plain[0], plain[1], plain[2], AttentionSpec.Softmax, n - 1).Mul(g).Sum().Backward();
         for (int i = 0; i < 3; i++)
         {
-            var e = refs[i].Grad!.ToDoubleArray(); var f = ins[i].Grad!.ToDoubleArray();
-            for (int t = 0; t < e.Length; t++) Assert.True(Math.Abs(e[t] - f[t]) < 1e-9, $"input {i} element {t}: {e[t]} vs {f[t]}");
+            var e = refs[i].Grad!.ToDoubleArray(); var f = ins[i].Grad!.ToDoubleArray(); var l = plain[i].Grad!.ToDoubleArray();
+            for (int t = 0; t < e.Length; t++)
+            {
+                Assert.True(Math.Abs(e[t] - f[t]) < 1e-12, $"input {i} element {t}: reference {e[t]} vs fused {f[t]}");
+                Assert.Equal(l[t], f[t]);
+            }
         }
     }
 

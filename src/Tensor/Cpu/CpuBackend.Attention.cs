@@ -376,9 +376,8 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             }
         }
         sum += Vector.Sum(vsum);
-        T inv = T.One / sum;
-        TensorPrimitives.Multiply(s, inv, s);
-        if (!sig.IsEmpty) TensorPrimitives.Multiply(sig, inv, sig);
+        TensorPrimitives.Divide(s, sum, s);
+        if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
     }
 
     /// <summary>
