@@ -18,6 +18,8 @@ internal static class BackwardEngine
         }
         else if (!Shapes.Equal(seed.ShapeSpan, root.ShapeSpan))
             throw new ArgumentException($"backward: seed gradient shape {Shapes.Format(seed.ShapeSpan)} differs from the tensor's {Shapes.Format(root.ShapeSpan)}");
+        else if (seed.DType != root.DType || seed.Device != root.Device)
+            throw new ArgumentException($"backward: seed gradient is {seed.DType.Name()} on {seed.Device} but the tensor (shape {Shapes.Format(root.ShapeSpan)}) is {root.DType.Name()} on {root.Device}");
 
         using var _ = new NoGrad();
         if (root.GradFn is null) { Accumulate(root, seed); return; }
@@ -30,7 +32,7 @@ internal static class BackwardEngine
             if (!grads.Remove(node, out var g)) continue; // no gradient reached it
             if (node.IsReleased)
                 throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
-            var inputGrads = node.Backward(g);
+            var inputGrads = AnomalyMode.RunBackward(node, g);
             var inputs = node.Inputs;
             for (int i = 0; i < inputs.Count; i++)
             {

@@ -7,7 +7,8 @@ public sealed partial class Tensor
 {
     /// <summary>
     /// Shape, dtype, device and a NumPy-style preview: nested brackets, at most 3 items at each end of a
-    /// dimension with "..." between, values printed with 4 significant decimals.
+    /// dimension with "..." between, values printed with at most 4 decimals (scientific notation for very large or small
+    /// magnitudes).
     /// </summary>
     public override string ToString()
     {
@@ -47,6 +48,15 @@ public sealed partial class Tensor
         sb.Append(']');
     }
 
-    private string FormatValue(double v) =>
-        DType == DType.Int32 ? ((long)v).ToString(CultureInfo.InvariantCulture) : v.ToString("0.####", CultureInfo.InvariantCulture);
+    /// <summary>
+    /// Integers as integers; floats with up to 4 decimals, or in scientific notation with 5 significant digits
+    /// when that would hide the value (|v| ≥ 1e8, or 0 &lt; |v| &lt; 1e-4).
+    /// </summary>
+    private string FormatValue(double v)
+    {
+        if (DType == DType.Int32) return ((long)v).ToString(CultureInfo.InvariantCulture);
+        double a = Math.Abs(v);
+        bool scientific = double.IsFinite(v) && (a >= 1e8 || (a != 0 && a < 1e-4));
+        return v.ToString(scientific ? "0.####e+00" : "0.####", CultureInfo.InvariantCulture);
+    }
 }

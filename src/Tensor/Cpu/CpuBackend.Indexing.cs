@@ -5,10 +5,10 @@ namespace Engine.Cpu;
 
 public sealed partial class CpuBackend
 {
-    private static void CheckIndex(int index, int size, string op, int axis)
+    private static void CheckIndex(int index, int size, string op, int axis, ReadOnlySpan<int> shape)
     {
         if ((uint)index >= (uint)size)
-            throw new IndexOutOfRangeException($"{op}: index {index} is out of range for axis {axis} of size {size}");
+            throw new ArgumentOutOfRangeException("index", $"{op}: index {index} is out of range for axis {axis} of size {size} (shape {Shapes.Format(shape)})");
     }
 
     /// <summary>Splits a shape around an axis: (product before, size, product after).</summary>
@@ -32,7 +32,7 @@ public sealed partial class CpuBackend
     {
         var (outer, size, inner) = Around(shape, axis);
         var y = new T[outer * count * inner];
-        for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_select", axis);
+        for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_select", axis, shape);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)
                 x.Slice((o * size + idx[j]) * inner, inner).CopyTo(y.AsSpan((o * count + j) * inner, inner));
@@ -51,7 +51,7 @@ public sealed partial class CpuBackend
     {
         var (outer, size, inner) = Around(shape, axis);
         var y = new T[outer * size * inner];
-        for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_add", axis);
+        for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_add", axis, shape);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)
             {
@@ -80,7 +80,7 @@ public sealed partial class CpuBackend
                 {
                     int p = (o * count + j) * inner + i;
                     int t = idx[p];
-                    CheckIndex(t, size, "gather", axis);
+                    CheckIndex(t, size, "gather", axis, xShape);
                     y[p] = x[(o * size + t) * inner + i];
                 }
         return y;
@@ -105,7 +105,7 @@ public sealed partial class CpuBackend
                 {
                     int p = (o * count + j) * inner + i;
                     int t = idx[p];
-                    CheckIndex(t, size, "scatter_add", axis);
+                    CheckIndex(t, size, "scatter_add", axis, shape);
                     y[(o * size + t) * inner + i] += src[p];
                 }
         return y;

@@ -39,12 +39,22 @@ public sealed partial class CpuBackend
             // Empty reduction: sum is 0; max/min of nothing is undefined (the tensor op rejects it before here).
             return y;
         }
-        var src = Dense<T>(x, moved).ToArray();
+        if (rows == 0) return y;
+        if (lx.IsContiguous && IsBlock(axes) && InnerCount(lx, axes[^1]) > 1)
+        {
+            ReduceBlock(op, Data<T>(x), lx, axes, y);
+            return y;
+        }
+        // Each output element reduces one contiguous row of the (axes-last) view: read the storage in place when
+        // the view is already contiguous, otherwise gather it once.
+        T[] src; int offset;
+        if (moved.IsContiguous) { src = Data<T>(x); offset = moved.Offset; }
+        else { src = Dense<T>(x, moved).ToArray(); offset = 0; }
         EngineThreads.For(rows, cols, (start, end) =>
         {
             for (int r = start; r < end; r++)
             {
-                var row = new ReadOnlySpan<T>(src, r * cols, cols);
+                var row = new ReadOnlySpan<T>(src, offset + r * cols, cols);
                 y[r] = op switch
                 {
                     ReduceOp.Sum => TensorPrimitives.Sum(row),
@@ -54,6 +64,55 @@ public sealed partial class CpuBackend
             }
         });
         return y;
+    }
+
+    /// <summary>True when the (sorted) axes are consecutive dimensions.</summary>
+    private static bool IsBlock(ReadOnlySpan<int> axes) => axes.Length > 0 && axes[^1] - axes[0] == axes.Length - 1;
+
+    private static int InnerCount(Layout l, int lastAxis)
+    {
+        int n = 1;
+        for (int d = lastAxis + 1; d < l.Rank; d++) n *= l.ShapeArray[d];
+        return n;
+    }
+
+    /// <summary>
+    /// Reduces a block of consecutive axes of a contiguous tensor that has kept dimensions after it (the bias-gradient
+    /// case: Σ over the batch rows of [batch, features]). Viewed as [outer, reduced, inner], each output row
+    /// y[o, :] combines the reduced rows x[o, r, :] with whole-row vector ops, reading memory in order instead of
+    /// gathering columns with a large stride.
+    /// </summary>
+    private static void ReduceBlock<T>(ReduceOp op, T[] data, Layout lx, ReadOnlySpan<int> axes, T[] y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int outer = 1, reduced = 1, inner = InnerCount(lx, axes[^1]);
+        for (int d = 0; d < axes[0]; d++) outer *= lx.ShapeArray[d];
+        foreach (int a in axes) reduced *= lx.ShapeArray[a];
+        int baseOff = lx.Offset;
+        // Parallel over (outer row, column block) pairs; each output element is always combined in the same order.
+        // Column blocks: at most 1024 wide, narrower when that gives every thread a share (results do not depend
+        // on the blocking: each output element always adds its rows in order r = 0, 1, ...).
+        int Block = Math.Clamp((inner + EngineThreads.Count - 1) / EngineThreads.Count, 64, 1024);
+        int blocks = (inner + Block - 1) / Block;
+        EngineThreads.For(outer * blocks, (long)reduced * Math.Min(inner, Block), (start, end) =>
+        {
+            for (int t = start; t < end; t++)
+            {
+                int o = t / blocks, j0 = t % blocks * Block, nj = Math.Min(Block, inner - j0);
+                var acc = y.AsSpan(o * inner + j0, nj);
+                int src = baseOff + o * reduced * inner + j0;
+                data.AsSpan(src, nj).CopyTo(acc);
+                for (int r = 1; r < reduced; r++)
+                {
+                    var row = data.AsSpan(src + r * inner, nj);
+                    switch (op)
+                    {
+                        case ReduceOp.Sum: TensorPrimitives.Add(acc, row, acc); break;
+                        case ReduceOp.Max: TensorPrimitives.Max(acc, row, acc); break;
+                        default: TensorPrimitives.Min(acc, row, acc); break;
+                    }
+                }
+            }
+        });
     }
 
     /// <inheritdoc/>

@@ -25,6 +25,7 @@ public sealed partial class CpuBackend : IBackend
     internal static ReadOnlySpan<T> Dense<T>(Storage s, Layout l) where T : unmanaged
     {
         var data = Data<T>(s);
+        if (l.Count == 0) return []; // an empty view's offset may point past the end of its storage
         if (l.IsContiguous) return data.AsSpan(l.Offset, l.Count);
         var copy = new T[l.Count];
         Gather(data, l, copy);
@@ -100,12 +101,21 @@ public sealed partial class CpuBackend : IBackend
 
     private static void CopyInto<T>(Storage src, Layout ls, Storage dst, Layout ld) where T : unmanaged
     {
+        if (ld.Count == 0) return;
         var values = Dense<T>(src, ls);
         var d = Data<T>(dst);
         if (ld.IsContiguous) { values.CopyTo(d.AsSpan(ld.Offset, ld.Count)); return; }
-        var idx = new int[ld.Count];
-        ld.StorageIndices(idx);
-        for (int i = 0; i < idx.Length; i++) d[idx[i]] = values[i];
+        // Row by row (a row is the last dimension): whole-span copies when the destination rows are dense, as when
+        // concat or narrow's backward writes into a window of a larger tensor.
+        int inner = ld.ShapeArray[^1], stride = ld.StrideArray[^1], rows = ld.Count / inner;
+        var offsets = new int[rows];
+        ld.RowOffsets(offsets);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = values.Slice(r * inner, inner);
+            if (stride == 1) row.CopyTo(d.AsSpan(offsets[r], inner));
+            else for (int i = 0, o = offsets[r]; i < inner; i++, o += stride) d[o] = row[i];
+        }
     }
 
     /// <inheritdoc/>

@@ -20,8 +20,8 @@ public enum AttentionKind
 /// </summary>
 /// <param name="Kind">The first stage.</param>
 /// <param name="Reweight">Apply the power-law re-weighting after the first stage.</param>
-/// <param name="Power">The exponent p of the re-weighting (15 by default; 3 is the other studied value).</param>
-/// <param name="ScaleDim">d in log(d) for LSSA; null means the head dimension.</param>
+/// <param name="Power">The exponent p of the re-weighting (15 by default; 3 is the other studied value). Must be finite and ≥ 1.</param>
+/// <param name="ScaleDim">d in log(d) for LSSA; null means the head dimension. Must be ≥ 2 so that log(d) &gt; 0.</param>
 public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, bool Reweight = false, double Power = 15, int? ScaleDim = null)
 {
     /// <summary>Softmax attention.</summary>
@@ -30,6 +30,10 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
     public static AttentionSpec Lssa { get; } = new(AttentionKind.Lssa);
     /// <summary>LSSAR: LSSA with re-weighting, p = 15.</summary>
     public static AttentionSpec Lssar { get; } = new(AttentionKind.Lssa, Reweight: true);
+    /// <summary>Ablation: Softplus + l1 normalisation of the plain scaled scores.</summary>
+    public static AttentionSpec SoftplusL1 { get; } = new(AttentionKind.SoftplusL1);
+    /// <summary>Ablation: Softmax followed by the re-weighting, p = 15.</summary>
+    public static AttentionSpec SoftmaxReweighted { get; } = new(AttentionKind.Softmax, Reweight: true);
 
     /// <summary>Short name used in logs and result tables ("softmax", "lssa", "lssar", "softplus-l1", "softmax-r").</summary>
     public string Label => (Kind, Reweight) switch
@@ -41,4 +45,38 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
         (AttentionKind.SoftplusL1, false) => "softplus-l1",
         _ => "softplus-l1-r",
     } + (Reweight && Power != 15 ? $"-p{Power:G}" : "");
+
+    /// <summary>This spec with the re-weighting switched on or off (for re-weighting applied only at evaluation).</summary>
+    public AttentionSpec WithReweight(bool reweight) => this with { Reweight = reweight };
+
+    /// <summary>
+    /// Parses a label as written by <see cref="Label"/> ("softmax", "softmax-r", "lssa", "lssar", "softplus-l1",
+    /// "softplus-l1-r", each optionally followed by "-pP" for a power other than 15, e.g. "lssar-p3").
+    /// </summary>
+    public static AttentionSpec Parse(string label)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        string s = label.Trim().ToLowerInvariant();
+        double power = 15;
+        int pAt = s.LastIndexOf("-p", StringComparison.Ordinal);
+        if (pAt > 0 && pAt + 2 < s.Length && char.IsDigit(s[pAt + 2]))
+        {
+            if (!double.TryParse(s[(pAt + 2)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out power))
+                throw new FormatException($"attention: cannot read the power in '{label}'");
+            s = s[..pAt];
+        }
+        AttentionSpec spec = s switch
+        {
+            "softmax" => Softmax,
+            "softmax-r" => SoftmaxReweighted,
+            "lssa" => Lssa,
+            "lssar" => Lssar,
+            "softplus-l1" => SoftplusL1,
+            "softplus-l1-r" => SoftplusL1 with { Reweight = true },
+            _ => throw new FormatException($"attention: unknown variant '{label}'; expected softmax, softmax-r, lssa, lssar, softplus-l1 or softplus-l1-r (optionally with -pP)"),
+        };
+        if (power != 15 && !spec.Reweight)
+            throw new FormatException($"attention: '{label}' sets a power but has no re-weighting");
+        return spec with { Power = power };
+    }
 }

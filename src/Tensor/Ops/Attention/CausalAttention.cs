@@ -1,3 +1,5 @@
+using Engine.Autograd;
+
 namespace Engine;
 
 public sealed partial class Tensor
@@ -5,8 +7,52 @@ public sealed partial class Tensor
     /// <summary>
     /// Causal multi-head attention: q [B, H, Tq, D], k and v [B, H, Tk, D] with Tk = <paramref name="queryOffset"/> + Tq
     /// (the offset is the number of cached positions before the first query; 0 for a full sequence).
-    /// Returns [B, H, Tq, D].
+    /// Returns [B, H, Tq, D]. Every <see cref="AttentionSpec"/> runs as one fused kernel with a handwritten backward
+    /// (see <see cref="CausalAttentionNode"/>); <see cref="AttentionReference"/> is the composed reference.
     /// </summary>
-    public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, AttentionSpec spec, int queryOffset = 0) =>
-        AttentionReference.Compute(q, k, v, spec, queryOffset);
+    public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, AttentionSpec spec, int queryOffset = 0)
+    {
+        AttentionChecks.Validate(q, k, v, queryOffset, "causal_attention");
+        var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
+        var family = AttentionFamily.Of(spec, dims.HeadDim);
+        Tensor qc = Packed(q), kc = Packed(k), vc = Packed(v);
+        var y = new Tensor(q.Backend.CausalAttentionForward(qc.Storage, kc.Storage, vc.Storage, dims, family), q.ShapeSpan);
+        return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(qc, kc, vc, dims, family), q, k, v);
+    }
+
+    /// <summary>
+    /// The final attention weights w [B, H, Tq, Tk] of <see cref="CausalAttention"/> (zero above the causal
+    /// diagonal), from the fused kernel. Not differentiable; meant for diagnostics (entropy, attention maps).
+    /// </summary>
+    public static Tensor CausalAttentionWeights(Tensor q, Tensor k, AttentionSpec spec, int queryOffset = 0)
+    {
+        AttentionChecks.Validate(q, k, k, queryOffset, "causal_attention_weights");
+        var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
+        var family = AttentionFamily.Of(spec, dims.HeadDim, "causal_attention_weights");
+        Tensor qc = Packed(q), kc = Packed(k);
+        return new Tensor(q.Backend.CausalAttentionWeights(qc.Storage, kc.Storage, dims, family), [dims.Batch, dims.Heads, dims.Queries, dims.Keys]);
+    }
+
+    /// <summary>The tensor itself when it is row-major from its storage's first element, else a compact copy (not recorded).</summary>
+    private static Tensor Packed(Tensor t) =>
+        t.IsContiguous && t.Layout.Offset == 0 ? t : new Tensor(t.Backend.Contiguous(t.Storage, t.Layout), t.ShapeSpan);
+}
+
+/// <summary>
+/// Backward of the fused causal attention. It keeps only q, k and v (compact copies); the backend recomputes each
+/// row's scores and weights (as FlashAttention does) instead of storing the [Tq, Tk] matrices, then applies, per row,
+/// the chain written out in docs/attention.md: o = Σ w v → the re-weighting's l1 normalisation and ReLU^p → the first
+/// stage's l1 normalisation and f′ (σ for Softplus, the Softmax Jacobian for exp) → the scores → the QK normalisation.
+/// </summary>
+internal sealed class CausalAttentionNode(Tensor q, Tensor k, Tensor v, AttentionDims dims, AttentionFamily family) : Node(q, k, v)
+{
+    public override string Name => "causal_attention";
+
+    protected internal override Tensor?[] Backward(Tensor g)
+    {
+        Tensor q = Saved(0), k = Saved(1), v = Saved(2);
+        var gc = g.IsContiguous && g.Layout.Offset == 0 ? g : new Tensor(g.Backend.Contiguous(g.Storage, g.Layout), g.ShapeSpan);
+        var (dq, dk, dv) = q.Backend.CausalAttentionBackward(q.Storage, k.Storage, v.Storage, gc.Storage, dims, family);
+        return [new Tensor(dq, q.ShapeSpan), new Tensor(dk, k.ShapeSpan), new Tensor(dv, v.ShapeSpan)];
+    }
 }

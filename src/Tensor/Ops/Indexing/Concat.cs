@@ -63,7 +63,7 @@ public sealed partial class Tensor
     {
         int a = Shapes.Axis(axis, Rank, "chunk", ShapeSpan);
         if (chunks <= 0 || Layout.ShapeArray[a] % chunks != 0)
-            throw new ArgumentException($"chunk: axis {a} of size {Layout.ShapeArray[a]} does not split into {chunks} equal pieces");
+            throw new ArgumentException($"chunk: axis {a} of size {Layout.ShapeArray[a]} (shape {Shapes.Format(ShapeSpan)}) does not split into {chunks} equal pieces");
         return Split(Enumerable.Repeat(Layout.ShapeArray[a] / chunks, chunks).ToArray(), a);
     }
 }

@@ -7,7 +7,7 @@ public sealed partial class Tensor
     private void CheckGatherIndex(string op, int axis, Tensor index, ReadOnlySpan<int> target)
     {
         if (index.DType != DType.Int32)
-            throw new ArgumentException($"{op}: index must be int32, got {index.DType.Name()}");
+            throw new ArgumentException($"{op}: index must be int32, got {index.DType.Name()} of shape {Shapes.Format(index.ShapeSpan)}");
         SameDevice(op, this, index);
         bool ok = index.Rank == target.Length;
         for (int d = 0; ok && d < target.Length; d++) ok = d == axis || index.Layout.ShapeArray[d] == target[d];

@@ -6,7 +6,8 @@ public sealed partial class Tensor
 {
     /// <summary>
     /// Matrix product with NumPy semantics: [..., m, k] · [..., k, n] → [..., m, n], leading batch dims broadcast;
-    /// a 1-D left operand is a row vector and a 1-D right operand a column vector (the added dim is removed).
+    /// a 1-D left operand is a row vector and a 1-D right operand a column vector (the added dim is removed;
+    /// two 1-D operands give their dot product as a scalar).
     /// Transposed and strided operands are read in place, without copies.
     /// </summary>
     public Tensor MatMul(Tensor other)
@@ -16,12 +17,18 @@ public sealed partial class Tensor
         RequireFloat("matmul");
         if (Rank == 0 || other.Rank == 0)
             throw new ArgumentException($"matmul: operands need at least one dimension, got shapes {Shapes.Format(ShapeSpan)} and {Shapes.Format(other.ShapeSpan)}");
+        if (Rank == 1 && other.Rank == 1) return Unsqueeze(0).MatMul(other.Unsqueeze(1)).Reshape([]);
         if (Rank == 1) return Unsqueeze(0).MatMul(other).Squeeze(-2);
         if (other.Rank == 1) return MatMul(other.Unsqueeze(1)).Squeeze(-1);
         int m = Dim(-2), k = Dim(-1), k2 = other.Dim(-2), n = other.Dim(-1);
         if (k != k2)
             throw new ArgumentException($"matmul: inner dimensions differ: {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} ({k} vs {k2})");
-        var batch = Shapes.Broadcast(ShapeSpan[..^2], other.ShapeSpan[..^2], "matmul (batch dims)");
+        int[] batch;
+        try { batch = Shapes.Broadcast(ShapeSpan[..^2], other.ShapeSpan[..^2], "matmul"); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"matmul: batch dimensions of {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} cannot be broadcast ({e.Message})", e);
+        }
         int[] aShape = [.. batch, m, k], bShape = [.. batch, k, n], yShape = [.. batch, m, n];
         var y = new Tensor(Backend.MatMul(Storage, Layout.BroadcastTo(aShape), other.Storage, other.Layout.BroadcastTo(bShape)), yShape);
         return Graph.Output(y, "matmul", () => new MatMulNode(), this, other);

@@ -32,7 +32,7 @@ public sealed partial class Tensor
         int size = Layout.ShapeArray[a];
         int i = index < 0 ? index + size : index;
         if ((uint)i >= (uint)size)
-            throw new ArgumentOutOfRangeException(nameof(index), $"select: index {index} is out of range for axis {a} of size {size}");
+            throw new ArgumentOutOfRangeException(nameof(index), $"select: index {index} is out of range for axis {a} of size {size} (shape {Shapes.Format(ShapeSpan)})");
         return Narrow(a, i, 1).Squeeze(a);
     }
 

@@ -14,7 +14,7 @@ public sealed partial class Tensor
         for (int i = 0; i < Rank; i++)
         {
             norm[i] = Shapes.Axis(axes[i], Rank, "permute", ShapeSpan);
-            if (seen[norm[i]]) throw new ArgumentException($"permute: axis {norm[i]} repeated in [{string.Join(", ", axes)}]");
+            if (seen[norm[i]]) throw new ArgumentException($"permute: axis {norm[i]} repeated in [{string.Join(", ", axes)}] for shape {Shapes.Format(ShapeSpan)}");
             seen[norm[i]] = true;
         }
         var y = new Tensor(Storage, Layout.Permute(norm));

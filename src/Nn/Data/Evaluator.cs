@@ -1,0 +1,108 @@
+using Engine.Autograd;
+
+namespace Engine.Nn.Data;
+
+/// <summary>
+/// Mean next-token cross-entropy (nats per token) of a model on a fixed set of validation windows of one length.
+/// <para>
+/// The windows tile the first <c>spanTokens</c> tokens of the sequence back to back: window w holds tokens
+/// w·L … w·L+L−1 and predicts w·L+1 … w·L+L. With the same span, evaluators of different lengths score exactly the
+/// same tokens and differ only in how much context each prediction can see, which is what a length-extrapolation
+/// curve should compare (when L does not divide the span, the span is rounded down to a multiple of L).
+/// </para>
+/// <para>
+/// Memory is bounded: windows run in batches of at most <c>maxBatchTokens</c> tokens (at least one window per
+/// batch) under <see cref="NoGrad"/>, so no graph or intermediate is kept, and the loss is summed in float64 on the host.
+/// </para>
+/// </summary>
+public sealed class Evaluator
+{
+    private readonly int[] tokens;
+    private readonly int batchRows;
+
+    /// <summary>An evaluator over <paramref name="tokens"/> (usually the validation part of a dataset).</summary>
+    /// <param name="tokens">The token sequence.</param>
+    /// <param name="length">Window length L (the evaluation context).</param>
+    /// <param name="spanTokens">How many tokens to score at most (rounded down to a multiple of L).</param>
+    /// <param name="maxBatchTokens">Upper bound on B·L per forward pass.</param>
+    /// <exception cref="ArgumentException">The sequence is too short for one window, or a size is not positive.</exception>
+    public Evaluator(int[] tokens, int length, int spanTokens = 16384, int maxBatchTokens = 8192)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "evaluator: length must be positive");
+        if (spanTokens < 1) throw new ArgumentOutOfRangeException(nameof(spanTokens), spanTokens, "evaluator: span must be positive");
+        if (maxBatchTokens < 1) throw new ArgumentOutOfRangeException(nameof(maxBatchTokens), maxBatchTokens, "evaluator: batch token budget must be positive");
+        int usable = Math.Min(spanTokens, tokens.Length - 1);
+        Windows = usable / length;
+        if (Windows == 0)
+            throw new ArgumentException($"evaluator: {tokens.Length} tokens (span {spanTokens}) are too few for one window of length {length} plus its target (need {length + 1})");
+        this.tokens = tokens;
+        Length = length;
+        batchRows = Math.Max(1, Math.Min(Windows, maxBatchTokens / length));
+    }
+
+    /// <summary>Window length.</summary>
+    public int Length { get; }
+    /// <summary>Number of windows.</summary>
+    public int Windows { get; }
+    /// <summary>Number of scored predictions (<see cref="Windows"/> · <see cref="Length"/>).</summary>
+    public long ScoredTokens => (long)Windows * Length;
+    /// <summary>Windows per forward pass.</summary>
+    public int BatchRows => batchRows;
+
+    /// <summary>
+    /// Mean cross-entropy of <paramref name="forward"/>, a function from token ids [B, T] (int32) to logits [B, T, V].
+    /// </summary>
+    /// <exception cref="ArgumentException">The logits have the wrong shape, too small a vocabulary, or a non-finite value.</exception>
+    public double Evaluate(Func<Tensor, Tensor> forward)
+    {
+        ArgumentNullException.ThrowIfNull(forward);
+        using var _ = new NoGrad();
+        double total = 0;
+        for (int first = 0; first < Windows; first += batchRows)
+        {
+            int rows = Math.Min(batchRows, Windows - first);
+            var x = new int[rows * Length];
+            Array.Copy(tokens, first * Length, x, 0, rows * Length);
+            var logits = forward(Tensor.FromArray<int>(x, [rows, Length]));
+            total += SumNegLogLikelihood(logits, rows, first * Length + 1);
+        }
+        return total / ScoredTokens;
+    }
+
+    /// <summary>
+    /// Mean cross-entropy of a model, run in eval mode (dropout off, the inference attention if configured); the
+    /// model's previous mode is restored.
+    /// </summary>
+    public double Evaluate(Gpt model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        bool wasTraining = model.Training;
+        model.Eval();
+        try { return Evaluate(x => model.Forward(x)); }
+        finally { model.Train(wasTraining); }
+    }
+
+    private double SumNegLogLikelihood(Tensor logits, int rows, int targetStart)
+    {
+        if (logits.Rank != 3 || logits.Dim(0) != rows || logits.Dim(1) != Length)
+            throw new ArgumentException($"evaluator: forward returned logits of shape [{string.Join(", ", logits.Shape)}], expected [{rows}, {Length}, vocab]");
+        int v = logits.Dim(2);
+        var values = logits.ToDoubleArray();
+        double sum = 0;
+        for (int i = 0; i < rows * Length; i++)
+        {
+            int target = tokens[targetStart + i];
+            if ((uint)target >= (uint)v)
+                throw new ArgumentException($"evaluator: target token {target} is outside the model's vocabulary of {v}");
+            var row = values.AsSpan(i * v, v);
+            double max = double.NegativeInfinity;
+            foreach (var z in row) max = Math.Max(max, z);
+            if (!double.IsFinite(max)) throw new ArgumentException($"evaluator: non-finite logits at window position {i}");
+            double s = 0;
+            foreach (var z in row) s += Math.Exp(z - max);
+            sum += max + Math.Log(s) - row[target];
+        }
+        return sum;
+    }
+}

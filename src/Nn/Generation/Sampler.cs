@@ -1,0 +1,93 @@
+using Engine.Autograd;
+
+namespace Engine.Nn;
+
+/// <summary>How the next token is drawn from the logits.</summary>
+/// <param name="Temperature">Divides the logits before the softmax; 0 means greedy (argmax).</param>
+/// <param name="TopK">Keep only the k most likely tokens (null: all).</param>
+/// <param name="Seed">Seed of the sampling generator: the same seed gives the same text.</param>
+public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null, ulong Seed = 0);
+
+/// <summary>
+/// Autoregressive generation from a <see cref="Gpt"/>: the prompt is run once, then each new token is one forward
+/// step of a single position over the <see cref="KvCache"/> (O(T) per token instead of O(T²)).
+/// </summary>
+public static class Sampler
+{
+    /// <summary>
+    /// Generates <paramref name="maxNewTokens"/> token ids after <paramref name="prompt"/> (which must not be empty).
+    /// Runs in eval mode without recording gradients and restores the model's mode afterwards. With learned
+    /// positions, once the sequence reaches ContextLength the model sees a sliding window of the last ContextLength tokens.
+    /// </summary>
+    public static int[] Generate(Gpt model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions? options = null)
+    {
+        options ??= new SamplingOptions();
+        if (prompt.Count == 0) throw new ArgumentException("generate: the prompt is empty; give at least one token");
+        if (maxNewTokens < 0) throw new ArgumentException($"generate: maxNewTokens must be ≥ 0, got {maxNewTokens}");
+        var rng = new Rng(options.Seed);
+        bool wasTraining = model.Training;
+        model.Eval();
+        try
+        {
+            using var _ = new NoGrad();
+            var sequence = new List<int>(prompt);
+            var generated = new int[maxNewTokens];
+            int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
+            var cache = model.CreateCache();
+            var start = sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray();
+            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length]), cache);
+            for (int n = 0; n < maxNewTokens; n++)
+            {
+                var last = logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
+                int next = SampleNext(last, options.Temperature, options.TopK, rng);
+                generated[n] = next;
+                sequence.Add(next);
+                if (n == maxNewTokens - 1) break;
+                if (cache.Length + 1 <= window)
+                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1]), cache);
+                else
+                {
+                    // A learned position table is full: restart the cache on the last `window` tokens.
+                    cache.Clear();
+                    var tail = sequence.Skip(sequence.Count - window).ToArray();
+                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length]), cache);
+                }
+            }
+            return generated;
+        }
+        finally
+        {
+            model.Train(wasTraining);
+        }
+    }
+
+    /// <summary>
+    /// Draws a token id from one row of logits: greedy when <paramref name="temperature"/> is 0, otherwise a sample
+    /// from softmax(logits / temperature) restricted to the <paramref name="topK"/> largest logits (ties broken by
+    /// lower id).
+    /// </summary>
+    public static int SampleNext(ReadOnlySpan<double> logits, double temperature, int? topK, Rng rng)
+    {
+        if (logits.Length == 0) throw new ArgumentException("sample: no logits");
+        if (!(temperature >= 0) || double.IsInfinity(temperature)) throw new ArgumentException($"sample: temperature must be finite and ≥ 0, got {temperature}");
+        if (topK is { } k0 && k0 <= 0) throw new ArgumentException($"sample: top-k must be positive, got {k0}");
+        foreach (var v in logits)
+            if (double.IsNaN(v)) throw new ArgumentException("sample: the logits contain NaN");
+        var order = Enumerable.Range(0, logits.Length).ToArray();
+        var values = logits.ToArray();
+        Array.Sort(order, (a, b) => values[b].CompareTo(values[a]) is var c && c != 0 ? c : a.CompareTo(b));
+        if (temperature == 0) return order[0];
+        int k = Math.Min(topK ?? logits.Length, logits.Length);
+        double max = values[order[0]];
+        var weights = new double[k];
+        double total = 0;
+        for (int i = 0; i < k; i++) total += weights[i] = Math.Exp((values[order[i]] - max) / temperature);
+        double u = rng.NextDouble() * total;
+        for (int i = 0; i < k; i++)
+        {
+            u -= weights[i];
+            if (u < 0) return order[i];
+        }
+        return order[k - 1];
+    }
+}

@@ -1,0 +1,43 @@
+namespace Engine.Nn;
+
+/// <summary>A lookup table: int32 ids [...] → rows of <c>weight</c> [count, dim], giving [..., dim].</summary>
+public sealed class Embedding : Layer
+{
+    /// <summary>A table of <paramref name="count"/> rows drawn from N(0, <paramref name="std"/>²).</summary>
+    public Embedding(int count, int dim, Rng rng, double std = 0.02, DType dtype = DType.Float32)
+    {
+        if (count <= 0 || dim <= 0) throw new ArgumentException($"embedding: count and dim must be positive, got {count}, {dim}");
+        Count = count;
+        Dim = dim;
+        AddParameter("weight", Tensor.RandN([count, dim], rng, dtype, 0, std));
+    }
+
+    /// <summary>Number of rows (the vocabulary size for a token embedding).</summary>
+    public int Count { get; }
+    /// <summary>Row width.</summary>
+    public int Dim { get; }
+    /// <summary>The table [count, dim].</summary>
+    public Tensor Weight => Param("weight");
+
+    /// <summary>Looks up int32 ids; an id outside [0, count) is an error naming it, its position and the table size.</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        CheckIds(input, Count, "embedding");
+        return Weight.IndexSelect(0, input);
+    }
+
+    /// <summary>Throws unless <paramref name="ids"/> is int32 with every value in [0, <paramref name="count"/>).</summary>
+    internal static void CheckIds(Tensor ids, int count, string op)
+    {
+        if (ids.DType != DType.Int32)
+            throw new ArgumentException($"{op}: ids must be int32, got {ids.DType.Name()} of shape {Shapes.Format(ids.Shape)}");
+        var values = ids.ToArray<int>();
+        for (int i = 0; i < values.Length; i++)
+        {
+            if ((uint)values[i] < (uint)count) continue;
+            var index = new int[ids.Rank];
+            for (int d = ids.Rank - 1, rest = i; d >= 0; d--) { index[d] = rest % ids.Dim(d); rest /= ids.Dim(d); }
+            throw new ArgumentOutOfRangeException(nameof(ids), $"{op}: token id {values[i]} at {Shapes.Format(index)} is outside the vocabulary of size {count} (valid ids are 0..{count - 1})");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+namespace Engine.Nn;
+
+/// <summary>
+/// A decoder-only transformer language model: token embedding (plus a learned position table when configured),
+/// pre-norm <see cref="Block"/>s, a final norm and the output head (tied to the token embedding by default).
+/// Parameter names: <c>token_embedding.weight</c>, <c>position_embedding.weight</c>, <c>blocks.{i}.norm1.weight</c>,
+/// <c>blocks.{i}.attn.qkv.weight</c>, <c>blocks.{i}.attn.proj.weight</c>, <c>blocks.{i}.mlp.fc.weight</c>,
+/// <c>blocks.{i}.mlp.proj.weight</c>, <c>norm.weight</c>, <c>lm_head.weight</c> (untied only), plus biases.
+/// Initialised like GPT-2: N(0, 0.02) weights, residual projections N(0, 0.02/√(2·layers)), zero biases, unit norms.
+/// </summary>
+public sealed class Gpt : Module
+{
+    private readonly Embedding tokenEmbedding;
+    private readonly Embedding? positionEmbedding;
+    private readonly Dropout embeddingDropout;
+    private readonly List<Block> blocks = [];
+    private readonly Layer norm;
+    private readonly Linear? lmHead;
+    private readonly RotaryEmbedding? rope;
+
+    /// <summary>A model with seeded initialisation; <paramref name="dtype"/> float64 is for gradient checks.</summary>
+    public Gpt(GptConfig config, ulong seed = 0, DType dtype = DType.Float32)
+    {
+        config.Validate();
+        Config = config;
+        var rng = new Rng(seed);
+        DropoutRng = new Rng(seed ^ 0xD20F_0D20_F0D2_0F0DUL);
+        tokenEmbedding = AddModule("token_embedding", new Embedding(config.VocabSize, config.ModelDim, rng, 0.02, dtype));
+        if (config.PositionEmbedding == PositionEmbedding.Learned)
+            positionEmbedding = AddModule("position_embedding", new Embedding(config.ContextLength, config.ModelDim, rng, 0.02, dtype));
+        else
+            rope = new RotaryEmbedding(config.HeadDim, config.RopeBase);
+        embeddingDropout = AddModule("dropout", new Dropout(config.Dropout, DropoutRng));
+        var list = AddModule("blocks", new ModuleList());
+        for (int i = 0; i < config.Layers; i++) blocks.Add(list.Add(new Block(config, rng, DropoutRng, dtype)));
+        norm = AddModule("norm", MakeNorm(config, dtype));
+        if (!config.TieEmbeddings) lmHead = AddModule("lm_head", new Linear(config.ModelDim, config.VocabSize, rng, bias: false, 0.02, dtype));
+    }
+
+    /// <summary>The configuration.</summary>
+    public GptConfig Config { get; }
+
+    /// <summary>The generator behind every dropout mask; save and restore its <see cref="Rng.State"/> to resume exactly.</summary>
+    public Rng DropoutRng { get; }
+
+    /// <summary>The transformer blocks.</summary>
+    public IReadOnlyList<Block> Blocks => blocks;
+
+    /// <summary>A cache for incremental decoding with this model.</summary>
+    public KvCache CreateCache() => new(Config.Layers);
+
+    internal static Layer MakeNorm(GptConfig config, DType dtype) => config.Norm == NormKind.RMSNorm
+        ? new RMSNorm(config.ModelDim, config.NormEps, dtype)
+        : new LayerNorm(config.ModelDim, config.Bias, config.NormEps, dtype);
+
+    /// <summary>
+    /// tokens [B, T] int32 → logits [B, T, VocabSize]. With a <paramref name="cache"/>, the tokens continue the cached
+    /// sequence (their positions start at cache.Length) and the cache grows by T. A token id outside the vocabulary,
+    /// or (learned positions) a position beyond ContextLength, is an error.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, KvCache? cache = null)
+    {
+        if (tokens.Rank != 2)
+            throw new ArgumentException($"gpt: tokens must be [batch, time] int32, got {tokens.DType.Name()} {Shapes.Format(tokens.Shape)}");
+        Embedding.CheckIds(tokens, Config.VocabSize, "gpt");
+        if (cache is not null && cache.Layers != Config.Layers)
+            throw new ArgumentException($"gpt: the cache has {cache.Layers} layers, the model {Config.Layers}");
+        int b = tokens.Dim(0), t = tokens.Dim(1), offset = cache?.Length ?? 0;
+        if (t == 0) throw new ArgumentException($"gpt: tokens {Shapes.Format(tokens.Shape)} hold no time steps");
+        var x = tokenEmbedding.Forward(tokens);                                 // [B, T, C]
+        if (positionEmbedding is not null)
+        {
+            if (offset + t > Config.ContextLength)
+                throw new ArgumentException($"gpt: positions {offset}..{offset + t - 1} exceed the learned position table of {Config.ContextLength} (ContextLength); use RoPE to run longer sequences");
+            x = x.Add(positionEmbedding.Weight.Narrow(0, offset, t));
+        }
+        x = embeddingDropout.Forward(x);
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, rope, cache, i);
+        x = norm.Forward(x);
+        var head = lmHead?.Weight ?? tokenEmbedding.Weight;                     // [V, C]
+        var logits = x.Reshape(b * t, Config.ModelDim).MatMul(head.T).Reshape(b, t, Config.VocabSize);
+        cache?.Advance(t);
+        return logits;
+    }
+
+    /// <summary>
+    /// The final attention weights of every layer for <paramref name="tokens"/> [B, T], each [B, H, T, T] (zero above
+    /// the diagonal), from one forward pass without gradients in the model's current mode (call <see cref="Module.Eval"/>
+    /// first for the inference attention and no dropout).
+    /// </summary>
+    public IReadOnlyList<Tensor> AttentionMaps(Tensor tokens)
+    {
+        foreach (var block in blocks) block.Attention.CaptureWeights = true;
+        try
+        {
+            using (new Engine.Autograd.NoGrad()) Forward(tokens);
+            return blocks.Select(b => b.Attention.LastWeights!).ToArray();
+        }
+        finally
+        {
+            foreach (var block in blocks) block.Attention.CaptureWeights = false;
+        }
+    }
+
+    /// <summary>Mean cross-entropy of next-token prediction: Forward(inputs) against <paramref name="targets"/> [B, T].</summary>
+    public Tensor Loss(Tensor inputs, Tensor targets, int? ignoreIndex = null) => Tensor.CrossEntropy(Forward(inputs), targets, ignoreIndex);
+}
+
+/// <summary>An ordered list of submodules named 0, 1, 2, …</summary>
+public sealed class ModuleList : Module
+{
+    private readonly List<Module> items = [];
+
+    /// <summary>Appends a module under the next index and returns it.</summary>
+    public T Add<T>(T module) where T : Module
+    {
+        AddModule(items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), module);
+        items.Add(module);
+        return module;
+    }
+
+    /// <summary>Number of modules.</summary>
+    public int Count => items.Count;
+
+    /// <summary>The module at an index.</summary>
+    public Module this[int index] => items[index];
+}

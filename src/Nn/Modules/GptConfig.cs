@@ -1,0 +1,100 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Engine.Nn;
+
+/// <summary>Which normalisation the blocks use.</summary>
+public enum NormKind
+{
+    /// <summary>Layer norm (mean and variance; bias when <see cref="GptConfig.Bias"/>).</summary>
+    LayerNorm,
+    /// <summary>RMS norm (no centring, no bias).</summary>
+    RMSNorm,
+}
+
+/// <summary>How the model knows token positions.</summary>
+public enum PositionEmbedding
+{
+    /// <summary>Rotary embedding of queries and keys: no parameters, any length at inference.</summary>
+    Rope,
+    /// <summary>A learned absolute position table (GPT-2 style) of <see cref="GptConfig.ContextLength"/> rows; longer inputs are an error.</summary>
+    Learned,
+}
+
+/// <summary>
+/// The shape of a <see cref="Gpt"/>. Serialisable with System.Text.Json (<see cref="ToJson"/>, <see cref="FromJson"/>), so
+/// checkpoints can store it next to the weights.
+/// </summary>
+public sealed record GptConfig
+{
+    /// <summary>Number of token ids.</summary>
+    public int VocabSize { get; init; } = 256;
+    /// <summary>The training context (and the size of a learned position table).</summary>
+    public int ContextLength { get; init; } = 256;
+    /// <summary>Number of transformer blocks.</summary>
+    public int Layers { get; init; } = 4;
+    /// <summary>Attention heads per block; must divide <see cref="ModelDim"/>.</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>Width of the residual stream.</summary>
+    public int ModelDim { get; init; } = 128;
+    /// <summary>The MLP's hidden width is MlpRatio · ModelDim.</summary>
+    public int MlpRatio { get; init; } = 4;
+    /// <summary>Dropout probability on the embeddings and on each residual branch (training mode only).</summary>
+    public double Dropout { get; init; }
+    /// <summary>RoPE frequency base.</summary>
+    public double RopeBase { get; init; } = 10000;
+    /// <summary>The attention used in training (and at inference unless <see cref="InferenceAttention"/> is set).</summary>
+    public AttentionSpec Attention { get; init; } = AttentionSpec.Softmax;
+    /// <summary>
+    /// An attention used only in eval mode, e.g. LSSA during training and LSSAR (re-weighted) at inference
+    /// (Gao &amp; Spratling, arXiv 2501.13428); null means <see cref="Attention"/>.
+    /// </summary>
+    public AttentionSpec? InferenceAttention { get; init; }
+    /// <summary>Layer norm or RMS norm.</summary>
+    public NormKind Norm { get; init; } = NormKind.LayerNorm;
+    /// <summary>Whether linear layers and layer norms have biases.</summary>
+    public bool Bias { get; init; } = true;
+    /// <summary>Rotary or learned absolute positions.</summary>
+    public PositionEmbedding PositionEmbedding { get; init; } = PositionEmbedding.Rope;
+    /// <summary>Share the token embedding with the output head (no separate <c>lm_head.weight</c>).</summary>
+    public bool TieEmbeddings { get; init; } = true;
+    /// <summary>The normalisation epsilon.</summary>
+    public double NormEps { get; init; } = 1e-5;
+
+    /// <summary>Width of one attention head.</summary>
+    [JsonIgnore] public int HeadDim => Heads > 0 ? ModelDim / Heads : 0;
+
+    /// <summary>Throws a clear error for an inconsistent configuration.</summary>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (VocabSize <= 0) problems.Add($"VocabSize must be positive, got {VocabSize}");
+        if (ContextLength <= 0) problems.Add($"ContextLength must be positive, got {ContextLength}");
+        if (Layers <= 0) problems.Add($"Layers must be positive, got {Layers}");
+        if (Heads <= 0 || ModelDim <= 0 || ModelDim % Heads != 0) problems.Add($"ModelDim ({ModelDim}) must be a positive multiple of Heads ({Heads})");
+        else if (PositionEmbedding == PositionEmbedding.Rope && HeadDim % 2 != 0) problems.Add($"RoPE needs an even head dim, got {HeadDim} (ModelDim {ModelDim} / Heads {Heads})");
+        if (MlpRatio <= 0) problems.Add($"MlpRatio must be positive, got {MlpRatio}");
+        if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"Dropout must be in [0, 1), got {Dropout}");
+        if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) problems.Add($"RopeBase must be a finite number > 1, got {RopeBase}");
+        if (!(NormEps >= 0) || double.IsInfinity(NormEps)) problems.Add($"NormEps must be finite and ≥ 0, got {NormEps}");
+        if (Attention is null) problems.Add("Attention must be set");
+        if (problems.Count > 0) throw new ArgumentException("gpt config: " + string.Join("; ", problems));
+    }
+
+    /// <summary>The configuration as indented JSON (enums as names).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, GptConfigJson.Default.GptConfig);
+
+    /// <summary>Parses and validates a configuration written by <see cref="ToJson"/>.</summary>
+    public static GptConfig FromJson(string json)
+    {
+        var config = JsonSerializer.Deserialize(json, GptConfigJson.Default.GptConfig)
+            ?? throw new ArgumentException("gpt config: the JSON is null");
+        config.Validate();
+        return config;
+    }
+}
+
+/// <summary>Source-generated JSON metadata for <see cref="GptConfig"/> (trimming- and AOT-safe).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(GptConfig))]
+public sealed partial class GptConfigJson : JsonSerializerContext;

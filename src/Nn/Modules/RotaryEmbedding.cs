@@ -1,0 +1,41 @@
+namespace Engine.Nn;
+
+/// <summary>
+/// Rotary position embedding (RoPE) for heads of width <see cref="HeadDim"/>: rotates query and key features by
+/// position-dependent angles so that q·k depends only on the distance between positions. Works for any position:
+/// the cos/sin tables are computed from absolute positions (in double precision) and grown on demand, so a model
+/// runs at lengths it never saw in training. No parameters.
+/// </summary>
+public sealed class RotaryEmbedding : Module
+{
+    private Tensor? cos, sin;
+
+    /// <summary>RoPE for a head dim (even) and a base (10000 in most models).</summary>
+    public RotaryEmbedding(int headDim, double ropeBase = 10000)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"rotary_embedding: head dim must be even and positive, got {headDim}");
+        if (!(ropeBase > 1) || double.IsInfinity(ropeBase)) throw new ArgumentException($"rotary_embedding: base must be a finite number > 1, got {ropeBase}");
+        HeadDim = headDim;
+        Base = ropeBase;
+    }
+
+    /// <summary>The rotated feature width.</summary>
+    public int HeadDim { get; }
+    /// <summary>The frequency base: feature pair i turns by base^(−2i/HeadDim) per position.</summary>
+    public double Base { get; }
+
+    /// <summary>Rotates x [..., T, HeadDim] whose rows sit at positions offset, …, offset + T − 1.</summary>
+    public Tensor Forward(Tensor x, int positionOffset = 0)
+    {
+        if (x.Rank < 2 || x.Dim(-1) != HeadDim)
+            throw new ArgumentException($"rotary_embedding: input {Shapes.Format(x.Shape)} must be [..., time, {HeadDim}]");
+        if (positionOffset < 0) throw new ArgumentException($"rotary_embedding: position offset must be ≥ 0, got {positionOffset}");
+        int time = x.Dim(-2), needed = positionOffset + time;
+        if (cos is null || cos.Dim(0) < needed || cos.DType != x.DType || cos.Device != x.Device)
+        {
+            int capacity = Math.Max(needed, cos is null ? 0 : Math.Min(int.MaxValue / 2, cos.Dim(0)) * 2);
+            (cos, sin) = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device);
+        }
+        return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin!.Narrow(0, positionOffset, time));
+    }
+}

@@ -1,0 +1,57 @@
+namespace Engine.Nn;
+
+/// <summary>
+/// Linear warmup to <paramref name="MaxLr"/> over <paramref name="WarmupSteps"/> steps, then a half-cosine decay to
+/// <paramref name="MinLr"/> at <paramref name="TotalSteps"/>, constant after that. Steps count from 0.
+/// </summary>
+/// <param name="MaxLr">Peak learning rate.</param>
+/// <param name="WarmupSteps">Steps of linear warmup (0 for none).</param>
+/// <param name="TotalSteps">The step at which the decay reaches <paramref name="MinLr"/>.</param>
+/// <param name="MinLr">Final learning rate.</param>
+public sealed record WarmupCosineSchedule(double MaxLr, int WarmupSteps, int TotalSteps, double MinLr = 0)
+{
+    /// <summary>The learning rate for step <paramref name="step"/> (0-based).</summary>
+    public double At(int step)
+    {
+        if (step < 0) throw new ArgumentOutOfRangeException(nameof(step), step, "lr schedule: step must be ≥ 0");
+        if (WarmupSteps < 0 || TotalSteps < WarmupSteps)
+            throw new ArgumentException($"lr schedule: need 0 ≤ WarmupSteps ≤ TotalSteps, got {WarmupSteps}, {TotalSteps}");
+        if (step < WarmupSteps) return MaxLr * (step + 1) / WarmupSteps;
+        if (step >= TotalSteps) return MinLr;
+        double progress = (double)(step - WarmupSteps) / Math.Max(1, TotalSteps - WarmupSteps);
+        return MinLr + 0.5 * (MaxLr - MinLr) * (1 + Math.Cos(Math.PI * progress));
+    }
+}
+
+/// <summary>Gradient clipping.</summary>
+public static class GradClip
+{
+    /// <summary>
+    /// The global L2 norm of all gradients, √(Σ‖g‖²), accumulated in double; when it exceeds <paramref name="maxNorm"/>
+    /// every gradient is scaled by maxNorm / norm in place. Returns the norm before clipping. A non-finite norm is
+    /// returned without touching the gradients, so the caller can skip the step.
+    /// </summary>
+    public static double ClipGlobalNorm(IEnumerable<Tensor> parameters, double maxNorm)
+    {
+        if (!(maxNorm > 0)) throw new ArgumentException($"clip_grad_norm: max norm must be positive, got {maxNorm}");
+        var grads = parameters.Where(p => p.Grad is not null).ToList();
+        double sumSq = 0;
+        foreach (var p in grads)
+        {
+            var g = p.Grad!;
+            sumSq += g.DType == DType.Float64 ? g.Square().Sum().Item() : g.To(DType.Float64).Square().Sum().Item();
+        }
+        double norm = Math.Sqrt(sumSq);
+        if (!double.IsFinite(norm) || norm <= maxNorm) return norm;
+        double scale = maxNorm / (norm + 1e-6);
+        foreach (var p in grads)
+        {
+            var g = p.Grad!;
+            if (g.IsContiguous && g.Layout.Offset == 0 && g.Count == g.Storage.Length)
+                g.Backend.AddInPlace(g.Storage, g.Storage, scale - 1);   // g += (scale − 1)·g
+            else
+                p.Grad = g.MulScalar(scale);
+        }
+        return norm;
+    }
+}

@@ -1,0 +1,51 @@
+using Engine.Nn.Checkpoints;
+using Engine.Nn.Data;
+
+namespace Engine.Nn.Training;
+
+/// <summary>A model restored from a checkpoint, with what is needed to use it: its tokenizer and data source.</summary>
+/// <param name="Model">The model, in eval mode.</param>
+/// <param name="Tokenizer">The tokenizer it was trained with.</param>
+/// <param name="Checkpoint">The opened checkpoint (metadata, directory).</param>
+public sealed record LoadedModel(Gpt Model, CharTokenizer Tokenizer, CheckpointReader Checkpoint);
+
+/// <summary>Reads <see cref="Gpt"/> models from checkpoints written by <see cref="Trainer"/>.</summary>
+public static class GptCheckpoint
+{
+    /// <summary>
+    /// Opens a checkpoint (a checkpoint directory or a run directory with a <c>latest</c> pointer), rebuilds the model
+    /// from the stored configuration and loads its weights, checking every tensor's name, dtype and shape.
+    /// </summary>
+    /// <param name="path">A checkpoint directory or a run directory.</param>
+    /// <param name="adjust">
+    /// Changes to the stored configuration that keep the parameters' shapes, e.g. an inference-only attention
+    /// (<c>c => c with { InferenceAttention = AttentionSpec.Lssar }</c>).
+    /// </param>
+    /// <exception cref="CheckpointException">The checkpoint is missing, corrupted, or its weights do not fit its configuration.</exception>
+    public static LoadedModel Load(string path, Func<GptConfig, GptConfig>? adjust = null)
+    {
+        var reader = Checkpoint.Open(path);
+        var model = CreateModel(reader, adjust);
+        model.LoadStateDict(reader.ReadModel(SpecsOf(model.StateDict())));
+        model.Eval();
+        return new LoadedModel(model, reader.Metadata.Tokenizer, reader);
+    }
+
+    internal static Gpt CreateModel(CheckpointReader reader, Func<GptConfig, GptConfig>? adjust = null)
+    {
+        GptConfig config;
+        try { config = GptConfig.FromJson(reader.Metadata.ModelJson); }
+        catch (Exception e) when (e is ArgumentException or System.Text.Json.JsonException or NotSupportedException)
+        {
+            throw new CheckpointException($"{reader.Directory}: the model configuration is invalid ({e.Message})", e);
+        }
+        if (config.VocabSize != reader.Metadata.Tokenizer.VocabSize)
+            throw new CheckpointException($"{reader.Directory}: the model has a vocabulary of {config.VocabSize} but the stored tokenizer has {reader.Metadata.Tokenizer.VocabSize} symbols");
+        if (adjust is not null) config = adjust(config);
+        return new Gpt(config);
+    }
+
+    /// <summary>The expected dtype and shape of every tensor of a state dict.</summary>
+    public static Dictionary<string, TensorSpec> SpecsOf(IReadOnlyDictionary<string, Tensor> state) =>
+        state.ToDictionary(p => p.Key, p => TensorSpec.Of(p.Value), StringComparer.Ordinal);
+}

@@ -1,0 +1,636 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Engine.Cpu;
+
+// Fused causal attention for the whole family (Softmax, LSSA, LSSAR, the ablations): see AttentionFamily and
+// docs/attention.md for the maths, and AttentionReference for the composed version this must agree with.
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Storage CausalAttentionForward(Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family) => q.DType switch
+    {
+        DType.Float32 => Wrap(AttentionKernel<float>.Forward(Data<float>(q), Data<float>(k), Data<float>(v), dims, family)),
+        DType.Float64 => Wrap(AttentionKernel<double>.Forward(Data<double>(q), Data<double>(k), Data<double>(v), dims, family)),
+        _ => throw new NotSupportedException($"causal_attention: needs float32 or float64, got {q.DType.Name()}"),
+    };
+
+    /// <inheritdoc/>
+    public (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
+    {
+        switch (q.DType)
+        {
+            case DType.Float32:
+            {
+                var (dq, dk, dv) = AttentionKernel<float>.Backward(Data<float>(q), Data<float>(k), Data<float>(v), Data<float>(gradOutput), dims, family);
+                return (Wrap(dq), Wrap(dk), Wrap(dv));
+            }
+            case DType.Float64:
+            {
+                var (dq, dk, dv) = AttentionKernel<double>.Backward(Data<double>(q), Data<double>(k), Data<double>(v), Data<double>(gradOutput), dims, family);
+                return (Wrap(dq), Wrap(dk), Wrap(dv));
+            }
+            default: throw new NotSupportedException($"causal_attention backward: needs float32 or float64, got {q.DType.Name()}");
+        }
+    }
+
+    /// <inheritdoc/>
+    public Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family) => q.DType switch
+    {
+        DType.Float32 => Wrap(AttentionKernel<float>.Weights(Data<float>(q), Data<float>(k), dims, family)),
+        DType.Float64 => Wrap(AttentionKernel<double>.Weights(Data<double>(q), Data<double>(k), dims, family)),
+        _ => throw new NotSupportedException($"causal_attention_weights: needs float32 or float64, got {q.DType.Name()}"),
+    };
+}
+
+/// <summary>
+/// The causal attention kernels, generic over float and double. Work is split over (batch, head) pairs; within a
+/// head, query rows are processed in blocks of <see cref="R"/>. A block only touches the keys its last row can
+/// see, so nothing above the causal diagonal is computed beyond the block's own R×R corner. Each row's scores are
+/// kept in a scratch row of at most Tk values (in L1 for the usual lengths) while the row-wise stages run on them.
+/// The backward recomputes each block's scores and weights from q and k (FlashAttention's trade: O(T·D) memory
+/// instead of O(T²)); forward and backward share the row code, so the recomputed weights are bit-identical.
+/// </summary>
+internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Query rows per block: four rows share every key load in the score and value products.</summary>
+    private const int R = 4;
+
+    // ------------------------------------------------------------------ drivers
+
+    public static T[] Forward(T[] q, T[] k, T[] v, AttentionDims d, AttentionFamily f)
+    {
+        var output = new T[d.Batch * d.Heads * d.Queries * d.HeadDim];
+        int heads = d.Batch * d.Heads;
+        EngineThreads.For(heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
+        {
+            using var ws = new Workspace(d, backward: false);
+            for (int bh = start; bh < end; bh++)
+            {
+                ws.Prepare(q, k, null, bh, f);
+                int vBase = bh * d.Keys * d.HeadDim, oBase = bh * d.Queries * d.HeadDim;
+                for (int i0 = 0; i0 < d.Queries; i0 += R)
+                {
+                    int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
+                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false);
+                    WeightsTimesValues(ws.A, d.Keys, rb, nMax, v, vBase, d.HeadDim, output, oBase + i0 * d.HeadDim);
+                }
+            }
+        });
+        return output;
+    }
+
+    public static T[] Weights(T[] q, T[] k, AttentionDims d, AttentionFamily f)
+    {
+        var weights = new T[d.Batch * d.Heads * d.Queries * d.Keys];
+        EngineThreads.For(d.Batch * d.Heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
+        {
+            using var ws = new Workspace(d, backward: false);
+            for (int bh = start; bh < end; bh++)
+            {
+                ws.Prepare(q, k, null, bh, f);
+                for (int i0 = 0; i0 < d.Queries; i0 += R)
+                {
+                    int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
+                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false);
+                    for (int r = 0; r < rb; r++)
+                        ws.A.AsSpan(r * d.Keys, d.Visible(i0 + r)).CopyTo(weights.AsSpan((bh * d.Queries + i0 + r) * d.Keys));
+                }
+            }
+        });
+        return weights;
+    }
+
+    public static (T[] Dq, T[] Dk, T[] Dv) Backward(T[] q, T[] k, T[] v, T[] dOut, AttentionDims d, AttentionFamily f)
+    {
+        int D = d.HeadDim, tk = d.Keys;
+        var dq = new T[d.Batch * d.Heads * d.Queries * D];
+        var dk = new T[d.Batch * d.Heads * tk * D];
+        var dv = new T[dk.Length];
+        EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
+        {
+            using var ws = new Workspace(d, backward: true);
+            for (int bh = start; bh < end; bh++)
+            {
+                ws.Prepare(q, k, v, bh, f);
+                int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+                for (int i0 = 0; i0 < d.Queries; i0 += R)
+                {
+                    int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
+                    var w = ws.BlockWeights(i0, rb, nMax, f, keepStages: true);
+                    // rows of dO for this block (rows past the last query repeat it; their results are discarded).
+                    int g0 = qBase + i0 * D, g1 = g0 + Math.Min(1, rb - 1) * D, g2 = g0 + Math.Min(2, rb - 1) * D, g3 = g0 + Math.Min(3, rb - 1) * D;
+                    // dw_ij = dO_i · v_j
+                    ScoresBlock(dOut, g0, g1, g2, g3, ws.VT, tk, D, nMax, ws.G, tk);
+                    // dV_j += Σ_i w_ij dO_i
+                    ClearRows(w, tk, rb, nMax);
+                    AccumulateTransposed(w, tk, nMax, dOut, g0, g1, g2, g3, D, dv, kBase);
+                    // per row: dw → da (re-weighting) → ds (first stage)
+                    for (int r = 0; r < rb; r++)
+                    {
+                        int n = d.Visible(i0 + r);
+                        ws.RowBackward(r, n, f);
+                        ws.G.AsSpan(r * tk + n, nMax - n).Clear();
+                    }
+                    ClearRows(ws.G, tk, rb, nMax);
+                    // dQ'_i = Σ_j ds_ij k̃_j ; dK̃_j += Σ_i ds_ij Q'_i
+                    WeightsTimesValues(ws.G, tk, rb, nMax, ws.Kn, 0, D, dq, qBase + i0 * D);
+                    int q0 = i0 * D, q1 = q0 + Math.Min(1, rb - 1) * D, q2 = q0 + Math.Min(2, rb - 1) * D, q3 = q0 + Math.Min(3, rb - 1) * D;
+                    AccumulateTransposed(ws.G, tk, nMax, ws.Qs, q0, q1, q2, q3, D, dk, kBase);
+                }
+                ws.FinishGradients(q, k, dq, dk, bh, f);
+            }
+        });
+        return (dq, dk, dv);
+    }
+
+    private static void ClearRows(T[] m, int ld, int rb, int n)
+    {
+        for (int r = rb; r < R; r++) m.AsSpan(r * ld, n).Clear();
+    }
+
+    // ------------------------------------------------------------------ per-thread workspace
+
+    /// <summary>Scratch for one thread, rented once per parallel chunk and reused for every head in it.</summary>
+    private sealed class Workspace : IDisposable
+    {
+        private readonly AttentionDims d;
+        private readonly List<T[]> rented = [];
+        /// <summary>Q'_i = λ_i·q̃_i [Tq, D] (q̃ = q/‖q‖ when normalising).</summary>
+        public readonly T[] Qs;
+        /// <summary>k̃_j [Tk, D] and its transpose [D, Tk].</summary>
+        public readonly T[] Kn, KT;
+        /// <summary>vᵀ [D, Tk] (backward only).</summary>
+        public readonly T[] VT;
+        /// <summary>Row blocks [R, Tk]: scores then first-stage weights a; σ̃/U (Softplus backward); x = n·a − o; w; gradients.</summary>
+        public readonly T[] A, Sig, X, W, G;
+        private readonly T[] tmp;
+        /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
+        private readonly T[] kappa = new T[R];
+
+        public Workspace(AttentionDims dims, bool backward)
+        {
+            d = dims;
+            int D = d.HeadDim, tk = d.Keys;
+            Qs = Rent(d.Queries * D); Kn = Rent(tk * D); KT = Rent(D * tk);
+            VT = backward ? Rent(D * tk) : [];
+            A = Rent(R * tk); X = Rent(R * tk); W = Rent(R * tk);
+            Sig = backward ? Rent(R * tk) : []; G = backward ? Rent(R * tk) : [];
+            tmp = Rent(Math.Max(tk, D));
+        }
+
+        private T[] Rent(int n)
+        {
+            var a = ArrayPool<T>.Shared.Rent(Math.Max(n, 1));
+            rented.Add(a);
+            return a;
+        }
+
+        public void Dispose()
+        {
+            foreach (var a in rented) ArrayPool<T>.Shared.Return(a);
+            rented.Clear();
+        }
+
+        /// <summary>Fills Qs, Kn, KT (and VT) for head <paramref name="bh"/>.</summary>
+        public void Prepare(T[] q, T[] k, T[]? v, int bh, AttentionFamily f)
+        {
+            int D = d.HeadDim, tk = d.Keys;
+            int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+            for (int i = 0; i < d.Queries; i++)
+            {
+                var qi = q.AsSpan(qBase + i * D, D);
+                T scale = T.CreateChecked(f.RowScale(d.Visible(i)));
+                if (f.NormalizeQK) scale *= InverseNorm(qi);
+                TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
+            }
+            for (int j = 0; j < tk; j++)
+            {
+                var kj = k.AsSpan(kBase + j * D, D);
+                var dst = Kn.AsSpan(j * D, D);
+                if (f.NormalizeQK) TensorPrimitives.Multiply(kj, InverseNorm(kj), dst);
+                else kj.CopyTo(dst);
+            }
+            Transpose(Kn, 0, tk, D, KT);
+            if (v is not null) Transpose(v, kBase, tk, D, VT);
+        }
+
+        private static void Transpose(T[] src, int offset, int rows, int cols, T[] dst)
+        {
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) dst[c * rows + r] = src[offset + r * cols + c];
+        }
+
+        /// <summary>
+        /// Scores and weights of query rows i0..i0+rb−1 over keys 0..nMax−1. Returns the buffer holding the final
+        /// weights w (zero past each row's n_i): A itself without re-weighting (and in the forward, where w
+        /// overwrites a), else W. With <paramref name="keepStages"/> the backward's intermediates stay in A, Sig, X.
+        /// </summary>
+        public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages)
+        {
+            int D = d.HeadDim, tk = d.Keys;
+            int a0 = i0 * D, a1 = a0 + Math.Min(1, rb - 1) * D, a2 = a0 + Math.Min(2, rb - 1) * D, a3 = a0 + Math.Min(3, rb - 1) * D;
+            ScoresBlock(Qs, a0, a1, a2, a3, KT, tk, D, nMax, A, tk);
+            var w = f.Power is null || !keepStages ? A : W;
+            for (int r = 0; r < rb; r++)
+            {
+                int n = d.Visible(i0 + r);
+                var row = A.AsSpan(r * tk, n);
+                StageOne(row, keepStages && f.Positive == PositiveFunction.Softplus ? Sig.AsSpan(r * tk, n) : default, f.Positive);
+                if (f.Power is double p)
+                    kappa[r] = StageTwo(row, n, keepStages ? X.AsSpan(r * tk, n) : default, w.AsSpan(r * tk, n), p);
+                w.AsSpan(r * tk + n, nMax - n).Clear();
+            }
+            return w;
+        }
+
+        /// <summary>
+        /// Row r of G holds dw_j = dO_i·v_j on entry and ds_j = ∂L/∂s_ij on exit:
+        /// re-weighting: da_j = n·p·(w_j/x_j)·(dw_j − Σ_k w_k dw_k) where x_j &gt; 0, else 0, computed as
+        /// κ·y_j^(p−1)·(dw_j − ⟨w, dw⟩) with y = x/max x and κ = n·p/(max x · Σ_k y_k^p) (see <see cref="StageTwo"/>);
+        /// on a degenerate row da = dw. First stage: ds_j = (f′(s_j)/U)·(da_j − ⟨a, da⟩), where f′/U = a_j for exp.
+        /// </summary>
+        public void RowBackward(int r, int n, AttentionFamily f)
+        {
+            int tk = d.Keys;
+            var g = G.AsSpan(r * tk, n);
+            ReadOnlySpan<T> a = A.AsSpan(r * tk, n);
+            if (f.Power is not null && kappa[r] > T.Zero)
+            {
+                T dot = TensorPrimitives.Dot<T>(W.AsSpan(r * tk, n), g);
+                CenterAndScale(g, dot, X.AsSpan(r * tk, n), kappa[r]);
+            }
+            T dot2 = TensorPrimitives.Dot(a, g);
+            CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(r * tk, n), T.One);
+        }
+
+        /// <summary>dq_i = λ_i·dQ'_i and dk̃_j, taken back through the QK normalisation when there is one.</summary>
+        public void FinishGradients(T[] q, T[] k, T[] dq, T[] dk, int bh, AttentionFamily f)
+        {
+            int D = d.HeadDim, tk = d.Keys;
+            int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+            for (int i = 0; i < d.Queries; i++)
+            {
+                var g = dq.AsSpan(qBase + i * D, D);
+                TensorPrimitives.Multiply(g, T.CreateChecked(f.RowScale(d.Visible(i))), g);
+                if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qBase + i * D, D), g, tmp);
+            }
+            if (f.NormalizeQK)
+                for (int j = 0; j < tk; j++) NormalizeBackward(k.AsSpan(kBase + j * D, D), dk.AsSpan(kBase + j * D, D), tmp);
+        }
+    }
+
+    // ------------------------------------------------------------------ the row stages
+
+    private static readonly T Eps2 = T.CreateChecked(AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon);
+
+    /// <summary>1 / √max(‖x‖², ε²).</summary>
+    private static T InverseNorm(ReadOnlySpan<T> x) => T.One / T.Sqrt(T.Max(TensorPrimitives.SumOfSquares(x), Eps2));
+
+    /// <summary>
+    /// In place on g = ∂L/∂x̂ for x̂ = x·inv, inv = 1/√max(‖x‖², ε²): g ← inv·(g − x̂ (x̂·g)) when ‖x‖ ≥ ε, else g ← inv·g
+    /// (below ε the norm is the constant ε).
+    /// </summary>
+    private static void NormalizeBackward(ReadOnlySpan<T> x, Span<T> g, T[] scratch)
+    {
+        T ss = TensorPrimitives.SumOfSquares(x);
+        T inv = T.One / T.Sqrt(T.Max(ss, Eps2));
+        if (ss >= Eps2)
+        {
+            var xh = scratch.AsSpan(0, x.Length);
+            TensorPrimitives.Multiply(x, inv, xh);
+            T dot = TensorPrimitives.Dot<T>(xh, g);
+            TensorPrimitives.MultiplyAdd(xh, -dot, g, g);
+        }
+        TensorPrimitives.Multiply(g, inv, g);
+    }
+
+    /// <summary>ln of the smallest normal number: exp below it would return a subnormal (slow on x86, and negligible).</summary>
+    private static readonly T LogMinNormal = T.CreateChecked(Math.Log(MinNormal));
+
+    /// <summary>The smallest positive normal number of T (2^−126 for float, 2^−1022 for double).</summary>
+    private static double MinNormal => typeof(T) == typeof(float) ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+
+    /// <summary>
+    /// First stage, in place on the scores s of one row: s ← a = f(s)/Σ f(s). For the backward, sig (when given)
+    /// receives f′(s)/Σ f(s). Both are computed with a row factor e^−μ that the l1 normalisation cancels:
+    /// exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
+    /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
+    /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
+    /// </summary>
+    private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
+    {
+        int n = s.Length, W = Vector<T>.Count, j = 0;
+        T max = TensorPrimitives.Max<T>(s);
+        ref T S = ref MemoryMarshal.GetReference(s);
+        var vsum = Vector<T>.Zero;
+        T sum = T.Zero;
+        if (f == PositiveFunction.Exp)
+        {
+            var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
+            for (; j + W <= n; j += W)
+            {
+                var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
+                e.StoreUnsafe(ref S, (nuint)j);
+                vsum += e;
+            }
+            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; sum += e; }
+        }
+        else if (max >= T.Zero)
+        {
+            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1]. Where ln(1 + t)
+            // rounds a tiny t away, softplus is below ε·ln 2 while the row's maximum contributes at least ln 2, so the
+            // normalised weights are unaffected.
+            bool wantSig = !sig.IsEmpty;
+            ref T G = ref MemoryMarshal.GetReference(sig);
+            for (; j + W <= n; j += W)
+            {
+                var x = Vector.LoadUnsafe(ref S, (nuint)j);
+                var t = VExp(-Vector.Abs(x));
+                var onePlusT = Vector<T>.One + t;
+                var u = Vector.Max(x, Vector<T>.Zero) + VLog(onePlusT);
+                u.StoreUnsafe(ref S, (nuint)j);
+                vsum += u;
+                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+            }
+            for (; j < n; j++)
+            {
+                T x = s[j], t = T.Exp(-T.Abs(x));
+                s[j] = T.Max(x, T.Zero) + T.Log(T.One + t);
+                sum += s[j];
+                if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
+                T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
+                if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
+                s[j] = shifted * ratio;
+                sum += s[j];
+            }
+        }
+        sum += Vector.Sum(vsum);
+        TensorPrimitives.Divide(s, sum, s);
+        if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
+    }
+
+    /// <summary>
+    /// Re-weighting of one row of first-stage weights a (n = its length): x = n·a − o, y = ReLU(x)/max x,
+    /// w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any length, and w does
+    /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
+    /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
+    /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
+    /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
+    /// </summary>
+    private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
+    {
+        T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
+        T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
+        if (!(xMax > T.Zero))
+        {
+            a.CopyTo(w);
+            return T.Zero;
+        }
+        int len = a.Length, W = Vector<T>.Count, j2 = 0;
+        bool integer = p == Math.Floor(p) && p <= 1 << 20;
+        int e = integer ? (int)p : 0;
+        T pT = T.CreateChecked(p), cut = Cutoff(p), scale = nT / xMax, shift = o / xMax;
+        bool wantD = !dpow.IsEmpty;
+        ref T Ar = ref MemoryMarshal.GetReference(a);
+        ref T Wr = ref MemoryMarshal.GetReference(w);
+        ref T Dr = ref MemoryMarshal.GetReference(dpow);
+        var vsum = Vector<T>.Zero;
+        var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
+        for (; j2 + W <= len; j2 += W)
+        {
+            var y = Vector.LoadUnsafe(ref Ar, (nuint)j2) * vscale - vshift;     // x / max x
+            var keep = Vector.GreaterThanOrEqual(y, vcut);
+            y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
+            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pT - T.One));
+            d = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
+            var r = d * y;
+            r.StoreUnsafe(ref Wr, (nuint)j2);
+            if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
+            vsum += r;
+        }
+        T sum = Vector.Sum(vsum);
+        for (; j2 < len; j2++)
+        {
+            T y = a[j2] * scale - shift;
+            T d = T.Zero;
+            if (y >= cut) d = integer ? PowInt(y, e - 1) : T.Exp(T.Log(y) * (pT - T.One));
+            else y = T.Zero;
+            T r = d * y;
+            w[j2] = r;
+            if (wantD) dpow[j2] = d;
+            sum += r;
+        }
+        // sum ≥ 1: the maximum contributes 1^p.
+        TensorPrimitives.Multiply(w, T.One / sum, w);
+        return nT * pT / (xMax * sum);
+    }
+
+    /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
+    {
+        int n = g.Length, W = Vector<T>.Count, j = 0;
+        ref T Gr = ref MemoryMarshal.GetReference(g);
+        ref T Mr = ref MemoryMarshal.GetReference(m);
+        var vc = new Vector<T>(c); var vk = new Vector<T>(kappa);
+        for (; j + W <= n; j += W)
+            ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
+        for (; j < n; j++) g[j] = (g[j] - c) * m[j] * kappa;
+    }
+
+    /// <summary>The smallest y whose p-th power is still a normal number.</summary>
+    private static T Cutoff(double p) =>
+        T.CreateChecked(Math.Exp(Math.Log(MinNormal) / p) * 1.01);
+
+    /// <summary>y^e for e ≥ 0 by square-and-multiply.</summary>
+    private static Vector<T> PowInt(Vector<T> y, int e)
+    {
+        var result = (e & 1) != 0 ? y : Vector<T>.One;
+        for (e >>= 1; e > 0; e >>= 1)
+        {
+            y *= y;
+            if ((e & 1) != 0) result *= y;
+        }
+        return result;
+    }
+
+    private static T PowInt(T y, int e)
+    {
+        T result = (e & 1) != 0 ? y : T.One;
+        for (e >>= 1; e > 0; e >>= 1)
+        {
+            y *= y;
+            if ((e & 1) != 0) result *= y;
+        }
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> VExp(Vector<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> VLog(Vector<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector.Log(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.Log(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    // ------------------------------------------------------------------ small matrix products (register-blocked, 4 rows)
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<T> Fma(Vector<T> x, Vector<T> y, Vector<T> acc)
+    {
+        if (typeof(T) == typeof(float)) return Vector.FusedMultiplyAdd(x.As<T, float>(), y.As<T, float>(), acc.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector.FusedMultiplyAdd(x.As<T, double>(), y.As<T, double>(), acc.As<T, double>()).As<double, T>();
+        return x * y + acc;
+    }
+
+    /// <summary>
+    /// c[r·ldc + j] = Σ_p a[a_r + p]·bt[p·ldb + j] for r &lt; 4, j &lt; n, p &lt; kdim: four rows of a (at offsets a0..a3)
+    /// times a row-major [kdim, ≥n] matrix. Each loaded vector of bt feeds four rows.
+    /// </summary>
+    private static void ScoresBlock(T[] a, int a0, int a1, int a2, int a3, T[] bt, int ldb, int kdim, int n, T[] c, int ldc)
+    {
+        int W = Vector<T>.Count;
+        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T B = ref MemoryMarshal.GetArrayDataReference(bt);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        int j = 0;
+        for (; j + 2 * W <= n; j += 2 * W)
+        {
+            Vector<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+            for (int p = 0; p < kdim; p++)
+            {
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(p * ldb + j));
+                var b1 = Vector.LoadUnsafe(ref B, (nuint)(p * ldb + j + W));
+                var x = new Vector<T>(Unsafe.Add(ref A, a0 + p)); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = new Vector<T>(Unsafe.Add(ref A, a1 + p)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = new Vector<T>(Unsafe.Add(ref A, a2 + p)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = new Vector<T>(Unsafe.Add(ref A, a3 + p)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            }
+            c00.StoreUnsafe(ref C, (nuint)j); c01.StoreUnsafe(ref C, (nuint)(j + W));
+            c10.StoreUnsafe(ref C, (nuint)(ldc + j)); c11.StoreUnsafe(ref C, (nuint)(ldc + j + W));
+            c20.StoreUnsafe(ref C, (nuint)(2 * ldc + j)); c21.StoreUnsafe(ref C, (nuint)(2 * ldc + j + W));
+            c30.StoreUnsafe(ref C, (nuint)(3 * ldc + j)); c31.StoreUnsafe(ref C, (nuint)(3 * ldc + j + W));
+        }
+        for (; j + W <= n; j += W)
+        {
+            Vector<T> c0 = default, c1 = default, c2 = default, c3 = default;
+            for (int p = 0; p < kdim; p++)
+            {
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(p * ldb + j));
+                c0 = Fma(new Vector<T>(Unsafe.Add(ref A, a0 + p)), b0, c0);
+                c1 = Fma(new Vector<T>(Unsafe.Add(ref A, a1 + p)), b0, c1);
+                c2 = Fma(new Vector<T>(Unsafe.Add(ref A, a2 + p)), b0, c2);
+                c3 = Fma(new Vector<T>(Unsafe.Add(ref A, a3 + p)), b0, c3);
+            }
+            c0.StoreUnsafe(ref C, (nuint)j); c1.StoreUnsafe(ref C, (nuint)(ldc + j));
+            c2.StoreUnsafe(ref C, (nuint)(2 * ldc + j)); c3.StoreUnsafe(ref C, (nuint)(3 * ldc + j));
+        }
+        for (; j < n; j++)
+        {
+            T s0 = T.Zero, s1 = T.Zero, s2 = T.Zero, s3 = T.Zero;
+            for (int p = 0; p < kdim; p++)
+            {
+                T b = bt[p * ldb + j];
+                s0 += a[a0 + p] * b; s1 += a[a1 + p] * b; s2 += a[a2 + p] * b; s3 += a[a3 + p] * b;
+            }
+            c[j] = s0; c[ldc + j] = s1; c[2 * ldc + j] = s2; c[3 * ldc + j] = s3;
+        }
+    }
+
+    /// <summary>
+    /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·cols + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
+    /// weights (4 rows, rows ≥ rb ignored) times a row-major [n, cols] matrix (values or keys).
+    /// </summary>
+    private static void WeightsTimesValues(T[] a, int lda, int rb, int n, T[] b, int bOff, int cols, T[] c, int cOff)
+    {
+        int W = Vector<T>.Count;
+        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        int t = 0;
+        for (; t + 2 * W <= cols; t += 2 * W)
+        {
+            Vector<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+            for (int j = 0; j < n; j++)
+            {
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t));
+                var b1 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t + W));
+                var x = new Vector<T>(Unsafe.Add(ref A, j)); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
+                x = new Vector<T>(Unsafe.Add(ref A, lda + j)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
+                x = new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
+                x = new Vector<T>(Unsafe.Add(ref A, 3 * lda + j)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
+            }
+            c00.StoreUnsafe(ref C, (nuint)(cOff + t)); c01.StoreUnsafe(ref C, (nuint)(cOff + t + W));
+            if (rb > 1) { c10.StoreUnsafe(ref C, (nuint)(cOff + cols + t)); c11.StoreUnsafe(ref C, (nuint)(cOff + cols + t + W)); }
+            if (rb > 2) { c20.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t)); c21.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t + W)); }
+            if (rb > 3) { c30.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t)); c31.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t + W)); }
+        }
+        for (; t + W <= cols; t += W)
+        {
+            Vector<T> c0 = default, c1 = default, c2 = default, c3 = default;
+            for (int j = 0; j < n; j++)
+            {
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t));
+                c0 = Fma(new Vector<T>(Unsafe.Add(ref A, j)), b0, c0);
+                c1 = Fma(new Vector<T>(Unsafe.Add(ref A, lda + j)), b0, c1);
+                c2 = Fma(new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)), b0, c2);
+                c3 = Fma(new Vector<T>(Unsafe.Add(ref A, 3 * lda + j)), b0, c3);
+            }
+            c0.StoreUnsafe(ref C, (nuint)(cOff + t));
+            if (rb > 1) c1.StoreUnsafe(ref C, (nuint)(cOff + cols + t));
+            if (rb > 2) c2.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t));
+            if (rb > 3) c3.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t));
+        }
+        for (; t < cols; t++)
+            for (int r = 0; r < rb; r++)
+            {
+                T s = T.Zero;
+                for (int j = 0; j < n; j++) s += a[r * lda + j] * b[bOff + j * cols + t];
+                c[cOff + r * cols + t] = s;
+            }
+    }
+
+    /// <summary>
+    /// c[cOff + j·cols + t] += Σ_r a[r·lda + j]·b[b_r + t] for r &lt; 4, j &lt; n, t &lt; cols: the transposed product
+    /// that accumulates key and value gradients. Rows of a past the block's last query must be zero.
+    /// </summary>
+    private static void AccumulateTransposed(T[] a, int lda, int n, T[] b, int b0, int b1, int b2, int b3, int cols, T[] c, int cOff)
+    {
+        int W = Vector<T>.Count;
+        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        for (int j = 0; j < n; j++)
+        {
+            T s0 = a[j], s1 = a[lda + j], s2 = a[2 * lda + j], s3 = a[3 * lda + j];
+            if (s0 == T.Zero && s1 == T.Zero && s2 == T.Zero && s3 == T.Zero) continue;
+            var x0 = new Vector<T>(s0); var x1 = new Vector<T>(s1); var x2 = new Vector<T>(s2); var x3 = new Vector<T>(s3);
+            int row = cOff + j * cols, t = 0;
+            for (; t + W <= cols; t += W)
+            {
+                // two independent chains, so the four products do not wait on each other
+                var lo = Fma(x1, Vector.LoadUnsafe(ref B, (nuint)(b1 + t)), x0 * Vector.LoadUnsafe(ref B, (nuint)(b0 + t)));
+                var hi = Fma(x3, Vector.LoadUnsafe(ref B, (nuint)(b3 + t)), x2 * Vector.LoadUnsafe(ref B, (nuint)(b2 + t)));
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t)) + (lo + hi)).StoreUnsafe(ref C, (nuint)(row + t));
+            }
+            for (; t < cols; t++) c[row + t] += s0 * b[b0 + t] + s1 * b[b1 + t] + s2 * b[b2 + t] + s3 * b[b3 + t];
+        }
+    }
+}

@@ -1,0 +1,273 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Engine.Cpu;
+
+// Fused kernels: normalisation, cross-entropy, rotary embedding and optimiser steps. Each is a flat loop over
+// rows (parallel across rows); reductions across rows (weight gradients, the loss) run in a fixed order so
+// results do not depend on the thread count.
+public sealed partial class CpuBackend
+{
+    // ---- layer norm / RMS norm ----
+
+    /// <inheritdoc/>
+    public (Storage Y, Storage Mean, Storage Rstd) NormForward(Storage x, Storage? weight, Storage? bias, int rows, int cols, double eps, bool rms) => x.DType switch
+    {
+        DType.Float32 => NormForward(Data<float>(x), Opt<float>(weight), Opt<float>(bias), rows, cols, eps, rms),
+        DType.Float64 => NormForward(Data<double>(x), Opt<double>(weight), Opt<double>(bias), rows, cols, eps, rms),
+        _ => throw new NotSupportedException($"norm: needs a floating-point tensor, got {x.DType.Name()}"),
+    };
+
+    private static T[]? Opt<T>(Storage? s) where T : unmanaged => s is null ? null : Data<T>(s);
+
+    private static (Storage, Storage, Storage) NormForward<T>(T[] x, T[]? w, T[]? b, int rows, int cols, double eps, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = new T[rows * cols];
+        var mean = new T[rows];
+        var rstd = new T[rows];
+        T n = T.CreateChecked(cols), e = T.CreateChecked(eps);
+        EngineThreads.For(rows, cols * 6L, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+            {
+                var xr = x.AsSpan(r * cols, cols);
+                var yr = y.AsSpan(r * cols, cols);
+                T mu = rms ? T.Zero : TensorPrimitives.Sum<T>(xr) / n;
+                TensorPrimitives.Subtract(xr, mu, yr);                       // centred (RMS: a copy)
+                T rs = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(yr) / n + e);
+                TensorPrimitives.Multiply(yr, rs, yr);                       // x̂
+                if (w is not null) TensorPrimitives.Multiply(yr, w, yr);
+                if (b is not null) TensorPrimitives.Add(yr, b, yr);
+                mean[r] = mu;
+                rstd[r] = rs;
+            }
+        });
+        return (Wrap(y), Wrap(mean), Wrap(rstd));
+    }
+
+    /// <inheritdoc/>
+    public (Storage Dx, Storage? DWeight, Storage? DBias) NormBackward(Storage x, Storage? weight, bool hasBias, Storage mean, Storage rstd, Storage dy, int rows, int cols, bool rms) => x.DType switch
+    {
+        DType.Float32 => NormBackward(Data<float>(x), Opt<float>(weight), hasBias, Data<float>(mean), Data<float>(rstd), Data<float>(dy), rows, cols, rms),
+        DType.Float64 => NormBackward(Data<double>(x), Opt<double>(weight), hasBias, Data<double>(mean), Data<double>(rstd), Data<double>(dy), rows, cols, rms),
+        _ => throw new NotSupportedException($"norm backward: needs a floating-point tensor, got {x.DType.Name()}"),
+    };
+
+    /// <summary>
+    /// With x̂ = (x − μ)·rstd and ĝ = dy ⊙ w: layer norm dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂));
+    /// RMS norm (μ = 0) dx = rstd·(ĝ − x̂·mean(ĝ ⊙ x̂)). dw = Σ_rows dy ⊙ x̂, db = Σ_rows dy.
+    /// </summary>
+    private static (Storage, Storage?, Storage?) NormBackward<T>(T[] x, T[]? w, bool hasBias, T[] mean, T[] rstd, T[] dy, int rows, int cols, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var dx = new T[rows * cols];
+        var xhatAll = w is not null ? new T[rows * cols] : null;  // kept for the weight gradient
+        T n = T.CreateChecked(cols);
+        EngineThreads.For(rows, cols * 8L, (start, end) =>
+        {
+            var xhatRow = xhatAll is null ? new T[cols] : null;
+            var ghat = new T[cols];
+            for (int r = start; r < end; r++)
+            {
+                var xr = x.AsSpan(r * cols, cols);
+                var gr = dy.AsSpan(r * cols, cols);
+                var dr = dx.AsSpan(r * cols, cols);
+                var xh = xhatAll is null ? xhatRow.AsSpan() : xhatAll.AsSpan(r * cols, cols);
+                TensorPrimitives.Subtract(xr, mean[r], xh);
+                TensorPrimitives.Multiply(xh, rstd[r], xh);
+                if (w is not null) TensorPrimitives.Multiply(gr, w, ghat); else gr.CopyTo(ghat);
+                T meanGX = TensorPrimitives.Dot<T>(ghat, xh) / n;
+                T meanG = rms ? T.Zero : TensorPrimitives.Sum<T>(ghat) / n;
+                // dr = (ĝ − meanG − x̂·meanGX)·rstd
+                TensorPrimitives.MultiplyAdd(xh, -meanGX, ghat, dr);
+                TensorPrimitives.Subtract(dr, meanG, dr);
+                TensorPrimitives.Multiply(dr, rstd[r], dr);
+            }
+        });
+        T[]? dw = null, db = null;
+        if (w is not null)
+        {
+            // dy ⊙ x̂ in place, then a column sum in a fixed row order.
+            EngineThreads.For(rows, cols, (start, end) =>
+            {
+                for (int r = start; r < end; r++)
+                    TensorPrimitives.Multiply(xhatAll.AsSpan(r * cols, cols), dy.AsSpan(r * cols, cols), xhatAll.AsSpan(r * cols, cols));
+            });
+            dw = ColumnSum(xhatAll!, rows, cols);
+        }
+        if (hasBias) db = ColumnSum(dy, rows, cols);
+        return (Wrap(dx), dw is null ? null : Wrap(dw), db is null ? null : Wrap(db));
+    }
+
+    /// <summary>Sum over rows of a [rows, cols] array; columns are split across threads, rows are added in order.</summary>
+    private static T[] ColumnSum<T>(T[] a, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var sum = new T[cols];
+        const int Block = 64;
+        int blocks = (cols + Block - 1) / Block;
+        EngineThreads.For(blocks, (long)rows * Block, (start, end) =>
+        {
+            int c0 = start * Block, c1 = Math.Min(cols, end * Block);
+            var s = sum.AsSpan(c0, c1 - c0);
+            for (int r = 0; r < rows; r++) TensorPrimitives.Add(s, a.AsSpan(r * cols + c0, c1 - c0), s);
+        });
+        return sum;
+    }
+
+    // ---- cross-entropy ----
+
+    /// <inheritdoc/>
+    public (Storage Loss, Storage LogSumExp, int Count) CrossEntropyForward(Storage logits, Storage targets, int rows, int cols, int ignoreIndex) => logits.DType switch
+    {
+        DType.Float32 => CrossEntropyForward(Data<float>(logits), Data<int>(targets), rows, cols, ignoreIndex),
+        DType.Float64 => CrossEntropyForward(Data<double>(logits), Data<int>(targets), rows, cols, ignoreIndex),
+        _ => throw new NotSupportedException($"cross_entropy: needs floating-point logits, got {logits.DType.Name()}"),
+    };
+
+    private static (Storage, Storage, int) CrossEntropyForward<T>(T[] x, int[] t, int rows, int cols, int ignoreIndex) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            if (t[r] == ignoreIndex) continue;
+            if ((uint)t[r] >= (uint)cols)
+                throw new ArgumentException($"cross_entropy: target {t[r]} at row {r} is outside [0, {cols}) (the number of classes)");
+            count++;
+        }
+        var lse = new T[rows];
+        var rowLoss = new double[rows];
+        EngineThreads.For(rows, cols * 3L, (start, end) =>
+        {
+            var tmp = new T[cols];
+            for (int r = start; r < end; r++)
+            {
+                var xr = x.AsSpan(r * cols, cols);
+                T max = TensorPrimitives.Max<T>(xr);
+                TensorPrimitives.Subtract(xr, max, tmp);
+                TensorPrimitives.Exp(tmp, tmp);
+                lse[r] = max + T.Log(TensorPrimitives.Sum<T>(tmp));
+                if (t[r] != ignoreIndex) rowLoss[r] = double.CreateChecked(lse[r] - xr[t[r]]);
+            }
+        });
+        double total = 0;
+        for (int r = 0; r < rows; r++) total += rowLoss[r];
+        return (Wrap(new[] { T.CreateChecked(count == 0 ? double.NaN : total / count) }), Wrap(lse), count);
+    }
+
+    /// <inheritdoc/>
+    public Storage CrossEntropyBackward(Storage logits, Storage targets, Storage logSumExp, int rows, int cols, int ignoreIndex, double scale) => logits.DType switch
+    {
+        DType.Float32 => Wrap(CrossEntropyBackward(Data<float>(logits), Data<int>(targets), Data<float>(logSumExp), rows, cols, ignoreIndex, scale)),
+        DType.Float64 => Wrap(CrossEntropyBackward(Data<double>(logits), Data<int>(targets), Data<double>(logSumExp), rows, cols, ignoreIndex, scale)),
+        _ => throw new NotSupportedException($"cross_entropy backward: needs floating-point logits, got {logits.DType.Name()}"),
+    };
+
+    /// <summary>d loss / d logits = (softmax(x) − onehot(t))·scale, where softmax(x) = exp(x − lse).</summary>
+    private static T[] CrossEntropyBackward<T>(T[] x, int[] t, T[] lse, int rows, int cols, int ignoreIndex, double scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var dx = new T[rows * cols];
+        T s = T.CreateChecked(scale);
+        EngineThreads.For(rows, cols * 3L, (start, end) =>
+        {
+            for (int r = start; r < end; r++)
+            {
+                if (t[r] == ignoreIndex) continue;
+                var dr = dx.AsSpan(r * cols, cols);
+                TensorPrimitives.Subtract(x.AsSpan(r * cols, cols), lse[r], dr);
+                TensorPrimitives.Exp(dr, dr);
+                TensorPrimitives.Multiply(dr, s, dr);
+                dr[t[r]] -= s;
+            }
+        });
+        return dx;
+    }
+
+    // ---- rotary position embedding ----
+
+    /// <inheritdoc/>
+    public Storage Rope(Storage x, Storage cos, Storage sin, int groups, int time, int dim, bool inverse) => x.DType switch
+    {
+        DType.Float32 => Wrap(Rope(Data<float>(x), Data<float>(cos), Data<float>(sin), groups, time, dim, inverse)),
+        DType.Float64 => Wrap(Rope(Data<double>(x), Data<double>(cos), Data<double>(sin), groups, time, dim, inverse)),
+        _ => throw new NotSupportedException($"rope: needs a floating-point tensor, got {x.DType.Name()}"),
+    };
+
+    /// <summary>(a, b) ↦ (a·cos − b·sin, a·sin + b·cos) for a = x[i], b = x[i + dim/2]; inverse negates sin.</summary>
+    private static T[] Rope<T>(T[] x, T[] cos, T[] sin, int groups, int time, int dim, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int half = dim / 2;
+        var y = new T[x.Length];
+        EngineThreads.For(groups, (long)time * dim * 4, (start, end) =>
+        {
+            var tmp = new T[half];
+            for (int g = start; g < end; g++)
+                for (int p = 0; p < time; p++)
+                {
+                    int o = (g * time + p) * dim;
+                    var a = x.AsSpan(o, half); var b = x.AsSpan(o + half, half);
+                    var ya = y.AsSpan(o, half); var yb = y.AsSpan(o + half, half);
+                    var c = cos.AsSpan(p * half, half); var s = sin.AsSpan(p * half, half);
+                    TensorPrimitives.Multiply(b, s, tmp);
+                    TensorPrimitives.Multiply(a, c, ya);
+                    TensorPrimitives.Multiply(a, s, yb);
+                    if (inverse) { TensorPrimitives.Add(ya, tmp, ya); TensorPrimitives.Negate(yb, yb); }
+                    else TensorPrimitives.Subtract(ya, tmp, ya);
+                    TensorPrimitives.MultiplyAdd(b, c, yb, yb);
+                }
+        });
+        return y;
+    }
+
+    // ---- optimiser steps ----
+
+    /// <inheritdoc/>
+    public void AdamWStep(Storage param, Storage grad, Storage m, Storage v, double lr, double beta1, double beta2, double eps, double weightDecay, int step)
+    {
+        if (param.DType == DType.Float32) AdamW(Data<float>(param), Data<float>(grad), Data<float>(m), Data<float>(v), lr, beta1, beta2, eps, weightDecay, step);
+        else if (param.DType == DType.Float64) AdamW(Data<double>(param), Data<double>(grad), Data<double>(m), Data<double>(v), lr, beta1, beta2, eps, weightDecay, step);
+        else throw new NotSupportedException($"adamw: parameters must be floating-point, got {param.DType.Name()}");
+    }
+
+    private static void AdamW<T>(T[] p, T[] g, T[] m, T[] v, double lr, double beta1, double beta2, double eps, double weightDecay, int step) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T b1 = T.CreateChecked(beta1), b2 = T.CreateChecked(beta2), one = T.One;
+        T stepSize = T.CreateChecked(lr / (1 - Math.Pow(beta1, step)));
+        T invSqrtBc2 = T.CreateChecked(1 / Math.Sqrt(1 - Math.Pow(beta2, step)));
+        T decay = T.CreateChecked(1 - lr * weightDecay), e = T.CreateChecked(eps);
+        EngineThreads.For(p.Length, 16, (start, end) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                T gi = g[i];
+                T mi = m[i] = b1 * m[i] + (one - b1) * gi;
+                T vi = v[i] = b2 * v[i] + (one - b2) * gi * gi;
+                p[i] = p[i] * decay - stepSize * mi / (T.Sqrt(vi) * invSqrtBc2 + e);
+            }
+        });
+    }
+
+    /// <inheritdoc/>
+    public void SgdStep(Storage param, Storage grad, Storage? momentumBuffer, double lr, double momentum, double weightDecay, bool nesterov, bool firstStep)
+    {
+        if (param.DType == DType.Float32) Sgd(Data<float>(param), Data<float>(grad), Opt<float>(momentumBuffer), lr, momentum, weightDecay, nesterov, firstStep);
+        else if (param.DType == DType.Float64) Sgd(Data<double>(param), Data<double>(grad), Opt<double>(momentumBuffer), lr, momentum, weightDecay, nesterov, firstStep);
+        else throw new NotSupportedException($"sgd: parameters must be floating-point, got {param.DType.Name()}");
+    }
+
+    private static void Sgd<T>(T[] p, T[] g, T[]? buf, double lr, double momentum, double weightDecay, bool nesterov, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T mu = T.CreateChecked(momentum), wd = T.CreateChecked(weightDecay), rate = T.CreateChecked(lr);
+        EngineThreads.For(p.Length, 8, (start, end) =>
+        {
+            for (int i = start; i < end; i++)
+            {
+                T d = g[i] + wd * p[i];
+                if (buf is not null)
+                {
+                    T bi = buf[i] = firstStep ? d : mu * buf[i] + d;
+                    d = nesterov ? d + mu * bi : bi;
+                }
+                p[i] -= rate * d;
+            }
+        });
+    }
+}

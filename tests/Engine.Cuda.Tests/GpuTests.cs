@@ -1,0 +1,59 @@
+using Engine.Cuda.Runtime;
+
+namespace Engine.Cuda.Tests;
+
+/// <summary>On a real GPU: NVRTC builds every family, ops match the CPU, memory errors are managed. Skipped without a driver.</summary>
+public class GpuTests
+{
+    private static CudaBackend Gpu()
+    {
+        if (!Cuda.IsAvailable) Assert.Skip("no CUDA driver: " + Cuda.UnavailableReason);
+        CudaBackend.Register();
+        return CudaBackend.ForDevice(0);
+    }
+
+    [Fact]
+    public void EveryKernelFamilyCompilesWithNvrtc()
+    {
+        var gpu = Gpu();
+        var device = (CudaDevice)gpu.Api;
+        int arch = KernelCompiler.TargetArch(device.DeviceArch);
+        foreach (var family in KernelSources.Families)
+        {
+            var ptx = KernelCompiler.Compile(family, arch);
+            Assert.True(ptx.Length > 100 && ptx[^1] == 0, $"{family}: PTX of {ptx.Length} bytes");
+            foreach (var name in Emulation.HostEmulator.KernelsIn(KernelSources.Read(family + ".cu")))
+                Assert.NotEqual(0, gpu.Api.GetKernel(family, name).Handle);
+        }
+    }
+
+    [Fact]
+    public void OpsAndGradientsMatchTheCpu()
+    {
+        var dev = Gpu().Device;
+        Tensor[] Run(Device d)
+        {
+            var a = Tensor.RandN([4, 8, 16], 1UL).To(d).RequireGrad();
+            var w = Tensor.RandN([16, 12], 2UL).To(d).RequireGrad();
+            var y = a.MatMul(w).Gelu().Softmax(-1).Transpose(1, 2).Sum(2).LogSoftmax(-1);
+            var loss = y.Mean().Neg();
+            loss.Backward();
+            return [y.Detach(), a.Grad!, w.Grad!];
+        }
+        var cpu = Run(Device.Cpu);
+        var gpu = Run(dev);
+        for (int i = 0; i < cpu.Length; i++)
+            TestData.Close(cpu[i].ToDoubleArray(), gpu[i].To(Device.Cpu).ToDoubleArray(), DType.Float32, $"tensor {i}", scale: 50);
+    }
+
+    [Fact]
+    public void AnImpossibleAllocationIsAManagedOutOfMemoryError()
+    {
+        var gpu = Gpu();
+        // 1 PiB: beyond any device.
+        var e = Assert.Throws<CudaOutOfMemoryException>(() => gpu.Allocator.Allocate(1L << 50));
+        Assert.Equal(1L << 50, e.RequestedBytes);
+        Assert.Contains("CUDA out of memory", e.Message);
+        gpu.Allocator.EmptyCache();
+    }
+}
