@@ -24,7 +24,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
 
-        [CommandOption("--inference-attention <NAME>"), Description("Look at another attention with the same weights: " + Attention.Names)]
+        [CommandOption("--inference-attention <NAME>"), Description("Look at another attention with the same weights: " + AttentionNames.Names)]
         public string? InferenceAttention { get; init; }
 
         [CommandOption("--power <P>"), Description("Exponent p of the re-weighting for --inference-attention"), DefaultValue(15.0)]
@@ -56,7 +56,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var c = CultureInfo.InvariantCulture;
         var loaded = GptCheckpoint.Load(s.Checkpoint, s.InferenceAttention is null ? null
-            : cfg => cfg with { InferenceAttention = Attention.Parse(s.InferenceAttention, s.Power) });
+            : cfg => cfg with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power) });
         var model = loaded.Model;
         model.Eval();
         var config = model.Config;

@@ -28,7 +28,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         [CommandOption("--batch-tokens <N>"), Description("Upper bound on tokens per forward pass (memory)"), DefaultValue(8192)]
         public int BatchTokens { get; init; } = 8192;
 
-        [CommandOption("--inference-attention <NAME>"), Description("Evaluate with another attention (same weights): " + Attention.Names)]
+        [CommandOption("--inference-attention <NAME>"), Description("Evaluate with another attention (same weights): " + AttentionNames.Names)]
         public string? InferenceAttention { get; init; }
 
         [CommandOption("--power <P>"), Description("Exponent p of the re-weighting for --inference-attention"), DefaultValue(15.0)]
@@ -48,7 +48,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var loaded = GptCheckpoint.Load(s.Checkpoint, s.InferenceAttention is null ? null
-            : c => c with { InferenceAttention = Attention.Parse(s.InferenceAttention, s.Power) });
+            : c => c with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power) });
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;
         var data = s.Data is null

@@ -30,7 +30,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         [CommandOption("--synthetic-seed <SEED>"), Description("Seed of the synthetic corpus"), DefaultValue(1UL)]
         public ulong SyntheticSeed { get; init; } = 1;
 
-        [CommandOption("--variants <LIST>"), Description("Comma-separated variants: " + Attention.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation"), DefaultValue(DefaultVariants)]
+        [CommandOption("--variants <LIST>"), Description("Comma-separated variants: " + AttentionNames.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation"), DefaultValue(DefaultVariants)]
         public string Variants { get; init; } = DefaultVariants;
 
         [CommandOption("--power <P>"), Description("Exponent p of the re-weighting (15; 3 is the other studied value)"), DefaultValue(15.0)]
@@ -108,7 +108,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             string name = raw.ToLowerInvariant();
             const string evalOnly = "+r@eval";
             bool atEval = name.EndsWith(evalOnly, StringComparison.Ordinal);
-            var train = Attention.Parse(atEval ? name[..^evalOnly.Length] : name, power);
+            var train = AttentionNames.Parse(atEval ? name[..^evalOnly.Length] : name, power);
             if (atEval && train.Reweight)
                 throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '+r@eval' applies to a variant without re-weighting");
             var eval = atEval ? train with { Reweight = true, Power = power } : train;

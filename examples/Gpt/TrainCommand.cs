@@ -22,7 +22,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--synthetic-seed <SEED>"), Description("Seed of the synthetic corpus"), DefaultValue(1UL)]
         public ulong SyntheticSeed { get; init; } = 1;
 
-        [CommandOption("--attention <NAME>"), Description("Attention used in training: " + Gpt.Attention.Names), DefaultValue("softmax")]
+        [CommandOption("--attention <NAME>"), Description("Attention used in training: " + AttentionNames.Names), DefaultValue("softmax")]
         public string Attention { get; init; } = "softmax";
 
         [CommandOption("--inference-attention <NAME>"), Description("Attention used only in evaluation and sampling (e.g. lssar for an LSSA-trained model)")]
@@ -113,8 +113,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
                 Heads = s.Heads,
                 ModelDim = s.Dim,
                 Dropout = s.Dropout,
-                Attention = Gpt.Attention.Parse(s.Attention, s.Power),
-                InferenceAttention = s.InferenceAttention is null ? null : Gpt.Attention.Parse(s.InferenceAttention, s.Power),
+                Attention = AttentionNames.Parse(s.Attention, s.Power),
+                InferenceAttention = s.InferenceAttention is null ? null : AttentionNames.Parse(s.InferenceAttention, s.Power),
             };
             var config = new TrainerConfig
             {

@@ -9,9 +9,41 @@ namespace Engine.Perf;
 /// </summary>
 internal static class PeerFigures
 {
-    public const string Provenance = "not yet recorded";
+    public const string Provenance =
+        "recorded figures (mm, allocating) from one run of the peer harness's `matmul` on the reference machine at a load " +
+        "average near 1 (the quietest run available; its 2-thread figures swing by ±40 % between runs, see its README); " +
+        "`perf/compare.sh` measures it afresh, alternating with Engine";
 
-    public static readonly Dictionary<(string Key, int Threads), double> Recorded = new();
+    /// <summary>GFLOP/s of libtorch's mm/bmm per (harness row, threads), from the run described by <see cref="Provenance"/>.</summary>
+    public static readonly Dictionary<(string Key, int Threads), double> Recorded = new()
+    {
+        [("square 1024", 2)] = 74.8,
+        [("square 1024", 1)] = 124.3,
+        [("[4096,128]x[128,384]  (QKV)", 2)] = 48.5,
+        [("[4096,128]x[128,384]  (QKV)", 1)] = 142.4,
+        [("[4096,128]x[128,128]  (attn proj)", 2)] = 18.5,
+        [("[4096,128]x[128,128]  (attn proj)", 1)] = 126.7,
+        [("[4096,128]x[128,512]  (MLP up)", 2)] = 230.1,
+        [("[4096,128]x[128,512]  (MLP up)", 1)] = 132.1,
+        [("[4096,512]x[512,128]  (MLP down)", 2)] = 193.7,
+        [("[4096,512]x[512,128]  (MLP down)", 1)] = 107.8,
+        [("[4096,128]x[128,65]   (LM head)", 2)] = 142.6,
+        [("[4096,128]x[128,65]   (LM head)", 1)] = 100.6,
+        [("[4096,128]^T x[4096,512] (dW, K=4096)", 2)] = 219.3,
+        [("[4096,128]^T x[4096,512] (dW, K=4096)", 1)] = 118.6,
+        [("bmm 32x[256,32]x[32,256] (QK^T)", 2)] = 124.3,
+        [("bmm 32x[256,32]x[32,256] (QK^T)", 1)] = 106.7,
+        [("bmm 32x[256,256]x[256,32] (AV)", 2)] = 164.0,
+        [("bmm 32x[256,256]x[256,32] (AV)", 1)] = 123.2,
+    };
+
+    /// <summary>Per row, the median over several runs of the harness.</summary>
+    public static Dictionary<(string Key, int Threads), double> Median(IEnumerable<Dictionary<(string Key, int Threads), double>> runs)
+    {
+        var all = runs.ToList();
+        return all.SelectMany(r => r.Keys).Distinct()
+            .ToDictionary(key => key, key => Timing.Median(all.Where(r => r.ContainsKey(key)).Select(r => r[key]).ToList()));
+    }
 
     /// <summary>Reads the `matmul` section of the harness's output: "| name | threads | mm GFLOP/s | ... |" lines.</summary>
     public static Dictionary<(string Key, int Threads), double> Parse(string text)

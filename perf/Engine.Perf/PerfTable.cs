@@ -50,57 +50,91 @@ internal static class PerfTable
             return () => a.MatMul(b);
         });
 
+    /// <summary>
+    /// Options: <c>--quick</c> (3 shorter samples), <c>--rows TEXT</c> (only rows whose text contains TEXT),
+    /// <c>--repeat N</c> (measure everything N times; each figure is the median over the repeats),
+    /// <c>--between CMD</c> (run CMD with bash before each repeat, with RUN set to the repeat's index: the peer
+    /// harness, so that both are measured alternately in one window), <c>--peer FILE[,FILE...]</c> (outputs of the
+    /// peer harness's <c>matmul</c> command, read after the repeats; the median over the files is used).
+    /// </summary>
     public static int Run(string[] args)
     {
         bool quick = args.Contains("--quick");
         string? filter = Option(args, "--rows");
-        string? peerFile = Option(args, "--peer");
-        var peer = peerFile is null ? PeerFigures.Recorded : PeerFigures.Parse(File.ReadAllText(peerFile));
-        string peerLabel = peerFile is null ? PeerFigures.Provenance : $"parsed from {Path.GetFileName(peerFile)}";
+        int repeat = int.Parse(Option(args, "--repeat") ?? "1", CultureInfo.InvariantCulture);
+        string? between = Option(args, "--between");
         int samples = quick ? 3 : 7;
         double minSample = quick ? 0.05 : 0.1;
+        var rows = Rows().Where(r => filter is null || r.What.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+
+        var peakRuns = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
+        var rowRuns = rows.Select(_ => new List<double>()).ToList();
+        int saved = EngineThreads.Count;
+        try
+        {
+            for (int run = 0; run < repeat; run++)
+            {
+                if (between is not null) RunBetween(between, run);
+                foreach (int th in new[] { 1, 2 })
+                {
+                    peakRuns[th].Add(FmaPeak.GFlops(th));
+                    Console.Error.WriteLine($"  [{run}] fma peak, {th} thread(s): {peakRuns[th][^1]:F1} GFLOP/s");
+                }
+                for (int i = 0; i < rows.Count; i++)
+                {
+                    var row = rows[i];
+                    EngineThreads.Count = row.Threads;
+                    var body = row.Prepare();
+                    double sec = Timing.TimeIt(body, samples, minSample);
+                    rowRuns[i].Add(row.Flops > 0 ? row.Flops / sec / 1e9 : sec * 1e3);
+                    Console.Error.WriteLine($"  [{run}] {row.What}, {row.Threads} thread(s): {rowRuns[i][^1]:F2}");
+                }
+            }
+        }
+        finally { EngineThreads.Count = saved; }
+
+        string? peerFiles = Option(args, "--peer");
+        var peer = peerFiles is null ? PeerFigures.Recorded : PeerFigures.Median(peerFiles.Split(',').Select(f => PeerFigures.Parse(File.ReadAllText(f))));
+        string peerLabel = peerFiles is null ? PeerFigures.Provenance : $"median of {peerFiles.Split(',').Length} run(s) of the peer harness's `matmul`, alternating with Engine's";
 
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine($"Engine performance table: {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}, " +
-                      $"Vector512 {(Vector512.IsHardwareAccelerated ? "accelerated" : "not accelerated")}, float32, median of {samples} samples.");
+                      $"Vector512 {(Vector512.IsHardwareAccelerated ? "accelerated" : "not accelerated")}, float32; each figure the median of {samples} samples" +
+                      (repeat > 1 ? $", then the median over {repeat} repeats." : "."));
         sb.AppendLine();
         sb.AppendLine("| what (float32) | threads | Engine | physical limit | libtorch | Engine / limit | Engine / libtorch |");
         sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        var peak = new Dictionary<int, double>();
+        var peak = peakRuns.ToDictionary(kv => kv.Key, kv => Timing.Median(kv.Value));
+        string peakWhat = $"FMA peak ({(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}.FusedMultiplyAdd, 12 accumulators)";
         foreach (int th in new[] { 1, 2 })
+            sb.AppendLine(inv, $"| {peakWhat} | {th} | {peak[th]:F0} GFLOP/s | — | — | — | — |");
+        for (int i = 0; i < rows.Count; i++)
         {
-            peak[th] = FmaPeak.GFlops(th);
-            string what = $"FMA peak ({(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}.FusedMultiplyAdd, 12 accumulators)";
-            sb.AppendLine(inv, $"| {what} | {th} | {peak[th]:F0} GFLOP/s | — | — | — | — |");
-            Console.Error.WriteLine($"  fma peak {th} thread(s): {peak[th]:F1} GFLOP/s");
+            var row = rows[i];
+            double value = Timing.Median(rowRuns[i]);
+            bool rate = row.Flops > 0;
+            string unit = rate ? "GFLOP/s" : "ms";
+            double? limit = rate && row.PeakIsLimit ? peak[row.Threads] : null;
+            double? p = peer.TryGetValue((row.Key, row.Threads), out var pv) ? pv : null;
+            string Fmt(double? v) => v is double d ? d.ToString(rate ? "F0" : "F2", inv) + " " + unit : "—";
+            string ratioPeer = p is double pp ? (rate ? value / pp : pp / value).ToString("F2", inv) + "×" : "—";
+            string ratioLimit = limit is double l ? (value / l * 100).ToString("F0", inv) + " %" : "—";
+            sb.AppendLine($"| {row.What} | {row.Threads} | {Fmt(value)} | {Fmt(limit)} | {Fmt(p)} | {ratioLimit} | {ratioPeer} |");
         }
-        int saved = EngineThreads.Count;
-        try
-        {
-            foreach (var row in Rows())
-            {
-                if (filter is not null && !row.What.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
-                EngineThreads.Count = row.Threads;
-                var body = row.Prepare();
-                double sec = Timing.TimeIt(body, samples, minSample);
-                bool rate = row.Flops > 0;
-                double value = rate ? row.Flops / sec / 1e9 : sec * 1e3;
-                string unit = rate ? "GFLOP/s" : "ms";
-                double? limit = rate && row.PeakIsLimit ? peak[row.Threads] : null;
-                double? p = peer.TryGetValue((row.Key, row.Threads), out var pv) ? pv : null;
-                string Fmt(double? v) => v is double d ? d.ToString(rate ? "F0" : "F2", inv) + " " + unit : "—";
-                string ratioPeer = p is double pp ? (rate ? value / pp : pp / value).ToString("F2", inv) + "×" : "—";
-                string ratioLimit = limit is double l ? (value / l * 100).ToString("F0", inv) + " %" : "—";
-                sb.AppendLine($"| {row.What} | {row.Threads} | {Fmt(value)} | {Fmt(limit)} | {Fmt(p)} | {ratioLimit} | {ratioPeer} |");
-                Console.Error.WriteLine($"  {row.What}, {row.Threads} thread(s): {Fmt(value)}");
-            }
-        }
-        finally { EngineThreads.Count = saved; }
         sb.AppendLine();
-        sb.AppendLine($"libtorch: {peerLabel}.");
+        sb.AppendLine($"libtorch: {peerLabel}. Ratios over libtorch are Engine's GFLOP/s over libtorch's (for times, libtorch's over Engine's): above 1 means Engine is faster.");
         Console.WriteLine(sb.ToString());
         return 0;
+    }
+
+    private static void RunBetween(string command, int run)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("bash", ["-c", command]) { UseShellExecute = false };
+        psi.Environment["RUN"] = run.ToString(CultureInfo.InvariantCulture);
+        using var proc = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException($"could not start: {command}");
+        proc.WaitForExit();
+        if (proc.ExitCode != 0) throw new InvalidOperationException($"`{command}` exited with {proc.ExitCode}");
     }
 
     private static string? Option(string[] args, string name)

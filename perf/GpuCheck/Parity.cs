@@ -94,6 +94,7 @@ internal sealed class Parity(CudaBackend gpu, Report report)
             Softmax(dtype, t);
             MatMul(dtype, t);
             Indexing(dtype, t);
+            Fused(dtype, t);
         }
         Casts();
     }
@@ -246,6 +247,66 @@ internal sealed class Parity(CudaBackend gpu, Report report)
             Compare(w, $"scatter_add axis {axis}", Cpu.ScatterAdd(shape, axis, gc, ls, src.cpu, ls), gpu.ScatterAdd(shape, axis, gg, ls, src.gpu, ls), 10);
         }
         Row($"index_select, index_add, gather, scatter_add {t}", w);
+    }
+
+    private void Fused(DType dtype, string t)
+    {
+        int rows = 64, cols = 768;
+        var x = Pair(dtype, Values(rows * cols, 30, -3, 3, false));
+        var w = Pair(dtype, Values(cols, 31, 0.5, 1.5, false));
+        var b = Pair(dtype, Values(cols, 32, -1, 1, false));
+        var dy = Pair(dtype, Values(rows * cols, 33, -1, 1, false));
+        var norm = new Worst();
+        foreach (bool rms in new[] { false, true })
+        {
+            var (yc, mc, rc) = Cpu.NormForward(x.cpu, w.cpu, rms ? null : b.cpu, rows, cols, 1e-5, rms);
+            var (yg, mg, rg) = gpu.NormForward(x.gpu, w.gpu, rms ? null : b.gpu, rows, cols, 1e-5, rms);
+            var (dxc, dwc, dbc) = Cpu.NormBackward(x.cpu, w.cpu, !rms, mc, rc, dy.cpu, rows, cols, rms);
+            var (dxg, dwg, dbg) = gpu.NormBackward(x.gpu, w.gpu, !rms, mg, rg, dy.gpu, rows, cols, rms);
+            string n = rms ? "rms_norm" : "layer_norm";
+            // Compare disposes what it compares: the saved statistics last, after the backward used them.
+            Compare(norm, n + " y", yc, yg, 10);
+            Compare(norm, n + " dx", dxc, dxg, 10); Compare(norm, n + " dw", dwc!, dwg!, 10);
+            Compare(norm, n + " mean", mc, mg, 10); Compare(norm, n + " rstd", rc, rg, 10);
+            if (!rms) Compare(norm, n + " db", dbc!, dbg!, 10);
+        }
+        Row($"layer_norm, rms_norm fwd+bwd {t}", norm);
+
+        var xe = new Worst();
+        int[] targets = Enumerable.Range(0, rows).Select(r => r % 7 == 3 ? -100 : (r * 37) % cols).ToArray();
+        var tc = Cpu.FromHost<int>(targets); var tg = gpu.FromHost<int>(targets);
+        var (lc, sc, nc) = Cpu.CrossEntropyForward(x.cpu, tc, rows, cols, -100);
+        var (lg, sg, ng) = gpu.CrossEntropyForward(x.gpu, tg, rows, cols, -100);
+        if (nc != ng) { xe.Scaled = double.PositiveInfinity; xe.Case = $"counted rows {ng}, expected {nc}"; }
+        Compare(xe, "loss", lc, lg, 10);
+        Compare(xe, "dlogits", Cpu.CrossEntropyBackward(x.cpu, tc, sc, rows, cols, -100, 1.0 / nc), gpu.CrossEntropyBackward(x.gpu, tg, sg, rows, cols, -100, 1.0 / ng), 10);
+        Compare(xe, "log-sum-exp", sc, sg, 10);
+        Row($"cross_entropy fwd+bwd, ignored rows {t}", xe);
+
+        var rope = new Worst();
+        int groups = 8, time = 48, dim = 64;
+        var cos = Pair(dtype, Enumerable.Range(0, time * dim / 2).Select(i => Math.Cos(0.01 * i)).ToArray());
+        var sin = Pair(dtype, Enumerable.Range(0, time * dim / 2).Select(i => Math.Sin(0.01 * i)).ToArray());
+        var xr = Pair(dtype, Values(groups * time * dim, 37, -3, 3, false));
+        foreach (bool inverse in new[] { false, true })
+            Compare(rope, $"rope inverse={inverse}", Cpu.Rope(xr.cpu, cos.cpu, sin.cpu, groups, time, dim, inverse), gpu.Rope(xr.gpu, cos.gpu, sin.gpu, groups, time, dim, inverse));
+        Row($"rope and its inverse {t}", rope);
+
+        var opt = new Worst();
+        int n2 = 10000;
+        var p = Pair(dtype, Values(n2, 34, -1, 1, false)); var g = Pair(dtype, Values(n2, 35, -1, 1, false));
+        var m = Pair(dtype, new double[n2]); var v = Pair(dtype, new double[n2]); var buf = Pair(dtype, new double[n2]);
+        var q = Pair(dtype, Values(n2, 36, -1, 1, false));
+        for (int step = 1; step <= 3; step++)
+        {
+            Cpu.AdamWStep(p.cpu, g.cpu, m.cpu, v.cpu, 1e-2, 0.9, 0.95, 1e-8, 0.1, step);
+            gpu.AdamWStep(p.gpu, g.gpu, m.gpu, v.gpu, 1e-2, 0.9, 0.95, 1e-8, 0.1, step);
+            Cpu.SgdStep(q.cpu, g.cpu, buf.cpu, 0.1, 0.9, 0.01, true, step == 1);
+            gpu.SgdStep(q.gpu, g.gpu, buf.gpu, 0.1, 0.9, 0.01, true, step == 1);
+        }
+        Compare(opt, "adamw params", p.cpu, p.gpu, 10); Compare(opt, "adamw m", m.cpu, m.gpu, 10); Compare(opt, "adamw v", v.cpu, v.gpu, 10);
+        Compare(opt, "sgd params", q.cpu, q.gpu, 10); Compare(opt, "sgd momentum", buf.cpu, buf.gpu, 10);
+        Row($"adamw, sgd (nesterov) steps {t}", opt);
     }
 
     private void Casts()

@@ -27,7 +27,8 @@ void Guard(string section, string what, Action action)
 
 var clock = System.Diagnostics.Stopwatch.StartNew();
 Guard("parity", "backend ops", () => new Parity(gpu, report).Run());
-Guard("training", "loss agreement", () => Training.Agreement(gpu, report));
+Guard("training", "MLP loss agreement", () => Training.Agreement(gpu, report));
+Guard("training", "GPT loss agreement", () => GptCheck.Agreement(gpu, report));
 Guard("throughput", "GEMM", () =>
 {
     Throughput.Gemm(gpu, report, 4096, DType.Float32, tf32: false, reps: 20);
@@ -35,6 +36,7 @@ Guard("throughput", "GEMM", () =>
     Throughput.Gemm(gpu, report, 2048, DType.Float64, tf32: false, reps: 5);
 });
 Guard("throughput", "train step", () => Throughput.TrainStep(gpu, report, includeCpu: !quick));
+Guard("throughput", "GPT train step", () => GptCheck.StepTime(gpu, report));
 var stats = gpu.Allocator.Stats;
 report.Add("memory", "caching allocator", null, stats.ToString());
 report.Add("run", "wall time", null, $"{clock.Elapsed.TotalSeconds:0.0} s (kernels compiled by NVRTC on first use, cached in {Engine.Cuda.Runtime.KernelCompiler.CacheDirectory()})");

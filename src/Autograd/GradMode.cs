@@ -11,7 +11,7 @@ public static class GradMode
     private static readonly AsyncLocal<int> Disabled = new();
 
     /// <summary>True when ops record the graph.</summary>
-    public static bool IsEnabled => Disabled.Value == 0;
+    public static bool IsEnabled => Disabled.Value <= 0; // a scope disposed in another flow must not switch recording off
 
     internal static void Push() => Disabled.Value++;
     internal static void Pop() => Disabled.Value--;

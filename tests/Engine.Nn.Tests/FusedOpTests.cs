@@ -134,6 +134,8 @@ public class FusedOpTests
         Assert.Contains("[0, 4)", e.Message);
         e = Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(logits, Tensor.FromArray(new[] { -1, -1 }), -1));
         Assert.Contains("ignore index", e.Message);
+        Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(logits, Tensor.FromArray(new[] { 1, int.MinValue })));
+        Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(logits, Tensor.FromArray(new[] { 1, -1 })));
         Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(logits, Tensor.FromArray(new[] { 1, 2, 3 })));
         Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(logits, Tensor.Zeros([2])));
     }

@@ -3,11 +3,14 @@ namespace Engine.Nn.Tests;
 public class GenerationTests
 {
     [Theory]
-    [InlineData(PositionEmbedding.Rope)]
-    [InlineData(PositionEmbedding.Learned)]
-    public void CachedLogitsMatchUncachedLogits(PositionEmbedding pos)
+    [InlineData(PositionEmbedding.Rope, "softmax")]
+    [InlineData(PositionEmbedding.Learned, "softmax")]
+    [InlineData(PositionEmbedding.Rope, "lssa")]
+    [InlineData(PositionEmbedding.Rope, "lssar")]
+    public void CachedLogitsMatchUncachedLogits(PositionEmbedding pos, string attention)
     {
-        var model = new Gpt(GptTests.Tiny(pos), seed: 7, DType.Float64);
+        var spec = attention switch { "lssa" => AttentionSpec.Lssa, "lssar" => AttentionSpec.Lssar, _ => AttentionSpec.Softmax };
+        var model = new Gpt(GptTests.Tiny(pos) with { Attention = spec }, seed: 7, DType.Float64);
         model.Eval();
         int[] ids = [3, 1, 4, 1, 5, 2, 6];
         var full = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length])).ToDoubleArray();

@@ -2,10 +2,13 @@ namespace Engine.Nn.Tests;
 
 public class ModelTests
 {
-    [Fact]
-    public void TinyModelMemorisesATinyBatch()
+    [Theory]
+    [InlineData("softmax")]
+    [InlineData("lssa")]
+    public void TinyModelMemorisesATinyBatch(string attention)
     {
-        var config = GptTests.Tiny() with { VocabSize = 11, ModelDim = 16, Heads = 2, Layers = 1, ContextLength = 8 };
+        var spec = attention == "lssa" ? AttentionSpec.Lssa : AttentionSpec.Softmax;
+        var config = GptTests.Tiny() with { VocabSize = 11, ModelDim = 16, Heads = 2, Layers = 1, ContextLength = 8, Attention = spec };
         var model = new Gpt(config, seed: 5);
         var tokens = Tensor.FromArray(new[,] { { 1, 5, 2, 9, 3, 3, 7 }, { 4, 0, 10, 6, 8, 2, 1 } });
         var targets = Tensor.FromArray(new[,] { { 5, 2, 9, 3, 3, 7, 0 }, { 0, 10, 6, 8, 2, 1, 4 } });
@@ -130,5 +133,31 @@ public class ModelTests
         Assert.Equal(AttentionSpec.Softmax, model.Blocks[0].Attention.ActiveAttention);
         model.Eval();
         Assert.Equal(AttentionSpec.Lssar, model.Blocks[0].Attention.ActiveAttention);
+    }
+
+    [Fact]
+    public void AttentionMapsAreCausalRowStochasticAndPerLayer()
+    {
+        var model = new Gpt(GptTests.Tiny(), seed: 12);
+        model.Eval();
+        var maps = model.AttentionMaps(Tensor.FromArray(new[,] { { 1, 2, 3, 4, 5 } }));
+        Assert.Equal(2, maps.Count);
+        foreach (var w in maps)
+        {
+            Assert.Equal([1, 2, 5, 5], w.Shape);
+            for (int h = 0; h < 2; h++)
+                for (int i = 0; i < 5; i++)
+                {
+                    double sum = 0;
+                    for (int j = 0; j < 5; j++)
+                    {
+                        double a = w[0, h, i, j];
+                        if (j > i) Assert.Equal(0, a);
+                        sum += a;
+                    }
+                    Assert.Equal(1, sum, 5);
+                }
+        }
+        Assert.All(model.Blocks, b => Assert.False(b.Attention.CaptureWeights));
     }
 }

@@ -93,4 +93,20 @@ public class ModuleTests
         Assert.Equal(["weight", "bias"], ln.NamedParameters().Select(p => p.Name));
         Assert.Equal(["weight"], rms.NamedParameters().Select(p => p.Name));
     }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void DropoutDropsAboutPAndRescalesTheRest(DType dtype)
+    {
+        var drop = new Dropout(0.25, new Rng(11));
+        var x = Tensor.Ones([100, 100], dtype);
+        var y = drop.Forward(x).ToDoubleArray();
+        double dropped = y.Count(v => v == 0) / (double)y.Length;
+        Assert.InRange(dropped, 0.23, 0.27);
+        Assert.All(y.Where(v => v != 0), v => Assert.Equal(1 / 0.75, v, 6));
+        drop.Eval();
+        Assert.Same(x, drop.Forward(x));
+        Assert.Throws<ArgumentException>(() => new Dropout(1.0, new Rng(1)));
+    }
 }

@@ -141,6 +141,12 @@ public class AutogradEngineTests
         // A scope opened inside an awaited method ends there and does not leak back to the caller.
         await InnerScope();
         Assert.True(GradMode.IsEnabled);
+        // A scope created in another flow and disposed here does not switch recording off.
+        var foreign = await Task.Run(() => new NoGrad(), TestContext.Current.CancellationToken);
+        Assert.True(GradMode.IsEnabled);
+        foreign.Dispose();
+        Assert.True(GradMode.IsEnabled);
+        Assert.True(x.Exp().RequiresGrad);
         static async Task InnerScope()
         {
             using var _ = new NoGrad();

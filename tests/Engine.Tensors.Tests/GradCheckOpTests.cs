@@ -154,6 +154,17 @@ public class GradCheckOpTests : GradCheckTestBase
         Check(x => x[0].PowScalar(1.5), [Leaf([3, 4], 3, layout, 0.2, 2)]);
         Check(x => x[0].PowScalar(-1), [Leaf([3, 4], 4, layout, 0.5, 2)]);
         Check(x => x[0].Square(), [Leaf([3, 4], 5, layout)]);
+        Check(x => x[0].PowScalar(1), [Leaf([3, 4], 6, layout)]);
+        Check(x => x[0].PowScalar(0).Mul(x[0]), [Leaf([3, 4], 7, layout)]);
+    }
+
+    [Fact]
+    [CoversNode(typeof(PowNode))]
+    public void PowGradientIsFiniteAtZero()
+    {
+        var x = Tensor.FromArray(new double[] { 0, 1, -2 }).RequireGrad();
+        x.PowScalar(0).Add(x.PowScalar(2)).Add(x.PowScalar(1)).Sum().Backward();
+        Assert.Equal([1, 3, -3], x.Grad!.ToDoubleArray());
     }
 
     [Theory, MemberData(nameof(Layouts))]

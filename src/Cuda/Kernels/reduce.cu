@@ -15,13 +15,20 @@ extern "C" __global__ void reduce_f32(int rows, int cols, const float* x, Lay lx
 extern "C" __global__ void reduce_f64(int rows, int cols, const double* x, Lay lx, double* y, int op) { reduce_impl(rows, cols, x, lx, y, op); }
 
 // Is (a, ia) preferred over (b, ib) for argmax (sign 1) or argmin (sign -1)? NaN wins (first NaN), then the
-// extreme value, then the lower index: the first extreme, like TensorPrimitives.IndexOfMax/IndexOfMin.
+// extreme value (+0 above -0), then the lower index: the first extreme, like TensorPrimitives.IndexOfMax/IndexOfMin.
 template <typename T> __device__ __forceinline__ bool arg_better(int op, T a, int ia, T b, int ib) {
     if (ib < 0) return ia >= 0;
     if (ia < 0) return false;
     bool na = is_nan(a), nb = is_nan(b);
     if (na || nb) return na && (!nb || ia < ib);
-    if (a == b) return ia < ib;
+    if (a == b) {
+        // Signed zeros: +0 is the larger (as in TensorPrimitives.IndexOfMax/IndexOfMin); else the first index wins.
+        if (a == (T)0) {
+            bool na0 = (T)1 / a < (T)0, nb0 = (T)1 / b < (T)0;
+            if (na0 != nb0) return op == R_MAX ? nb0 : na0;
+        }
+        return ia < ib;
+    }
     return op == R_MAX ? a > b : a < b;
 }
 

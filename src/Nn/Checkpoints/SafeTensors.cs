@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
@@ -46,6 +47,12 @@ public static class SafeTensors
     /// <summary>Largest accepted header (100 MB).</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
+    /// <summary>
+    /// The <c>__metadata__</c> key holding the lower-case hex SHA-256 of the data section. Files written here always have
+    /// it and readers verify it when present (other tools ignore it), so flipped bits in tensor data are detected.
+    /// </summary>
+    public const string ChecksumKey = "data_sha256";
+
     /// <summary>Largest accepted rank.</summary>
     public const int MaxRank = 16;
 
@@ -89,16 +96,32 @@ public static class SafeTensors
             ArgumentNullException.ThrowIfNull(t, name);
         }
 
+        // Tensor bytes first: their SHA-256 goes into the header, so that a reader detects corrupted data too.
+        var payloads = list.Select(p => p.Value.DType switch
+        {
+            DType.Float32 => LittleEndianBytes(p.Value.ToArray<float>()),
+            DType.Float64 => LittleEndianBytes(p.Value.ToArray<double>()),
+            DType.Int32 => LittleEndianBytes(p.Value.ToArray<int>()),
+            _ => throw new ArgumentException($"safetensors: tensor '{p.Key}' has unsupported dtype {p.Value.DType}"),
+        }).ToList();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var bytes in payloads) hash.AppendData(bytes);
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (metadata is not null)
+            foreach (var (k, v) in metadata)
+            {
+                if (k == ChecksumKey) throw new ArgumentException($"safetensors: metadata key '{ChecksumKey}' is reserved for the data checksum");
+                meta[k] = v;
+            }
+        meta[ChecksumKey] = Convert.ToHexStringLower(hash.GetHashAndReset());
+
         using var headerBuffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(headerBuffer))
         {
             w.WriteStartObject();
-            if (metadata is { Count: > 0 })
-            {
-                w.WriteStartObject("__metadata__");
-                foreach (var (k, v) in metadata) w.WriteString(k, v);
-                w.WriteEndObject();
-            }
+            w.WriteStartObject("__metadata__");
+            foreach (var (k, v) in meta) w.WriteString(k, v);
+            w.WriteEndObject();
             long offset = 0;
             foreach (var (name, t) in list)
             {
@@ -126,24 +149,16 @@ public static class SafeTensors
         stream.Write(headerBuffer.GetBuffer().AsSpan(0, headerLength));
         for (int i = headerLength; i < padded; i++) stream.WriteByte((byte)' ');
 
-        foreach (var (_, t) in list)
-        {
-            switch (t.DType)
-            {
-                case DType.Float32: WriteLittleEndian(stream, t.ToArray<float>()); break;
-                case DType.Float64: WriteLittleEndian(stream, t.ToArray<double>()); break;
-                case DType.Int32: WriteLittleEndian(stream, t.ToArray<int>()); break;
-                default: throw new ArgumentException($"safetensors: tensor has unsupported dtype {t.DType}");
-            }
-        }
+        const int chunk = 1 << 20;
+        foreach (var bytes in payloads)
+            for (int i = 0; i < bytes.Length; i += chunk) stream.Write(bytes, i, Math.Min(chunk, bytes.Length - i));
     }
 
-    private static void WriteLittleEndian<T>(Stream stream, T[] values) where T : unmanaged
+    private static byte[] LittleEndianBytes<T>(T[] values) where T : unmanaged
     {
-        var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+        var bytes = MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
         if (!BitConverter.IsLittleEndian) ReverseEndianness<T>(bytes);
-        const int chunk = 1 << 20;
-        for (int i = 0; i < bytes.Length; i += chunk) stream.Write(bytes.Slice(i, Math.Min(chunk, bytes.Length - i)));
+        return bytes;
     }
 
     private static void ReverseEndianness<T>(Span<byte> bytes) where T : unmanaged
@@ -275,6 +290,7 @@ public static class SafeTensors
             ReadExactly(file, path, header, 8);
             long dataStart = 8 + (long)n;
             var (entries, metadata) = ParseHeader(path, header, fileLength - dataStart);
+            if (metadata.TryGetValue(ChecksumKey, out var expected)) VerifyChecksum(file, path, dataStart, fileLength, expected);
             return new Reader(file, path, dataStart, entries, metadata);
         }
         catch
@@ -282,6 +298,24 @@ public static class SafeTensors
             file.Dispose();
             throw;
         }
+    }
+
+    private static void VerifyChecksum(FileStream file, string path, long dataStart, long fileLength, string expected)
+    {
+        if (expected.Length != 64 || !expected.All(char.IsAsciiHexDigitLower))
+            throw new CheckpointException($"{path}: __metadata__ {ChecksumKey} is not a lower-case hex SHA-256");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[(int)Math.Min(1 << 20, Math.Max(1, fileLength - dataStart))];
+        for (long at = dataStart; at < fileLength;)
+        {
+            int n = RandomAccess.Read(file.SafeFileHandle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, fileLength - at)), at);
+            if (n <= 0) throw new CheckpointException($"{path}: truncated while checking the data checksum");
+            hash.AppendData(buffer, 0, n);
+            at += n;
+        }
+        string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (actual != expected)
+            throw new CheckpointException($"{path}: the tensor data is corrupted (SHA-256 {actual}, the header records {expected})");
     }
 
     private static void ReadExactly(FileStream file, string path, Span<byte> buffer, long offset)

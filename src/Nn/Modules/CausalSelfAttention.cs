@@ -22,6 +22,15 @@ public sealed class CausalSelfAttention : Module
         dropout = AddModule("dropout", new Dropout(config.Dropout, dropoutRng));
     }
 
+    /// <summary>
+    /// When true, each forward also stores its final attention weights [B, H, Tq, Tk] in <see cref="LastWeights"/>
+    /// (diagnostics such as attention entropy; not differentiable).
+    /// </summary>
+    public bool CaptureWeights { get; set; }
+
+    /// <summary>The weights of the last forward while <see cref="CaptureWeights"/> was on; null otherwise.</summary>
+    public Tensor? LastWeights { get; private set; }
+
     /// <summary>The attention this layer computes in its current mode.</summary>
     public AttentionSpec ActiveAttention => !Training && config.InferenceAttention is { } inference ? inference : config.Attention;
 
@@ -43,6 +52,7 @@ public sealed class CausalSelfAttention : Module
         }
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
         var y = Tensor.CausalAttention(q, k, v, ActiveAttention, offset);   // [B, H, T, D]
+        LastWeights = CaptureWeights ? Tensor.CausalAttentionWeights(q.Detach(), k.Detach(), ActiveAttention, offset) : null;
         return dropout.Forward(proj.Forward(y.Transpose(1, 2).Reshape(b, t, c)));
     }
 }

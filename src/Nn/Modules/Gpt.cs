@@ -83,6 +83,25 @@ public sealed class Gpt : Module
         return logits;
     }
 
+    /// <summary>
+    /// The final attention weights of every layer for <paramref name="tokens"/> [B, T], each [B, H, T, T] (zero above
+    /// the diagonal), from one forward pass without gradients in the model's current mode (call <see cref="Module.Eval"/>
+    /// first for the inference attention and no dropout).
+    /// </summary>
+    public IReadOnlyList<Tensor> AttentionMaps(Tensor tokens)
+    {
+        foreach (var block in blocks) block.Attention.CaptureWeights = true;
+        try
+        {
+            using (new Engine.Autograd.NoGrad()) Forward(tokens);
+            return blocks.Select(b => b.Attention.LastWeights!).ToArray();
+        }
+        finally
+        {
+            foreach (var block in blocks) block.Attention.CaptureWeights = false;
+        }
+    }
+
     /// <summary>Mean cross-entropy of next-token prediction: Forward(inputs) against <paramref name="targets"/> [B, T].</summary>
     public Tensor Loss(Tensor inputs, Tensor targets, int? ignoreIndex = null) => Tensor.CrossEntropy(Forward(inputs), targets, ignoreIndex);
 }

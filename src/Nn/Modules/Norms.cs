@@ -69,9 +69,15 @@ public sealed class Dropout : Layer
     public override Tensor Forward(Tensor input)
     {
         if (!Training || P == 0) return input;
-        var mask = new double[input.Count];
-        double keep = 1 / (1 - P);
-        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() >= P ? keep : 0;
-        return input.Mul(Tensor.FromDoubles(mask, input.Shape, input.DType, input.Device));
+        return input.Mul(input.DType == DType.Float32 ? Mask<float>(input) : Mask<double>(input));
+    }
+
+    /// <summary>1/(1 − p) where an element is kept, 0 where it is dropped, drawn in row-major order.</summary>
+    private Tensor Mask<T>(Tensor like) where T : unmanaged, System.Numerics.IFloatingPoint<T>
+    {
+        var mask = new T[like.Count];
+        T keep = T.CreateChecked(1 / (1 - P));
+        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextDouble() >= P ? keep : T.Zero;
+        return Tensor.FromArray<T>(mask, like.Shape, like.Device);
     }
 }

@@ -174,6 +174,7 @@ public sealed class Trainer
             if (cancellation.IsCancellationRequested && OutputDirectory is not null && result is not null && Step < Config.Steps)
                 last = SaveCheckpoint();
             int steps = Step - firstStep;
+            if (result is null) valLoss = Validate();   // nothing left to train: still report where the model stands
             return new TrainingSummary(Step, result?.Loss ?? double.NaN, valLoss, steps > 0 ? trainSeconds * 1000 / steps : double.NaN, last);
         }
         finally

@@ -28,7 +28,8 @@ public sealed partial class CpuBackend
         int m = la.ShapeArray[r - 2], k = la.ShapeArray[r - 1], n = lb.ShapeArray[r - 1];
         int batch = 1;
         for (int d = 0; d < r - 2; d++) batch *= la.ShapeArray[d];
-        var c = new T[batch * m * n];
+        // Every element is written by Gemm.Compute (k = 0 included), so the result needs no zeroing.
+        var c = GC.AllocateUninitializedArray<T>(batch * m * n);
         if (c.Length == 0) return c;
         int ars = la.StrideArray[r - 2], acs = la.StrideArray[r - 1], brs = lb.StrideArray[r - 2], bcs = lb.StrideArray[r - 1];
         if (batch == 1)

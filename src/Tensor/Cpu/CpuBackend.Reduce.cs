@@ -89,7 +89,9 @@ public sealed partial class CpuBackend
         foreach (int a in axes) reduced *= lx.ShapeArray[a];
         int baseOff = lx.Offset;
         // Parallel over (outer row, column block) pairs; each output element is always combined in the same order.
-        const int Block = 1024;
+        // Column blocks: at most 1024 wide, narrower when that gives every thread a share (results do not depend
+        // on the blocking: each output element always adds its rows in order r = 0, 1, ...).
+        int Block = Math.Clamp((inner + EngineThreads.Count - 1) / EngineThreads.Count, 64, 1024);
         int blocks = (inner + Block - 1) / Block;
         EngineThreads.For(outer * blocks, (long)reduced * Math.Min(inner, Block), (start, end) =>
         {

@@ -24,10 +24,10 @@ internal enum GemmPath
 /// The structure is the classic one of Goto and van de Geijn (and BLIS): for each block of kc steps of k and nc
 /// columns of C, a panel of B (kc × nc, about 1 MiB, sized for the L2 cache) is packed once into NR-wide slivers;
 /// then for each MR-row sliver of A, packed into kc × MR (a few KiB, it stays in L1), the micro-kernel sweeps
-/// the B slivers, keeping an MR × NR block of C in registers for the whole kc loop. Parallel over MR-row slivers
-/// (and NR-column slivers when there are too few rows). When a row sliver meets only a few B slivers (narrow C,
-/// e.g. attention's [256,256]·[256,32]) the kernel reads A in place rather than packing it. Every element of C is computed by one thread in the same
-/// order whatever the thread count, so results do not depend on it.
+/// the B slivers, keeping an MR × NR block of C in registers for the whole kc loop. Parallel over blocks of rows of C
+/// (or of columns, for wide C), one region per product. When a row sliver meets only a few B slivers (narrow C,
+/// e.g. attention's [256,256]·[256,32]) the kernel reads A in place rather than packing it. Every element of C is
+/// computed by one thread in the same order whatever the thread count or blocking, so results do not depend on it.
 /// </para>
 /// </summary>
 internal static unsafe class Gemm
@@ -44,7 +44,10 @@ internal static unsafe class Gemm
     /// </summary>
     private const int DirectMaxSlivers = 4;
 
-    /// <summary>Multiply-adds per kc × nc block below which one thread does it all (a parallel region costs microseconds).</summary>
+    /// <summary>Short kc blocks (attention's head dimension) also read A in place: its rows are a few cache lines each.</summary>
+    private const int DirectMaxK = 64;
+
+    /// <summary>Multiply-adds per thread below which fewer threads are used (a parallel region costs microseconds).</summary>
     private const long ParallelMinWork = 1 << 20;
 
     [ThreadStatic] private static GemmPath forced;
@@ -117,7 +120,44 @@ internal static unsafe class Gemm
         public readonly bool Accumulate = accumulate;
     }
 
+    /// <summary>
+    /// Splits C into one block of rows (or of columns) per thread and runs <see cref="Serial{T, TKernel}"/> on each:
+    /// one parallel region per product, no shared buffers. Rows are split when C is at least as tall as it is wide
+    /// (each thread then packs all of B, the smaller operand to repeat), columns otherwise (each packs all of A).
+    /// </summary>
     private static void Run<T, TKernel>(Job<T> job) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        bool byRows = job.M >= job.N;
+        int units = byRows ? (job.M + mr - 1) / mr : (job.N + nr - 1) / nr;
+        long work = (long)job.M * job.N * job.K;
+        int chunks = (int)Math.Min(Math.Min(job.Threads, units), Math.Max(1, work / ParallelMinWork));
+        if (chunks <= 1)
+        {
+            Serial<T, TKernel>(job);
+            return;
+        }
+        var j = job;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, t =>
+        {
+            int u0 = (int)((long)units * t / chunks), u1 = (int)((long)units * (t + 1) / chunks);
+            if (byRows)
+            {
+                int i0 = u0 * mr, i1 = Math.Min(j.M, u1 * mr);
+                Serial<T, TKernel>(new Job<T>(i1 - i0, j.N, j.K, j.A + (nint)i0 * j.Ars, j.Ars, j.Acs, j.B, j.Brs, j.Bcs,
+                    j.C + (nint)i0 * j.Ldc, j.Ldc, j.Accumulate, 1));
+            }
+            else
+            {
+                int c0 = u0 * nr, c1 = Math.Min(j.N, u1 * nr);
+                Serial<T, TKernel>(new Job<T>(j.M, c1 - c0, j.K, j.A, j.Ars, j.Acs, j.B + (nint)c0 * j.Bcs, j.Brs, j.Bcs,
+                    j.C + c0, j.Ldc, j.Accumulate, 1));
+            }
+        });
+    }
+
+    /// <summary>The blocked product on the calling thread.</summary>
+    private static void Serial<T, TKernel>(Job<T> job) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         int ncMax = Math.Max(nr, PanelBytes / (KC * sizeof(T)) / nr * nr);
@@ -130,39 +170,9 @@ internal static unsafe class Gemm
             for (int pc = 0; pc < job.K; pc += KC)
             {
                 int kc = Math.Min(KC, job.K - pc);
-                bool add = job.Accumulate || pc > 0;
-                T* bBlock = job.B + (nint)pc * job.Brs + (nint)jc * job.Bcs;
-                T* aBlock = job.A + (nint)pc * job.Acs;
-                T* cBlock = job.C + jc;
-                bool parallel = job.Threads > 1 && (long)job.M * nc * kc >= ParallelMinWork;
-
-                // 1. Pack the kc × nc panel of B into NR-wide slivers (shared by all threads).
-                if (parallel && nSlivers > 1)
-                {
-                    int chunks = Math.Min(job.Threads, nSlivers);
-                    nint bb = (nint)bBlock, pp = (nint)panel;
-                    int brs = job.Brs, bcs = job.Bcs;
-                    Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, t =>
-                        PackPanel((T*)bb, brs, bcs, kc, nc, (T*)pp, nr, nSlivers * t / chunks, nSlivers * (t + 1) / chunks));
-                }
-                else PackPanel(bBlock, job.Brs, job.Bcs, kc, nc, panel, nr, 0, nSlivers);
-
-                // 2. Sweep: each task owns a rectangle of slivers of C.
-                if (!parallel)
-                {
-                    Sweep<T, TKernel>(job, aBlock, panel, cBlock, kc, nc, add, 0, mSlivers, 0, nSlivers);
-                    continue;
-                }
-                int tm = Math.Min(job.Threads, mSlivers);
-                int tn = Math.Min(Math.Max(1, job.Threads / tm), nSlivers);
-                nint ab = (nint)aBlock, pb = (nint)panel, cb = (nint)cBlock;
-                var j = job;
-                Parallel.For(0, tm * tn, new ParallelOptions { MaxDegreeOfParallelism = job.Threads }, t =>
-                {
-                    int mi = t / tn, ni = t % tn;
-                    Sweep<T, TKernel>(j, (T*)ab, (T*)pb, (T*)cb, kc, nc, add,
-                        mSlivers * mi / tm, mSlivers * (mi + 1) / tm, nSlivers * ni / tn, nSlivers * (ni + 1) / tn);
-                });
+                PackPanel(job.B + (nint)pc * job.Brs + (nint)jc * job.Bcs, job.Brs, job.Bcs, kc, nc, panel, nr, 0, nSlivers);
+                Sweep<T, TKernel>(job, job.A + (nint)pc * job.Acs, panel, job.C + jc, kc, nc, job.Accumulate || pc > 0,
+                    0, mSlivers, 0, nSlivers);
             }
         }
     }
@@ -187,7 +197,7 @@ internal static unsafe class Gemm
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         T* sliver = Buffers<T>.Sliver(KC * mr);
-        bool direct = ns1 - ns0 <= DirectMaxSlivers;
+        bool direct = ns1 - ns0 <= DirectMaxSlivers || kc <= DirectMaxK;
         for (int s = ms0; s < ms1; s++)
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);

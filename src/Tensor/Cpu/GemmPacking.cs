@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Cpu;
 
@@ -56,7 +58,10 @@ internal static unsafe class GemmPacking
             }
             return;
         }
-        for (int j = 0; j < cols; j++)
+        int done = 0;
+        if (brs == 1 && typeof(T) == typeof(float) && Avx.IsSupported)
+            done = PackTransposedFloat((float*)b, bcs, kc, cols, (float*)dst, nr);
+        for (int j = done; j < cols; j++)
         {
             T* src = b + (nint)j * bcs, d = dst + j;
             if (brs == 1) for (int p = 0; p < kc; p++) d[p * nr] = src[p];
@@ -64,5 +69,50 @@ internal static unsafe class GemmPacking
         }
         for (int j = cols; j < nr; j++)
             for (int p = 0; p < kc; p++) dst[p * nr + j] = T.Zero;
+    }
+
+    /// <summary>
+    /// The transposing case of <see cref="PackB{T}"/> for float (columns of B contiguous, as in A·Bᵀ): 8×8 blocks
+    /// go through registers (eight loads, 24 shuffles, eight stores instead of 64 scalar copies). Returns how many
+    /// leading columns it packed (a multiple of 8); the caller packs the rest.
+    /// </summary>
+    private static int PackTransposedFloat(float* b, int bcs, int kc, int cols, float* dst, int nr)
+    {
+        int j0 = 0;
+        for (; j0 + 8 <= cols; j0 += 8)
+        {
+            float* s0 = b + (nint)j0 * bcs;
+            nint cs = bcs;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+            {
+                float* s = s0 + p;
+                var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + cs);
+                var r2 = Avx.LoadVector256(s + 2 * cs); var r3 = Avx.LoadVector256(s + 3 * cs);
+                var r4 = Avx.LoadVector256(s + 4 * cs); var r5 = Avx.LoadVector256(s + 5 * cs);
+                var r6 = Avx.LoadVector256(s + 6 * cs); var r7 = Avx.LoadVector256(s + 7 * cs);
+                // Pairs of columns interleaved, then groups of four, then the 128-bit halves exchanged.
+                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* d = dst + p * nr + j0;
+                Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(d + nr, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(d + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(d + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(d + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(d + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(d + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(d + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
+            }
+            for (; p < kc; p++)
+                for (int j = 0; j < 8; j++) dst[p * nr + j0 + j] = s0[j * cs + p];
+        }
+        return j0;
     }
 }

@@ -15,15 +15,20 @@ public sealed class Rng
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
     }
 
-    /// <summary>The four words of state, for checkpoints: setting it replays the stream from that point.</summary>
+    /// <summary>
+    /// The four words of state, for checkpoints. Setting it replays the stream of <see cref="NextUInt64"/>,
+    /// <see cref="NextDouble"/> and <see cref="NextInt"/> from that point, and discards a normal held back by
+    /// <see cref="NextNormal"/>; normals replay exactly when the state is taken after an even number of them.
+    /// </summary>
     public ulong[] State
     {
         get => [s0, s1, s2, s3];
         set
         {
-            if (value is not { Length: 4 }) throw new ArgumentException("rng: state must have 4 words");
+            if (value is not { Length: 4 }) throw new ArgumentException($"rng: state must have 4 words, got {value?.Length ?? 0}");
             if ((value[0] | value[1] | value[2] | value[3]) == 0) throw new ArgumentException("rng: state must not be all zero");
             (s0, s1, s2, s3) = (value[0], value[1], value[2], value[3]);
+            hasSpare = false;
         }
     }
 
@@ -56,12 +61,19 @@ public sealed class Rng
     }
 
     /// <summary>
-    /// Standard normal by the Box–Muller transform. Each call draws two fresh uniforms and keeps no spare value,
-    /// so <see cref="State"/> alone determines every later number (a restored checkpoint replays exactly).
+    /// Standard normal by the Box–Muller transform. Each pair of uniforms gives two normals, returned by two
+    /// successive calls; the second is held until then (see <see cref="State"/>).
     /// </summary>
     public double NextNormal()
     {
+        if (hasSpare) { hasSpare = false; return spare; }
         double u1 = 1.0 - NextDouble(), u2 = NextDouble(); // u1 in (0, 1]: the log is finite
-        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+        double r = Math.Sqrt(-2.0 * Math.Log(u1));
+        spare = r * Math.Sin(2 * Math.PI * u2);
+        hasSpare = true;
+        return r * Math.Cos(2 * Math.PI * u2);
     }
+
+    private bool hasSpare;
+    private double spare;
 }

@@ -11,6 +11,8 @@ namespace Engine.Cuda.Tests.Emulation;
 /// </summary>
 internal sealed unsafe class EmulatedDevice : IDeviceApi
 {
+    /// <summary>The emulation's launch state (grid size, the block barrier, shared arrays) is process-wide: one launch at a time.</summary>
+    private static readonly object LaunchGate = new();
     private readonly delegate* unmanaged<byte*, int, int, void**, int> launch;
     private readonly HashSet<string> kernels;
     private readonly Dictionary<ulong, long> live = new();
@@ -73,7 +75,8 @@ internal sealed unsafe class EmulatedDevice : IDeviceApi
         if (block > 256 || (block & (block - 1)) != 0) throw new ArgumentException($"block size {block} is not a power of two ≤ 256");
         var name = Encoding.UTF8.GetBytes(kernel.Name + "\0");
         int rc;
-        fixed (byte* p = name) rc = launch(p, grid, block, args);
+        lock (LaunchGate)
+            fixed (byte* p = name) rc = launch(p, grid, block, args);
         if (rc != 0) throw new InvalidOperationException($"emulated launch of '{kernel.Name}' failed ({rc})");
         Launches++;
     }

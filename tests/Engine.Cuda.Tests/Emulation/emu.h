@@ -28,6 +28,9 @@ inline emu_dim3 blockDim;
 inline emu_dim3 gridDim;
 inline std::barrier<>* emu_block_barrier = nullptr;
 inline std::mutex emu_atomic_mutex;
+// One launch at a time: the barrier pointer, gridDim/blockDim and __shared__ statics are process-wide, so two
+// launches from concurrently running tests would share them and deadlock.
+inline std::mutex emu_launch_mutex;
 
 inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
 
@@ -49,6 +52,7 @@ inline void emu_invoke(void (*kernel)(A...), void** args, std::index_sequence<I.
 
 template <typename... A>
 inline void emu_run(void (*kernel)(A...), int grid, int block, void** args) {
+    std::lock_guard<std::mutex> launch(emu_launch_mutex);
     gridDim = {(unsigned)grid, 1, 1};
     blockDim = {(unsigned)block, 1, 1};
     std::barrier<> barrier(block);

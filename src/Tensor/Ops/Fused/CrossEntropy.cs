@@ -27,6 +27,8 @@ public sealed partial class Tensor
         var x = logits.Packed();
         var t = targets.Packed();
         var (loss, lse, count) = logits.Backend.CrossEntropyForward(x, t, rows, cols, ignore);
+        if (ignoreIndex is null && count != rows)   // only a target equal to the int.MinValue sentinel can be skipped here
+            throw new ArgumentException($"{op}: a target equals {int.MinValue}, outside [0, {cols}) (the number of classes)");
         if (count == 0)
             throw new ArgumentException($"{op}: all {rows} targets equal the ignore index {ignoreIndex}; the mean over zero tokens is undefined");
         var y = new Tensor(loss, []);

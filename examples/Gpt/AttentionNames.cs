@@ -3,7 +3,7 @@ using Engine;
 namespace Engine.Examples.Gpt;
 
 /// <summary>Command-line names of the attention variants.</summary>
-internal static class Attention
+internal static class AttentionNames
 {
     /// <summary>The names <see cref="Parse"/> accepts.</summary>
     public const string Names = "softmax, lssa, lssar, softplus-l1, softmax-r, softplus-l1-r";

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Measures Engine's table and the peer (libtorch via TorchSharp-cpu) alternately in one window and prints the
+# Markdown table with both. The peer harness is copied to a temporary folder and built there; it is never part of
+# the solution. Usage: perf/compare.sh [repeats] [peer harness folder]
+#   TUNED=1 also applies the peer's recommended allocator/ISA settings (see its README) to the peer runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repeats=${1:-3}
+peer_src=${2:-../shared/peers/torchsharp}
+[[ -d "$peer_src" ]] || { echo "peer harness not found at $peer_src" >&2; exit 1; }
+work=$(mktemp -d)
+cp -r "$peer_src" "$work/torchsharp"
+chmod -R u+w "$work/torchsharp"
+dotnet build -c Release "$work/torchsharp/TorchBench.csproj" >"$work/peer-build.log"
+dotnet build -c Release perf/Engine.Perf >"$work/engine-build.log"
+peer_env=""
+if [[ "${TUNED:-0}" == 1 ]]; then
+  peer_env="GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=17179869184:glibc.malloc.top_pad=67108864 ATEN_CPU_CAPABILITY=avx2"
+fi
+files=$(seq -s, -f "$work/peer%g.txt" 0 $((repeats - 1)))
+dotnet perf/Engine.Perf/bin/Release/net10.0/Engine.Perf.dll table --repeat "$repeats" \
+  --between "env $peer_env dotnet run -c Release --no-build --project '$work/torchsharp' -- matmul > '$work'/peer\$RUN.txt" \
+  --peer "$files"
+echo "peer outputs: $work" >&2
