@@ -7,7 +7,8 @@ namespace Engine.Perf;
 /// `attention [--threads N] [--peer-ms X]`: causal attention forward and forward+backward through
 /// <see cref="Tensor.CausalAttention"/>, B=8, H=4, T=256, d_head=32, float32, Softmax and LSSAR (Gao &amp; Spratling,
 /// arXiv 2501.13428). The backward takes a fixed random upstream gradient, as the peer harness does. Timed like the
-/// peer (<see cref="Timing.TimeIt"/>: warm-up, calibrated repeats, median of samples).
+/// peer (<see cref="Timing.TimeIt"/>: warm-up, calibrated repeats, median of samples). A third row times the composed
+/// reference (<see cref="AttentionReference"/>: batched matmuls, mask, softmax), the peer's "manual" variant.
 /// </summary>
 internal static class AttentionBench
 {
@@ -30,14 +31,18 @@ internal static class AttentionBench
         public Tensor V { get; }
         public Tensor Dy { get; }
 
-        public void Forward(AttentionSpec spec)
+        public void Forward(AttentionSpec spec, bool composed = false)
         {
-            using (new NoGrad()) Tensor.CausalAttention(Q, K, V, spec);
+            using (new NoGrad())
+            {
+                if (composed) AttentionReference.Compute(Q, K, V, spec);
+                else Tensor.CausalAttention(Q, K, V, spec);
+            }
         }
 
-        public void ForwardBackward(AttentionSpec spec)
+        public void ForwardBackward(AttentionSpec spec, bool composed = false)
         {
-            var y = Tensor.CausalAttention(Q, K, V, spec);
+            var y = composed ? AttentionReference.Compute(Q, K, V, spec) : Tensor.CausalAttention(Q, K, V, spec);
             y.Backward(Dy);
             Q.ZeroGrad(); K.ZeroGrad(); V.ZeroGrad();
         }
@@ -53,12 +58,16 @@ internal static class AttentionBench
         Console.WriteLine();
         Console.WriteLine("| attention | threads | fwd ms | fwd+bwd ms | alloc MB per fwd+bwd | peer fwd+bwd ms (sdpa) | Engine / peer |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (label, spec) in new[] { ("Softmax", AttentionSpec.Softmax), ("LSSAR", AttentionSpec.Lssar) })
+        foreach (var (label, spec, composed) in new[]
+                 {
+                     ("Softmax (fused)", AttentionSpec.Softmax, false), ("LSSAR (fused)", AttentionSpec.Lssar, false),
+                     ("Softmax (composed: batched matmul, mask, softmax)", AttentionSpec.Softmax, true),
+                 })
         {
-            double fwd = Timing.TimeIt(() => inputs.Forward(spec), 9, 0.2);
-            double fb = Timing.TimeIt(() => inputs.ForwardBackward(spec), 9, 0.2);
+            double fwd = Timing.TimeIt(() => inputs.Forward(spec, composed), 9, 0.2);
+            double fb = Timing.TimeIt(() => inputs.ForwardBackward(spec, composed), 9, 0.2);
             long a0 = GC.GetTotalAllocatedBytes(precise: true);
-            inputs.ForwardBackward(spec);
+            inputs.ForwardBackward(spec, composed);
             long alloc = GC.GetTotalAllocatedBytes(precise: true) - a0;
             string peer = peerMs is double p ? p.ToString("F2", CultureInfo.InvariantCulture) : "—";
             string ratio = peerMs is double q ? (fb * 1e3 / q).ToString("F2", CultureInfo.InvariantCulture) : "—";

@@ -9,7 +9,8 @@ namespace Engine.Perf;
 /// configuration (vocab 65, 4 layers, 4 heads, d_model 128, MLP 4× GELU, pre-LayerNorm, learned absolute positions,
 /// biases, untied head, context 256, batch 16, AdamW lr 3e-4 wd 0.1 on every parameter, no dropout, no clipping),
 /// for Softmax and LSSAR attention. Prints a Markdown table: ms/step (median of the timed steps after warm-up), the
-/// forward / backward / optimiser split, tokens/s, GC collections and allocated bytes per step, peak working set.
+/// forward / backward / optimiser split, tokens/s, process CPU time per step (mean; all threads, so it is less sensitive than wall time to
+/// other processes on a loaded machine), GC collections and allocated bytes per step, peak working set.
 /// One difference from the peer: Engine's GELU is the tanh approximation, the peer's is exact erf.
 /// </summary>
 internal static class TrainStepBench
@@ -19,7 +20,7 @@ internal static class TrainStepBench
     /// <summary>Per-step figures of one configuration.</summary>
     internal sealed record Result(string Attention, int Threads, long Parameters, double Ms, double FwdMs, double BwdMs, double OptMs,
         double TokensPerSecond, double AllocBytesPerStep, double Gen0PerStep, double Gen1PerStep, double Gen2PerStep,
-        double PeakWorkingSetMiB, double FirstLoss, double LastLoss, int Steps);
+        double PeakWorkingSetMiB, double CpuMsPerStep, double FirstLoss, double LastLoss, int Steps);
 
     public static int Run(string[] args)
     {
@@ -32,15 +33,15 @@ internal static class TrainStepBench
                           $"pre-LayerNorm, learned positions, biases, untied head, ctx {Context}, batch {Batch}, AdamW(lr 3e-4, wd 0.1); " +
                           $"EngineThreads.Count = {threads}, {warm} warm-up + {steps} timed steps, medians");
         Console.WriteLine();
-        Console.WriteLine("| attention | threads | params | ms/step | fwd ms | bwd ms | AdamW ms | tokens/s | alloc MB/step | gen0/gen1/gen2 per step | peak working set MiB | loss first→last | peer ms/step | Engine / peer |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |");
+        Console.WriteLine("| attention | threads | params | ms/step | CPU ms/step | fwd ms | bwd ms | AdamW ms | tokens/s | alloc MB/step | gen0/gen1/gen2 per step | peak working set MiB | loss first→last | peer ms/step | Engine / peer |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |");
         foreach (var (label, spec) in new[] { ("Softmax", AttentionSpec.Softmax), ("LSSAR", AttentionSpec.Lssar) })
         {
             var r = Measure(label, spec, threads, steps, warm);
             string peer = peerMs is double p && label == "Softmax" ? p.ToString("F1", CultureInfo.InvariantCulture) : "—";
             string ratio = peerMs is double q && label == "Softmax" ? (r.Ms / q).ToString("F2", CultureInfo.InvariantCulture) : "—";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Attention} | {r.Threads} | {r.Parameters} | {r.Ms:F1} | {r.FwdMs:F1} | {r.BwdMs:F1} | {r.OptMs:F1} | {r.TokensPerSecond:F0} | " +
+                $"| {r.Attention} | {r.Threads} | {r.Parameters} | {r.Ms:F1} | {r.CpuMsPerStep:F0} | {r.FwdMs:F1} | {r.BwdMs:F1} | {r.OptMs:F1} | {r.TokensPerSecond:F0} | " +
                 $"{r.AllocBytesPerStep / 1e6:F1} | {r.Gen0PerStep:F2}/{r.Gen1PerStep:F2}/{r.Gen2PerStep:F2} | {r.PeakWorkingSetMiB:F0} | {r.FirstLoss:F3}→{r.LastLoss:F3} ({r.Steps} steps) | {peer} | {ratio} |"));
         }
         return 0;
@@ -121,6 +122,7 @@ internal static class TrainStepBench
         GC.Collect();
         var tot = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var to = new List<double>();
         long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         for (int i = 0; i < steps; i++)
         {
@@ -130,6 +132,7 @@ internal static class TrainStepBench
             tot.Add(r.Fwd + r.Bwd + r.Opt); tf.Add(r.Fwd); tb.Add(r.Bwd); to.Add(r.Opt);
         }
         long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / steps;
         double n = steps;
         double ms = Timing.Median(tot) * 1e3;
         using var proc = Process.GetCurrentProcess();
@@ -137,7 +140,7 @@ internal static class TrainStepBench
         return new Result(label, threads, s.Model.Parameters().Sum(p => (long)p.Count), ms, Timing.Median(tf) * 1e3, Timing.Median(tb) * 1e3,
             Timing.Median(to) * 1e3, Batch * Context / (ms / 1e3), alloc / n,
             (GC.CollectionCount(0) - g0) / n, (GC.CollectionCount(1) - g1) / n, (GC.CollectionCount(2) - g2) / n,
-            proc.PeakWorkingSet64 / (1024.0 * 1024.0), first, last, warm + steps);
+            proc.PeakWorkingSet64 / (1024.0 * 1024.0), cpuMs, first, last, warm + steps);
     }
 }
 
