@@ -63,13 +63,13 @@ internal static class TrainStepBench
     }
 
     /// <summary>One model + optimiser + batch source, stepped by <see cref="Step"/>.</summary>
-    internal sealed class Session
+    internal sealed class TrainLoop
     {
         private readonly int[] ids = Corpus();
         private readonly Random rng = new(1234);
         private readonly int[] xb = new int[Batch * Context], yb = new int[Batch * Context];
 
-        public Session(AttentionSpec spec)
+        public TrainLoop(AttentionSpec spec)
         {
             Model = new Gpt(Config(spec), seed: 1337);
             Model.Train();
@@ -110,7 +110,7 @@ internal static class TrainStepBench
     public static Result Measure(string label, AttentionSpec spec, int threads, int steps, int warm)
     {
         EngineThreads.Count = threads;
-        var s = new Session(spec);
+        var s = new TrainLoop(spec);
         double first = double.NaN, last = double.NaN;
         for (int i = 0; i < warm; i++)
         {

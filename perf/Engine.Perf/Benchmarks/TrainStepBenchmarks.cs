@@ -6,7 +6,7 @@ namespace Engine.Perf.Benchmarks;
 [MemoryDiagnoser]
 public class TrainStepBenchmarks
 {
-    private TrainStepBench.Session session = null!;
+    private TrainStepBench.TrainLoop loop = null!;
 
     /// <summary>The attention used by every block.</summary>
     [Params("Softmax", "LSSAR")]
@@ -16,13 +16,13 @@ public class TrainStepBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        session = new TrainStepBench.Session(Attention == "LSSAR" ? AttentionSpec.Lssar : AttentionSpec.Softmax);
-        for (int i = 0; i < 3; i++) session.Step();
+        loop = new TrainStepBench.TrainLoop(Attention == "LSSAR" ? AttentionSpec.Lssar : AttentionSpec.Softmax);
+        for (int i = 0; i < 3; i++) loop.Step();
     }
 
     /// <summary>Forward, loss, backward and an AdamW step.</summary>
     [Benchmark]
-    public double Step() => session.Step().Loss;
+    public double Step() => loop.Step().Loss;
 }
 
 /// <summary>Causal attention forward+backward, B=8, H=4, T=256, d_head=32 (see <see cref="AttentionBench"/>).</summary>
