@@ -8,15 +8,46 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Unary(UnaryOp op, Storage x, Layout lx, double scalar = 0) => x.DType switch
     {
-        DType.Float32 => Wrap(Unary<float>(op, Dense<float>(x, lx), (float)scalar)),
-        DType.Float64 => Wrap(Unary<double>(op, Dense<double>(x, lx), scalar)),
+        DType.Float32 => Wrap(Unary<float>(op, x, lx, (float)scalar)),
+        DType.Float64 => Wrap(Unary<double>(op, x, lx, scalar)),
         _ => throw new NotSupportedException($"{op}: needs a floating-point tensor, got {x.DType.Name()}"),
     };
 
+    /// <summary>Elements per parallel chunk of an elementwise op (64 KiB of float32: a chunk stays in L2).</summary>
+    private const int ElementwiseChunk = 16_384;
+
+    /// <summary>
+    /// A unary op over a view: the output is allocated uninitialised (every element is written) and the work is
+    /// split into fixed chunks run on <see cref="EngineThreads"/>; each element depends only on its input, so the
+    /// result is the same for any thread count.
+    /// </summary>
+    private static T[] Unary<T>(UnaryOp op, Storage x, Layout lx, T s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = lx.Count;
+        var y = GC.AllocateUninitializedArray<T>(n);
+        if (n == 0) return y; // some TensorPrimitives reject empty spans
+        T[] src; int offset;
+        if (lx.IsContiguous) { src = Data<T>(x); offset = lx.Offset; }
+        else { src = GC.AllocateUninitializedArray<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
+        int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
+        EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
+        {
+            int start = c0 * ElementwiseChunk, end = Math.Min(n, c1 * ElementwiseChunk);
+            UnaryInto(op, src.AsSpan(offset + start, end - start), y.AsSpan(start, end - start), s);
+        });
+        return y;
+    }
+
+    /// <summary>y = op(x) elementwise on one contiguous run (single-threaded).</summary>
     internal static T[] Unary<T>(UnaryOp op, ReadOnlySpan<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = new T[x.Length];
-        if (y.Length == 0) return y; // some TensorPrimitives reject empty spans
+        if (y.Length > 0) UnaryInto(op, x, y, s); // some TensorPrimitives reject empty spans
+        return y;
+    }
+
+    private static void UnaryInto<T>(UnaryOp op, ReadOnlySpan<T> x, Span<T> y, T s) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         switch (op)
         {
             case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
@@ -30,12 +61,12 @@ public sealed partial class CpuBackend
             case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
             case UnaryOp.AddScalar: TensorPrimitives.Add(x, s, y); break;
             case UnaryOp.MulScalar: TensorPrimitives.Multiply(x, s, y); break;
-            case UnaryOp.PowScalar: Map<T, Pow<T>>(x, y, s); break;
+            case UnaryOp.PowScalar: PowRun(x, y, s); break;
             case UnaryOp.RSubScalar: TensorPrimitives.Subtract(s, x, y); break;
             case UnaryOp.RDivScalar: TensorPrimitives.Divide(s, x, y); break;
             case UnaryOp.MaxScalar: TensorPrimitives.Max(x, s, y); break;
             case UnaryOp.MinScalar: TensorPrimitives.Min(x, s, y); break;
-            case UnaryOp.Softplus: Map<T, Softplus<T>>(x, y, s); break;
+            case UnaryOp.Softplus: SoftplusBlocks(x, y); break;
             case UnaryOp.Gelu: GeluBlocks(x, y, grad: false); break;
             case UnaryOp.GeluGrad: GeluBlocks(x, y, grad: true); break;
             case UnaryOp.Step: Map<T, Step<T>>(x, y, s); break;
@@ -45,7 +76,6 @@ public sealed partial class CpuBackend
             case UnaryOp.LtScalar: Map<T, LtS<T>>(x, y, s); break;
             default: throw new NotSupportedException($"unary op {op}");
         }
-        return y;
     }
 
     /// <inheritdoc/>
@@ -63,11 +93,17 @@ public sealed partial class CpuBackend
     internal static T[] Binary<T>(BinaryOp op, T[] a, Layout la, T[] b, Layout lb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int count = la.Count;
-        var y = new T[count];
+        var y = GC.AllocateUninitializedArray<T>(count);   // every element is written below
         if (count == 0) return y;
         if (la.IsContiguous && lb.IsContiguous)
         {
-            BinaryRun(op, a.AsSpan(la.Offset, count), b.AsSpan(lb.Offset, count), y);
+            int oa0 = la.Offset, ob0 = lb.Offset;
+            int chunks = (count + ElementwiseChunk - 1) / ElementwiseChunk;
+            EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
+            {
+                int start = c0 * ElementwiseChunk, len = Math.Min(count, c1 * ElementwiseChunk) - start;
+                BinaryRun(op, a.AsSpan(oa0 + start, len), b.AsSpan(ob0 + start, len), y.AsSpan(start, len));
+            });
             return y;
         }
         int inner = la.Rank == 0 ? 1 : la.ShapeArray[^1];
@@ -187,23 +223,40 @@ public sealed partial class CpuBackend
         for (int i = 0; i < x.Length; i++) y[i] = TK.Invoke(x[i], s);
     }
 
-    private readonly struct Pow<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    /// <summary>x^s; the squares and identities that attention powers use most are exact vector passes.</summary>
+    private static void PowRun<T>(ReadOnlySpan<T> x, Span<T> y, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static T Invoke(T x, T s) => s == T.CreateTruncating(2) ? x * x : s == T.One ? x : T.Pow(x, s);
+        if (s == T.CreateTruncating(2)) TensorPrimitives.Multiply(x, x, y);
+        else if (s == T.One) x.CopyTo(y);
+        else TensorPrimitives.Pow(x, s, y);
     }
 
     /// <summary>
     /// softplus(x) = max(x, 0) + log(1 + e^-|x|): never overflows and keeps precision for large |x|.
     /// log(1 + z) is computed as log(u)·z/(u − 1) with u = 1 + z (exact to a few ulps even when z is tiny,
-    /// where the runtime's LogP1, log(1 + z), would round to 0 and make softplus(−40) = 0 instead of e^−40).
+    /// where the runtime's LogP1, log(1 + z), would round to 0 and make softplus(−40) = 0 instead of e^−40);
+    /// where u rounds to 1, log(1 + z) = z. Vectorised as TensorPrimitives passes over blocks that stay in L1.
     /// </summary>
-    private readonly struct Softplus<T> : IKernel<T> where T : IFloatingPointIeee754<T>
+    private static void SoftplusBlocks<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static T Invoke(T x, T s)
+        const int Block = 1024;
+        Span<T> z = stackalloc T[Block], u = stackalloc T[Block];
+        for (int start = 0; start < x.Length; start += Block)
         {
-            T z = T.Exp(-T.Abs(x)), u = T.One + z;
-            T log1p = u == T.One ? z : T.Log(u) * z / (u - T.One);
-            return T.Max(x, T.Zero) + log1p;
+            int n = Math.Min(Block, x.Length - start);
+            var xb = x.Slice(start, n); var yb = y.Slice(start, n); var zb = z[..n]; var ub = u[..n];
+            TensorPrimitives.Abs(xb, zb);
+            TensorPrimitives.Negate(zb, zb);
+            TensorPrimitives.Exp(zb, zb);                     // z = e^-|x|
+            TensorPrimitives.Add(zb, T.One, ub);              // u = 1 + z
+            TensorPrimitives.Log(ub, yb);
+            TensorPrimitives.Multiply(yb, zb, yb);            // log(u)·z
+            TensorPrimitives.Subtract(ub, T.One, ub);         // u − 1
+            TensorPrimitives.Divide(yb, ub, yb);              // log(u)·z/(u − 1)
+            for (int i = 0; i < n; i++)
+                if (ub[i] == T.Zero) yb[i] = zb[i];           // u rounded to 1: log(1 + z) = z
+            TensorPrimitives.Max(xb, T.Zero, ub);
+            TensorPrimitives.Add(yb, ub, yb);                 // max(x, 0) + log(1 + z)
         }
     }
 
@@ -214,10 +267,10 @@ public sealed partial class CpuBackend
     /// </summary>
     private static void GeluBlocks<T>(ReadOnlySpan<T> x, Span<T> y, bool grad) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const int Block = 2048;
+        const int Block = 1024;
         T c = T.CreateTruncating(0.7978845608028654), k = T.CreateTruncating(0.044715), half = T.CreateTruncating(0.5);
         T k3 = T.CreateTruncating(3 * 0.044715);
-        Span<T> t = new T[Math.Min(Block, x.Length)], u = grad ? new T[Math.Min(Block, x.Length)] : default;
+        Span<T> t = stackalloc T[Block], u = stackalloc T[Block];
         for (int start = 0; start < x.Length; start += Block)
         {
             int n = Math.Min(Block, x.Length - start);

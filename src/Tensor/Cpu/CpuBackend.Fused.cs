@@ -22,7 +22,7 @@ public sealed partial class CpuBackend
 
     private static (Storage, Storage, Storage) NormForward<T>(T[] x, T[]? w, T[]? b, int rows, int cols, double eps, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = new T[rows * cols];
+        var y = GC.AllocateUninitializedArray<T>(rows * cols);   // every row is written below
         var mean = new T[rows];
         var rstd = new T[rows];
         T n = T.CreateChecked(cols), e = T.CreateChecked(eps);
@@ -59,8 +59,9 @@ public sealed partial class CpuBackend
     /// </summary>
     private static (Storage, Storage?, Storage?) NormBackward<T>(T[] x, T[]? w, bool hasBias, T[] mean, T[] rstd, T[] dy, int rows, int cols, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var dx = new T[rows * cols];
-        var xhatAll = w is not null ? new T[rows * cols] : null;  // kept for the weight gradient
+        // Every row of both is written below, so neither needs zeroing.
+        var dx = GC.AllocateUninitializedArray<T>(rows * cols);
+        var xhatAll = w is not null ? GC.AllocateUninitializedArray<T>(rows * cols) : null;  // kept for the weight gradient
         T n = T.CreateChecked(cols);
         EngineThreads.For(rows, cols * 8L, (start, end) =>
         {

@@ -27,7 +27,7 @@ public sealed partial class CpuBackend : IBackend
         var data = Data<T>(s);
         if (l.Count == 0) return []; // an empty view's offset may point past the end of its storage
         if (l.IsContiguous) return data.AsSpan(l.Offset, l.Count);
-        var copy = new T[l.Count];
+        var copy = GC.AllocateUninitializedArray<T>(l.Count);   // Gather writes every element
         Gather(data, l, copy);
         return copy;
     }

@@ -1,0 +1,79 @@
+using System.Globalization;
+using Engine.Autograd;
+
+namespace Engine.Perf;
+
+/// <summary>
+/// `attention [--threads N] [--peer-ms X]`: causal attention forward and forward+backward through
+/// <see cref="Tensor.CausalAttention"/>, B=8, H=4, T=256, d_head=32, float32, Softmax and LSSAR (Gao &amp; Spratling,
+/// arXiv 2501.13428). The backward takes a fixed random upstream gradient, as the peer harness does. Timed like the
+/// peer (<see cref="Timing.TimeIt"/>: warm-up, calibrated repeats, median of samples). A third row times the composed
+/// reference (<see cref="AttentionReference"/>: batched matmuls, mask, softmax), the peer's "manual" variant.
+/// </summary>
+internal static class AttentionBench
+{
+    public const int B = 8, H = 4, T = 256, D = 32;
+
+    /// <summary>Inputs with gradients and a fixed upstream gradient.</summary>
+    internal sealed class Inputs
+    {
+        public Inputs()
+        {
+            var rng = new Rng(0);
+            Q = Tensor.RandN([B, H, T, D], rng).RequireGrad();
+            K = Tensor.RandN([B, H, T, D], rng).RequireGrad();
+            V = Tensor.RandN([B, H, T, D], rng).RequireGrad();
+            Dy = Tensor.RandN([B, H, T, D], rng);
+        }
+
+        public Tensor Q { get; }
+        public Tensor K { get; }
+        public Tensor V { get; }
+        public Tensor Dy { get; }
+
+        public void Forward(AttentionSpec spec, bool composed = false)
+        {
+            using (new NoGrad())
+            {
+                if (composed) AttentionReference.Compute(Q, K, V, spec);
+                else Tensor.CausalAttention(Q, K, V, spec);
+            }
+        }
+
+        public void ForwardBackward(AttentionSpec spec, bool composed = false)
+        {
+            var y = composed ? AttentionReference.Compute(Q, K, V, spec) : Tensor.CausalAttention(Q, K, V, spec);
+            y.Backward(Dy);
+            Q.ZeroGrad(); K.ZeroGrad(); V.ZeroGrad();
+        }
+    }
+
+    public static int Run(string[] args)
+    {
+        int threads = Args.Int(args, "--threads", Environment.ProcessorCount);
+        double? peerMs = Args.Double(args, "--peer-ms");
+        EngineThreads.Count = threads;
+        var inputs = new Inputs();
+        Console.WriteLine($"causal attention B={B} H={H} T={T} d_head={D}, float32, Tensor.CausalAttention; EngineThreads.Count = {threads}; median of 9 samples");
+        Console.WriteLine();
+        Console.WriteLine("| attention | threads | fwd ms | fwd+bwd ms | alloc MB per fwd+bwd | peer fwd+bwd ms (sdpa) | Engine / peer |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var (label, spec, composed) in new[]
+                 {
+                     ("Softmax (fused)", AttentionSpec.Softmax, false), ("LSSAR (fused)", AttentionSpec.Lssar, false),
+                     ("Softmax (composed: batched matmul, mask, softmax)", AttentionSpec.Softmax, true),
+                 })
+        {
+            double fwd = Timing.TimeIt(() => inputs.Forward(spec, composed), 9, 0.2);
+            double fb = Timing.TimeIt(() => inputs.ForwardBackward(spec, composed), 9, 0.2);
+            long a0 = GC.GetTotalAllocatedBytes(precise: true);
+            inputs.ForwardBackward(spec, composed);
+            long alloc = GC.GetTotalAllocatedBytes(precise: true) - a0;
+            string peer = peerMs is double p ? p.ToString("F2", CultureInfo.InvariantCulture) : "—";
+            string ratio = peerMs is double q ? (fb * 1e3 / q).ToString("F2", CultureInfo.InvariantCulture) : "—";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {label} | {threads} | {fwd * 1e3:F2} | {fb * 1e3:F2} | {alloc / 1e6:F1} | {peer} | {ratio} |"));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace Engine.Perf;
+
+/// <summary>
+/// `elementwise [--threads N]`: the elementwise ops of the train step on its largest activation ([16·256, 512], the
+/// MLP's hidden layer), float32, through the public API: median ms per call and effective GB/s (bytes read + written).
+/// </summary>
+internal static class ElementwiseBench
+{
+    public static int Run(string[] args)
+    {
+        int threads = Args.Int(args, "--threads", Environment.ProcessorCount);
+        EngineThreads.Count = threads;
+        var x = Tensor.RandN([4096, 512], 1);
+        var y = Tensor.RandN([4096, 512], 2);
+        var bias = Tensor.RandN([512], 3);
+        double mb = x.Count * 4 / 1e6;
+        Console.WriteLine($"elementwise ops on [4096, 512] float32; EngineThreads.Count = {threads}; median of 9 samples");
+        Console.WriteLine();
+        Console.WriteLine("| op | threads | ms | GB/s |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach (var (name, body, traffic) in new (string, Action, double)[]
+                 {
+                     ("a + b", () => x.Add(y), 3 * mb),
+                     ("a + bias (row broadcast)", () => x.Add(bias), 2 * mb),
+                     ("a · b", () => x.Mul(y), 3 * mb),
+                     ("gelu(a)", () => x.Gelu(), 2 * mb),
+                     ("softplus(a)", () => x.Softplus(), 2 * mb),
+                     ("a^3", () => x.PowScalar(3), 2 * mb),
+                     ("exp(a)", () => x.Exp(), 2 * mb),
+                 })
+        {
+            double s = Timing.TimeIt(body, 9, 0.1);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {threads} | {s * 1e3:F2} | {traffic / 1e3 / s:F1} |"));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Globalization;
+using Engine.Nn;
+
+namespace Engine.Perf;
+
+/// <summary>
+/// `trainstep [--threads N] [--steps N] [--warm N] [--peer-ms X]`: one GPT training step in the peer harness's
+/// configuration (vocab 65, 4 layers, 4 heads, d_model 128, MLP 4× GELU, pre-LayerNorm, learned absolute positions,
+/// biases, untied head, context 256, batch 16, AdamW lr 3e-4 wd 0.1 on every parameter, no dropout, no clipping),
+/// for Softmax and LSSAR attention. Prints a Markdown table: ms/step (median of the timed steps after warm-up), the
+/// forward / backward / optimiser split, tokens/s, process CPU time per step (mean; all threads, so it is less sensitive than wall time to
+/// other processes on a loaded machine), GC collections and allocated bytes per step, peak working set.
+/// One difference from the peer: Engine's GELU is the tanh approximation, the peer's is exact erf.
+/// </summary>
+internal static class TrainStepBench
+{
+    private const int Vocab = 65, Layers = 4, Heads = 4, ModelDim = 128, Context = 256, Batch = 16;
+
+    /// <summary>Per-step figures of one configuration.</summary>
+    internal sealed record Result(string Attention, int Threads, long Parameters, double Ms, double FwdMs, double BwdMs, double OptMs,
+        double TokensPerSecond, double AllocBytesPerStep, double Gen0PerStep, double Gen1PerStep, double Gen2PerStep,
+        double PeakWorkingSetMiB, double CpuMsPerStep, double FirstLoss, double LastLoss, int Steps);
+
+    public static int Run(string[] args)
+    {
+        int threads = Args.Int(args, "--threads", Environment.ProcessorCount);
+        int steps = Args.Int(args, "--steps", 15);
+        int warm = Args.Int(args, "--warm", 5);
+        double? peerMs = Args.Double(args, "--peer-ms");
+        EngineThreads.Count = threads;
+        Console.WriteLine($"GPT train step: vocab {Vocab}, {Layers} layers, {Heads} heads, d_model {ModelDim}, MLP 4x GELU (tanh approximation), " +
+                          $"pre-LayerNorm, learned positions, biases, untied head, ctx {Context}, batch {Batch}, AdamW(lr 3e-4, wd 0.1); " +
+                          $"EngineThreads.Count = {threads}, {warm} warm-up + {steps} timed steps, medians");
+        Console.WriteLine();
+        Console.WriteLine("| attention | threads | params | ms/step | CPU ms/step | fwd ms | bwd ms | AdamW ms | tokens/s | alloc MB/step | gen0/gen1/gen2 per step | peak working set MiB | loss first→last | peer ms/step | Engine / peer |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |");
+        foreach (var (label, spec) in new[] { ("Softmax", AttentionSpec.Softmax), ("LSSAR", AttentionSpec.Lssar) })
+        {
+            var r = Measure(label, spec, threads, steps, warm);
+            string peer = peerMs is double p && label == "Softmax" ? p.ToString("F1", CultureInfo.InvariantCulture) : "—";
+            string ratio = peerMs is double q && label == "Softmax" ? (r.Ms / q).ToString("F2", CultureInfo.InvariantCulture) : "—";
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Attention} | {r.Threads} | {r.Parameters} | {r.Ms:F1} | {r.CpuMsPerStep:F0} | {r.FwdMs:F1} | {r.BwdMs:F1} | {r.OptMs:F1} | {r.TokensPerSecond:F0} | " +
+                $"{r.AllocBytesPerStep / 1e6:F1} | {r.Gen0PerStep:F2}/{r.Gen1PerStep:F2}/{r.Gen2PerStep:F2} | {r.PeakWorkingSetMiB:F0} | {r.FirstLoss:F3}→{r.LastLoss:F3} ({r.Steps} steps) | {peer} | {ratio} |"));
+        }
+        return 0;
+    }
+
+    /// <summary>The peer's model configuration in Engine's terms.</summary>
+    public static GptConfig Config(AttentionSpec attention) => new()
+    {
+        VocabSize = Vocab, ContextLength = Context, Layers = Layers, Heads = Heads, ModelDim = ModelDim, MlpRatio = 4,
+        Attention = attention, Norm = NormKind.LayerNorm, Bias = true, PositionEmbedding = PositionEmbedding.Learned,
+        TieEmbeddings = false, Dropout = 0,
+    };
+
+    /// <summary>A deterministic synthetic character stream (the peer's repeated sentence), as token ids.</summary>
+    public static int[] Corpus()
+    {
+        const string text = "the quick brown fox jumps over the lazy dog; PACK MY BOX WITH FIVE DOZEN LIQUOR JUGS! 0123456789\n";
+        return text.Select(ch => ch % Vocab).ToArray();
+    }
+
+    /// <summary>One model + optimiser + batch source, stepped by <see cref="Step"/>.</summary>
+    internal sealed class TrainLoop
+    {
+        private readonly int[] ids = Corpus();
+        private readonly Random rng = new(1234);
+        private readonly int[] xb = new int[Batch * Context], yb = new int[Batch * Context];
+
+        public TrainLoop(AttentionSpec spec)
+        {
+            Model = new Gpt(Config(spec), seed: 1337);
+            Model.Train();
+            Optimizer = new AdamW(Model, learningRate: 3e-4, weightDecay: 0.1);
+        }
+
+        public Gpt Model { get; }
+        public AdamW Optimizer { get; }
+
+        /// <summary>One step; returns the loss and the three phase times in seconds.</summary>
+        public (double Loss, double Fwd, double Bwd, double Opt) Step()
+        {
+            for (int b = 0; b < Batch; b++)
+            {
+                int off = rng.Next(ids.Length);
+                for (int t = 0; t < Context; t++)
+                {
+                    xb[b * Context + t] = ids[(off + t) % ids.Length];
+                    yb[b * Context + t] = ids[(off + t + 1) % ids.Length];
+                }
+            }
+            var x = Tensor.FromArray<int>(xb, [Batch, Context]);
+            var y = Tensor.FromArray<int>(yb, [Batch, Context]);
+            long t0 = Stopwatch.GetTimestamp();
+            var loss = Model.Loss(x, y);
+            double lossValue = loss.Item();
+            long t1 = Stopwatch.GetTimestamp();
+            Optimizer.ZeroGrad();
+            loss.Backward();
+            long t2 = Stopwatch.GetTimestamp();
+            Optimizer.Step();
+            long t3 = Stopwatch.GetTimestamp();
+            double f = Stopwatch.Frequency;
+            return (lossValue, (t1 - t0) / f, (t2 - t1) / f, (t3 - t2) / f);
+        }
+    }
+
+    public static Result Measure(string label, AttentionSpec spec, int threads, int steps, int warm)
+    {
+        EngineThreads.Count = threads;
+        var s = new TrainLoop(spec);
+        double first = double.NaN, last = double.NaN;
+        for (int i = 0; i < warm; i++)
+        {
+            var w = s.Step();
+            if (i == 0) first = w.Loss;
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var tot = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var to = new List<double>();
+        long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
+        for (int i = 0; i < steps; i++)
+        {
+            var r = s.Step();
+            last = r.Loss;
+            if (warm == 0 && i == 0) first = r.Loss;
+            tot.Add(r.Fwd + r.Bwd + r.Opt); tf.Add(r.Fwd); tb.Add(r.Bwd); to.Add(r.Opt);
+        }
+        long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / steps;
+        double n = steps;
+        double ms = Timing.Median(tot) * 1e3;
+        using var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        return new Result(label, threads, s.Model.Parameters().Sum(p => (long)p.Count), ms, Timing.Median(tf) * 1e3, Timing.Median(tb) * 1e3,
+            Timing.Median(to) * 1e3, Batch * Context / (ms / 1e3), alloc / n,
+            (GC.CollectionCount(0) - g0) / n, (GC.CollectionCount(1) - g1) / n, (GC.CollectionCount(2) - g2) / n,
+            proc.PeakWorkingSet64 / (1024.0 * 1024.0), cpuMs, first, last, warm + steps);
+    }
+}
+
+/// <summary>Tiny command-line option reader for the benchmark commands.</summary>
+internal static class Args
+{
+    public static int Int(string[] args, string name, int fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    }
+
+    public static double? Double(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
+    }
+}
