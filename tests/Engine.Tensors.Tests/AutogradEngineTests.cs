@@ -298,9 +298,9 @@ public class AutogradEngineTests
     [Fact]
     public void DirectionalGradCheckHandlesLargeInputsAndCatchesWrongBackward()
     {
-        var a = Ref.Leaf([256, 192], 1);
-        var b = Ref.Leaf([192, 160], 2, "transposed");
-        var r = GradCheck.CheckDirectional(t => t[0].MatMul(t[1]).Tanh(), [a, b], directions: 3, atol: 1e-5);
+        var a = Ref.Leaf([200, 150], 1);
+        var b = Ref.Leaf([150, 120], 2, "transposed");
+        var r = GradCheck.CheckDirectional(t => t[0].MatMul(t[1]).Tanh(), [a, b], directions: 2, atol: 1e-5);
         Assert.True(r.Passed, r.ToString());
         Assert.Equal(2, r.Inputs.Count);
         var bad = GradCheck.CheckDirectional(t => WrongTripleNode.Apply(t[0]).Sum(), [Ref.Leaf([300, 300], 3)], throwOnFailure: false);

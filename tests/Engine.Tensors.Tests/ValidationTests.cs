@@ -34,7 +34,7 @@ public class ValidationTests
         C("where dtype", () => Tensor.Where(A, A, A.To(DType.Float64)), "where", "float32", "float64"),
         C("eq broadcast", () => A.Eq(B), "eq", "[2, 3]", "[4, 5]"),
         C("masked_fill broadcast", () => A.MaskedFill(Tensor.Zeros([2]), 0), "where", "[2]", "[2, 3]"),
-        C("device mix", () => A.Add(Tensor.Zeros([2, 3], device: MirrorBackend.Get())), "add", "different devices", "cpu", "cuda:63", "[2, 3]"),
+        C("device mix", () => A.Add(Tensor.Zeros([2, 3], device: MirrorBackend.Get())), "add", "different devices (cpu and cuda:63)", "[2, 3]"),
         // views
         C("reshape count", () => A.Reshape(4, 2), "reshape", "[4, 2]", "[2, 3]", "6"),
         C("reshape two -1", () => A.Reshape(-1, -1), "reshape", "-1"),

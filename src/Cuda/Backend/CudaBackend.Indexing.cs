@@ -25,7 +25,7 @@ public sealed partial class CudaBackend
         int* flag = stackalloc int[2];
         Api.CopyDeviceToHost(flag, err.Pointer, 8);
         if (flag[0] != 0)
-            throw new IndexOutOfRangeException($"{op}: index {flag[1]} is out of range for axis {axis} of size {size}");
+            throw new ArgumentOutOfRangeException("index", $"{op}: index {flag[1]} is out of range for axis {axis} of size {size}");
     }
 
     /// <inheritdoc/>

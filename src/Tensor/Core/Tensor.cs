@@ -153,14 +153,14 @@ public sealed partial class Tensor
     internal static void SameDevice(string op, Tensor a, Tensor b)
     {
         if (a.Device != b.Device)
-            throw new ArgumentException($"{op}: tensors are on different devices ({a.Device} {Shapes.Format(a.ShapeSpan)} and {b.Device} {Shapes.Format(b.ShapeSpan)}); move one with To(device)");
+            throw new ArgumentException($"{op}: tensors are on different devices ({a.Device} and {b.Device}), shapes {Shapes.Format(a.ShapeSpan)} and {Shapes.Format(b.ShapeSpan)}; move one with To(device)");
     }
 
     /// <summary>Throws unless both tensors have the same dtype.</summary>
     internal static void SameDType(string op, Tensor a, Tensor b)
     {
         if (a.DType != b.DType)
-            throw new ArgumentException($"{op}: dtypes differ ({a.DType.Name()} {Shapes.Format(a.ShapeSpan)} and {b.DType.Name()} {Shapes.Format(b.ShapeSpan)}); convert one with To(dtype)");
+            throw new ArgumentException($"{op}: dtypes differ ({a.DType.Name()} and {b.DType.Name()}), shapes {Shapes.Format(a.ShapeSpan)} and {Shapes.Format(b.ShapeSpan)}; convert one with To(dtype)");
     }
 
     /// <summary>Throws unless the tensor has a floating-point dtype.</summary>
