@@ -95,6 +95,7 @@ internal sealed class Parity(CudaBackend gpu, Report report)
             MatMul(dtype, t);
             Indexing(dtype, t);
             Fused(dtype, t);
+            Attention(dtype, t);
         }
         Casts();
     }
@@ -307,6 +308,30 @@ internal sealed class Parity(CudaBackend gpu, Report report)
         Compare(opt, "adamw params", p.cpu, p.gpu, 10); Compare(opt, "adamw m", m.cpu, m.gpu, 10); Compare(opt, "adamw v", v.cpu, v.gpu, 10);
         Compare(opt, "sgd params", q.cpu, q.gpu, 10); Compare(opt, "sgd momentum", buf.cpu, buf.gpu, 10);
         Row($"adamw, sgd (nesterov) steps {t}", opt);
+    }
+
+    private void Attention(DType dtype, string t)
+    {
+        var w = new Worst();
+        // a full sequence, and decoding-style rows after cached positions; rows of 72 keys span more than one tile
+        AttentionDims[] shapes = [new(1, 2, 72, 72, 32, 0), new(1, 2, 5, 45, 16, 40)];
+        string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r"];
+        int seed = 40;
+        foreach (var d in shapes)
+            foreach (var label in labels)
+            {
+                var family = AttentionFamily.Of(AttentionSpec.Parse(label), d.HeadDim);
+                int nq = d.Batch * d.Heads * d.Queries * d.HeadDim, nk = d.Batch * d.Heads * d.Keys * d.HeadDim;
+                var q = Pair(dtype, Values(nq, seed++, -2, 2, false)); var k = Pair(dtype, Values(nk, seed++, -2, 2, false));
+                var v = Pair(dtype, Values(nk, seed++, -1, 1, false)); var g = Pair(dtype, Values(nq, seed++, -1, 1, false));
+                string n = $"{label} Tq={d.Queries} offset={d.QueryOffset}";
+                Compare(w, n + " output", Cpu.CausalAttentionForward(q.cpu, k.cpu, v.cpu, d, family), gpu.CausalAttentionForward(q.gpu, k.gpu, v.gpu, d, family), 20);
+                Compare(w, n + " weights", Cpu.CausalAttentionWeights(q.cpu, k.cpu, d, family), gpu.CausalAttentionWeights(q.gpu, k.gpu, d, family), 20);
+                var (dqc, dkc, dvc) = Cpu.CausalAttentionBackward(q.cpu, k.cpu, v.cpu, g.cpu, d, family);
+                var (dqg, dkg, dvg) = gpu.CausalAttentionBackward(q.gpu, k.gpu, v.gpu, g.gpu, d, family);
+                Compare(w, n + " dq", dqc, dqg, 50); Compare(w, n + " dk", dkc, dkg, 50); Compare(w, n + " dv", dvc, dvg, 50);
+            }
+        Row($"causal attention, 7 variants fwd+weights+bwd {t}", w);
     }
 
     private void Casts()

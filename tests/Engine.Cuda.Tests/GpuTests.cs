@@ -47,6 +47,30 @@ public class GpuTests
     }
 
     [Fact]
+    public void CausalAttentionOfEveryVariantMatchesTheCpu()
+    {
+        var dev = Gpu().Device;
+        foreach (var label in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r" })
+            foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+            {
+                var spec = AttentionSpec.Parse(label);
+                Tensor[] Run(Device d)
+                {
+                    var q = Tensor.RandN([2, 3, 40, 16], 3UL, dtype).To(d).RequireGrad();
+                    var k = Tensor.RandN([2, 3, 50, 16], 4UL, dtype).To(d).RequireGrad();
+                    var v = Tensor.RandN([2, 3, 50, 16], 5UL, dtype).To(d).RequireGrad();
+                    var y = Tensor.CausalAttention(q, k, v, spec, queryOffset: 10);
+                    y.Mul(Tensor.RandN([2, 3, 40, 16], 6UL, dtype).To(d)).Sum().Backward();
+                    return [y.Detach(), q.Grad!, k.Grad!, v.Grad!];
+                }
+                var cpu = Run(Device.Cpu);
+                var gpu = Run(dev);
+                for (int i = 0; i < cpu.Length; i++)
+                    TestData.Close(cpu[i].ToDoubleArray(), gpu[i].To(Device.Cpu).ToDoubleArray(), dtype, $"{label} {dtype.Name()} tensor {i}", scale: 50);
+            }
+    }
+
+    [Fact]
     public void AnImpossibleAllocationIsAManagedOutOfMemoryError()
     {
         var gpu = Gpu();

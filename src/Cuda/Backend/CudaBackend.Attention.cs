@@ -1,0 +1,134 @@
+using System.Runtime.InteropServices;
+
+namespace Engine.Cuda;
+
+// Native kernels (attention.cu) for the causal attention family: forward, handwritten backward and the weights for
+// diagnostics. Like the CPU kernel, nothing of size Tq×Tk is kept: each pass recomputes the scores from the prepared
+// (scaled, normalised) queries and keys, and the backward stores eight statistics per query row.
+public sealed partial class CudaBackend
+{
+    /// <summary>The call's sizes and family member as attention.cu's <c>AttnArgs</c> reads them (same field order).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct AttentionArgs
+    {
+        public int Bh, Tq, Tk, D, Offset, Softplus, Normalize, LengthScale, Reweight, PowerInt;
+        public double LogScaleDim, InvSqrtD, Power, Cut, LogMinNormal, Eps2;
+
+        public static AttentionArgs Of(AttentionDims dims, AttentionFamily family, DType dtype)
+        {
+            double minNormal = dtype == DType.Float32 ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+            double p = family.Power ?? 1;
+            bool integer = p == Math.Floor(p) && p <= 1 << 20;
+            return new AttentionArgs
+            {
+                Bh = dims.Batch * dims.Heads,
+                Tq = dims.Queries,
+                Tk = dims.Keys,
+                D = dims.HeadDim,
+                Offset = dims.QueryOffset,
+                Softplus = family.Positive == PositiveFunction.Softplus ? 1 : 0,
+                Normalize = family.NormalizeQK ? 1 : 0,
+                LengthScale = family.LengthScale ? 1 : 0,
+                Reweight = family.Power is null ? 0 : 1,
+                PowerInt = integer ? (int)p : 0,
+                LogScaleDim = Math.Log(family.ScaleDim),
+                InvSqrtD = 1 / Math.Sqrt(family.HeadDim),
+                Power = p,
+                // the same constants as the CPU kernel: y below the cut has a subnormal p-th power and counts as 0;
+                // exp arguments are clamped at ln(min normal).
+                Cut = Math.Exp(Math.Log(minNormal) / p) * 1.01,
+                LogMinNormal = Math.Log(minNormal),
+                Eps2 = AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon,
+            };
+        }
+    }
+
+    private static void CheckAttention(CudaStorage q, AttentionDims dims, string op)
+    {
+        RequireFloat(q, op);
+        if (dims.Keys != dims.QueryOffset + dims.Queries)
+            throw new ArgumentException($"{op}: keys ({dims.Keys}) must equal query offset ({dims.QueryOffset}) + queries ({dims.Queries})");
+    }
+
+    /// <summary>qs = λ_i·q_i (unit-normalised first when the family normalises) and kn = k_j/‖k_j‖ (or k itself).</summary>
+    private (CudaStorage Qs, CudaStorage? Kn) PrepareAttention(AttentionArgs args, CudaStorage q, CudaStorage k)
+    {
+        var qs = Allocate(q.DType, args.Bh * args.Tq * args.D);
+        var kn = args.Normalize != 0 ? Allocate(q.DType, args.Bh * args.Tk * args.D) : null;
+        int rows = args.Bh * args.Tq + (kn is null ? 0 : args.Bh * args.Tk);
+        LaunchRows("attention", "attn_prep_" + Suffix(q.DType), rows, args.D, a =>
+            a.Add(args).Add(q.Pointer).Add(k.Pointer).Add(qs.Pointer).Add(PtrOrNull(kn)));
+        return (qs, kn);
+    }
+
+    private Storage AttentionForward(CudaStorage q, CudaStorage k, CudaStorage? v, AttentionDims dims, AttentionFamily family, bool weights)
+    {
+        var args = AttentionArgs.Of(dims, family, q.DType);
+        var result = weights ? Allocate(q.DType, args.Bh * args.Tq * args.Tk) : Allocate(q.DType, args.Bh * args.Tq * args.D);
+        if (result.Length == 0) return result;
+        var (qs, kn) = PrepareAttention(args, q, k);
+        using (qs)
+        using (kn)
+        {
+            ulong knPtr = kn?.Pointer ?? k.Pointer;
+            LaunchRows("attention", "attn_fwd_" + Suffix(q.DType), args.Bh * args.Tq, args.Tk, a =>
+                a.Add(args).Add(qs.Pointer).Add(knPtr).Add(PtrOrNull(v)).Add(weights ? 0UL : result.Pointer).Add(weights ? result.Pointer : 0UL));
+        }
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public Storage CausalAttentionForward(Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family)
+    {
+        const string op = "causal_attention";
+        var sq = Own(q, op);
+        CheckAttention(sq, dims, op);
+        return AttentionForward(sq, Own(k, op), Own(v, op), dims, family, weights: false);
+    }
+
+    /// <inheritdoc/>
+    public Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family)
+    {
+        const string op = "causal_attention_weights";
+        var sq = Own(q, op);
+        CheckAttention(sq, dims, op);
+        return AttentionForward(sq, Own(k, op), null, dims, family, weights: true);
+    }
+
+    /// <inheritdoc/>
+    public (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
+    {
+        const string op = "causal_attention backward";
+        var sq = Own(q, op);
+        CheckAttention(sq, dims, op);
+        var sk = Own(k, op);
+        var sv = Own(v, op);
+        var sg = Own(gradOutput, op);
+        var args = AttentionArgs.Of(dims, family, sq.DType);
+        var dq = Allocate(sq.DType, args.Bh * args.Tq * args.D);
+        var dk = Allocate(sq.DType, args.Bh * args.Tk * args.D);
+        var dv = Allocate(sq.DType, args.Bh * args.Tk * args.D);
+        if (dq.Length == 0)
+        {
+            if (dk.Length > 0)
+            {
+                Api.MemsetZero(dk.Pointer, (long)dk.Length * sq.DType.SizeOf());
+                Api.MemsetZero(dv.Pointer, (long)dv.Length * sq.DType.SizeOf());
+            }
+            return (dq, dk, dv);
+        }
+        var (qs, kn) = PrepareAttention(args, sq, sk);
+        using (qs)
+        using (kn)
+        using (var stats = Allocate(sq.DType, args.Bh * args.Tq * 8))
+        {
+            ulong knPtr = kn?.Pointer ?? sk.Pointer;
+            string t = Suffix(sq.DType);
+            LaunchRows("attention", "attn_bwd_rows_" + t, args.Bh * args.Tq, args.Tk, a =>
+                a.Add(args).Add(sq.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dq.Pointer));
+            LaunchRows("attention", "attn_bwd_keys_" + t, args.Bh * args.Tk, args.Tq, a =>
+                a.Add(args).Add(sk.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dk.Pointer).Add(dv.Pointer));
+        }
+        return (dq, dk, dv);
+    }
+}

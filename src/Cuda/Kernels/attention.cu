@@ -1,0 +1,362 @@
+// Causal attention for the whole family (Softmax, LSSA, the Softplus + l1 ablation, each with or without the
+// power re-weighting of LSSAR; Gao & Spratling, arXiv 2501.13428). The maths and the row stages are those of the CPU
+// kernel (Engine.Cpu.AttentionKernel) and of docs/attention.md; these kernels compute the same values element for
+// element, only the summation order differs.
+//
+// Layout: q, qs, dq [bh, tq, d]; k, kn, v, dk, dv [bh, tk, d]; query row i sees keys j < n_i = offset + i + 1.
+// Nothing of size tq x tk is stored: every pass over a row recomputes the scores s_ij = qs_i . kn_j from
+//   qs_i = lambda_i * q_i (/ |q_i|)   and   kn_j = k_j (/ |k_j|)            (attn_prep)
+// and the per-row statistics below. Row kernels run one block per (head, query row), the key-gradient kernel one
+// block per (head, key); every sum is over a fixed order, so results do not vary from run to run.
+//
+// Per-row statistics (stats[row * 8 + ...]), enough to rebuild any a_ij, w_ij and ds_ij from s_ij alone:
+//   0 smax   max_j s_ij (the stable shift of exp; for Softplus it selects the form of f used, see stage_one)
+//   1 sum    U = sum_j f(s_ij) e^-mu
+//   2 scale  n / max x,  3 shift  o / max x   (re-weighting: y = a * scale - shift = x / max x)
+//   4 rinv   1 / sum_j y^p
+//   5 kappa  n p / (max x * sum_j y^p), or 0 when the row is not re-weighted (no re-weighting, or degenerate row)
+//   6 c1     <w, dw> (backward),  7 c2  <a, da> (backward)
+#include "common.cuh"
+
+#define ATTN_STATS 8
+
+// The call's sizes and the family member, by value; matches Engine.Cuda.CudaBackend.AttentionArgs field by field.
+// Real-valued constants travel as double and are rounded to T on the device, as the CPU kernel rounds them.
+struct AttnArgs {
+    int bh;            // batch * heads
+    int tq;            // query rows
+    int tk;            // keys (= offset + tq)
+    int d;             // head dimension
+    int offset;        // absolute position of the first query
+    int softplus;      // f = softplus (1) or exp (0)
+    int normalize;     // unit-normalise q and k
+    int length_scale;  // lambda_i = log(d_s) log(n_i) instead of 1/sqrt(d)
+    int reweight;      // apply r = ReLU(n a - o)^p, w = r / sum r
+    int pint;          // p when p is an integer (square-and-multiply), else 0 (exp(log(y) (p - 1)))
+    double log_scale_dim; // log(d_s)
+    double inv_sqrt_d;    // 1/sqrt(d)
+    double p;             // the re-weighting power
+    double cut;           // the smallest y whose p-th power is a normal number (smaller y count as 0)
+    double lo;            // log of the smallest normal number: exp arguments are clamped there
+    double eps2;          // the squared norm guard
+};
+
+// What a row needs to turn a score into its weights (see the statistics above).
+template <typename T> struct AttnRow {
+    T smax, sum, scale, shift, rinv, kappa, c1, c2;
+    int form;  // 0: exp; 1: softplus, row max >= 0; 2: softplus, every score negative (or NaN)
+    int rew;   // re-weighted (not degenerate)
+};
+
+template <typename T> __device__ __forceinline__ T attn_dot(const T* a, const T* b, int d) {
+    T s = (T)0;
+    for (int t = 0; t < d; t++) s += a[t] * b[t];
+    return s;
+}
+
+// y^e for e >= 0 by square-and-multiply (the CPU kernel's order of products).
+template <typename T> __device__ __forceinline__ T attn_powi(T y, int e) {
+    T r = (e & 1) ? y : (T)1;
+    for (e >>= 1; e > 0; e >>= 1) {
+        y *= y;
+        if (e & 1) r *= y;
+    }
+    return r;
+}
+
+// f(s) e^-mu for the row's form, and *sig = f'(s) e^-mu (both still to be divided by U).
+//   exp:                mu = max s, exponent clamped at log(min normal);
+//   softplus, max >= 0: mu = 0, f = max(s, 0) + log(1 + t), f' = (s >= 0 ? 1 : t) / (1 + t), t = e^-|s|;
+//   softplus, max < 0:  mu = max s, f e^-mu = e^(s - mu) log(1 + e^s) / e^s, so a row of very negative scores does
+//                       not underflow to 0/0.
+template <typename T> __device__ __forceinline__ T attn_stage_one(T s, const AttnRow<T>& r, T lo, T* sig) {
+    if (r.form == 0) {
+        T e = m_exp(nan_max(s - r.smax, lo));
+        *sig = e;
+        return e;
+    }
+    if (r.form == 1) {
+        T t = m_exp(-m_abs(s));
+        T one_t = (T)1 + t;
+        *sig = (s >= (T)0 ? (T)1 : t) / one_t;
+        return nan_max(s, (T)0) + m_log(one_t);
+    }
+    T e = m_exp(s), shifted = m_exp(s - r.smax), u = (T)1 + e;
+    T ratio = u == (T)1 ? (T)1 : m_log(u) / (u - (T)1);
+    *sig = shifted / u;
+    return shifted * ratio;
+}
+
+// Re-weighting of one first-stage weight: y = x / max x (0 below the cut), *dpow = y^(p-1), returns y^p.
+template <typename T> __device__ __forceinline__ T attn_stage_two(T a, const AttnRow<T>& r, const AttnArgs& A, T* dpow) {
+    T y = a * r.scale - r.shift;
+    T d = (T)0;
+    if (y >= (T)A.cut) d = A.pint > 0 ? attn_powi(y, A.pint - 1) : m_exp(m_log(y) * ((T)A.p - (T)1));
+    else y = (T)0;
+    *dpow = d;
+    return d * y;
+}
+
+// Every stage of entry (i, j) from its score: a, sig (f'/U; equals a for exp), w and y^(p-1).
+template <typename T> __device__ __forceinline__ void attn_entry(T s, const AttnRow<T>& r, const AttnArgs& A, T* a, T* sig, T* w, T* dpow) {
+    T sg;
+    T f = attn_stage_one(s, r, (T)A.lo, &sg);
+    *a = f / r.sum;
+    *sig = sg / r.sum;
+    if (r.rew) *w = attn_stage_two(*a, r, A, dpow) * r.rinv;
+    else { *w = *a; *dpow = (T)0; }
+}
+
+// The row's statistics 0..5 over keys 0..n-1 (every thread of the block calls it and gets the result).
+template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnArgs& A, const T* qrow, const T* kb, int n, T* buf) {
+    const int d = A.d;
+    T lo = (T)A.lo, sg;
+    T m = -m_inf((T)0);
+    for (int j = threadIdx.x; j < n; j += blockDim.x) m = nan_max(m, attn_dot(qrow, kb + (long long)j * d, d));
+    r.smax = block_reduce(R_MAX, m, buf);
+    r.form = !A.softplus ? 0 : (r.smax >= (T)0 ? 1 : 2);
+    T s = (T)0;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) s += attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg);
+    r.sum = block_reduce(R_SUM, s, buf);
+    r.scale = (T)0; r.shift = (T)0; r.rinv = (T)0; r.kappa = (T)0; r.c1 = (T)0; r.c2 = (T)0;
+    r.rew = 0;
+    if (!A.reweight) return;
+    // max x = n max a - o: x is increasing in a.
+    T am = -m_inf((T)0);
+    for (int j = threadIdx.x; j < n; j += blockDim.x)
+        am = nan_max(am, attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg) / r.sum);
+    am = block_reduce(R_MAX, am, buf);
+    T nT = (T)n, o = n <= 3 ? (T)0 : (T)1;
+    T xmax = nT * am - o;
+    if (!(xmax > (T)0)) return;  // degenerate row: every r_ij is 0, the row keeps its first-stage weights
+    r.scale = nT / xmax;
+    r.shift = o / xmax;
+    r.rew = 1;
+    T ys = (T)0, dp;
+    for (int j = threadIdx.x; j < n; j += blockDim.x) {
+        T a = attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg) / r.sum;
+        ys += attn_stage_two(a, r, A, &dp);
+    }
+    ys = block_reduce(R_SUM, ys, buf);  // >= 1: the maximum contributes 1^p
+    r.rinv = (T)1 / ys;
+    r.kappa = nT * (T)A.p / (xmax * ys);
+}
+
+template <typename T> __device__ __forceinline__ void attn_row_load(AttnRow<T>& r, const AttnArgs& A, const T* st) {
+    r.smax = st[0]; r.sum = st[1]; r.scale = st[2]; r.shift = st[3]; r.rinv = st[4]; r.kappa = st[5]; r.c1 = st[6]; r.c2 = st[7];
+    r.form = !A.softplus ? 0 : (r.smax >= (T)0 ? 1 : 2);
+    r.rew = A.reweight && r.kappa > (T)0;
+}
+
+// ds_ij from the entry's stages and dw_ij = dO_i . v_j:
+//   da = kappa y^(p-1) (dw - <w, dw>) on a re-weighted row, else dw;   ds = (f'/U) (da - <a, da>).
+template <typename T> __device__ __forceinline__ T attn_da(T dw, T dpow, const AttnRow<T>& r) {
+    return r.rew ? (dw - r.c1) * dpow * r.kappa : dw;
+}
+
+// Block-wide: g <- inv (g - xh (xh . g)) with xh = x inv, inv = 1/sqrt(max(|x|^2, eps2)), when |x|^2 >= eps2, else
+// g <- inv g (the backward of x -> x / max(|x|, eps)). Each thread owns the components t = threadIdx.x + m blockDim.x.
+template <typename T> __device__ void attn_normalize_backward(const T* x, T* g, int d, T eps2, T* buf) {
+    T ss = (T)0;
+    for (int t = threadIdx.x; t < d; t += blockDim.x) ss += x[t] * x[t];
+    ss = block_reduce(R_SUM, ss, buf);
+    T inv = (T)1 / m_sqrt(nan_max(ss, eps2));
+    if (ss >= eps2) {
+        T dot = (T)0;
+        for (int t = threadIdx.x; t < d; t += blockDim.x) dot += x[t] * inv * g[t];
+        dot = block_reduce(R_SUM, dot, buf);
+        for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = x[t] * inv * -dot + g[t];
+    }
+    for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = g[t] * inv;
+}
+
+template <typename T> __device__ __forceinline__ T attn_lambda(const AttnArgs& A, int n) {
+    return A.length_scale ? (T)(A.log_scale_dim * log((double)n)) : (T)A.inv_sqrt_d;
+}
+
+// qs = lambda_i q_i (/ |q_i|) for the bh*tq query rows, then (when normalising) kn = k_j / |k_j| for the bh*tk key
+// rows. One block per row.
+template <typename T> __device__ void attn_prep_impl(AttnArgs A, const T* q, const T* k, T* qs, T* kn) {
+    __shared__ T buf[ENGINE_MAX_BLOCK];
+    const int d = A.d;
+    long long qrows = (long long)A.bh * A.tq;
+    long long rows = qrows + (A.normalize ? (long long)A.bh * A.tk : 0);
+    T eps2 = (T)A.eps2;
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        bool isq = row < qrows;
+        const T* x = isq ? q + row * d : k + (row - qrows) * d;
+        T* y = isq ? qs + row * d : kn + (row - qrows) * d;
+        T scale = isq ? attn_lambda<T>(A, A.offset + (int)(row % A.tq) + 1) : (T)1;
+        if (A.normalize) {
+            T ss = (T)0;
+            for (int t = threadIdx.x; t < d; t += blockDim.x) ss += x[t] * x[t];
+            ss = block_reduce(R_SUM, ss, buf);
+            scale *= (T)1 / m_sqrt(nan_max(ss, eps2));
+        }
+        for (int t = threadIdx.x; t < d; t += blockDim.x) y[t] = x[t] * scale;
+    }
+}
+extern "C" __global__ void attn_prep_f32(AttnArgs A, const float* q, const float* k, float* qs, float* kn) { attn_prep_impl(A, q, k, qs, kn); }
+extern "C" __global__ void attn_prep_f64(AttnArgs A, const double* q, const double* k, double* qs, double* kn) { attn_prep_impl(A, q, k, qs, kn); }
+
+// Forward, one block per (head, query row): the row's statistics, then out_i = sum_j w_ij v_j (when out is not null)
+// and the weight row w_i. (zero past n_i; when weights is not null). Keys are taken in tiles of blockDim: the tile's
+// weights go to shared memory and each thread sums its output components over them.
+template <typename T> __device__ void attn_fwd_impl(AttnArgs A, const T* qs, const T* kn, const T* v, T* out, T* weights) {
+    __shared__ T buf[ENGINE_MAX_BLOCK];
+    __shared__ T cw[ENGINE_MAX_BLOCK];
+    const int d = A.d, tk = A.tk;
+    AttnRow<T> r;
+    for (long long row = blockIdx.x; row < (long long)A.bh * A.tq; row += gridDim.x) {
+        long long head = row / A.tq;
+        int n = A.offset + (int)(row % A.tq) + 1;
+        const T* qrow = qs + row * d;
+        const T* kb = kn + head * tk * d;
+        const T* vb = v + head * tk * d;
+        attn_row_stats(r, A, qrow, kb, n, buf);
+        T a, sg, w, dp;
+        if (weights) {
+            T* wr = weights + row * tk;
+            for (int j = threadIdx.x; j < tk; j += blockDim.x) {
+                if (j < n) { attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp); wr[j] = w; }
+                else wr[j] = (T)0;
+            }
+        }
+        if (out) {
+            T* orow = out + row * d;
+            for (int t = threadIdx.x; t < d; t += blockDim.x) orow[t] = (T)0;
+            for (int j0 = 0; j0 < n; j0 += blockDim.x) {
+                int j = j0 + threadIdx.x;
+                w = (T)0;
+                if (j < n) attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+                cw[threadIdx.x] = w;
+                __syncthreads();
+                int m = n - j0 < (int)blockDim.x ? n - j0 : (int)blockDim.x;
+                for (int t = threadIdx.x; t < d; t += blockDim.x) {
+                    T acc = orow[t];
+                    for (int e = 0; e < m; e++) acc += cw[e] * vb[(long long)(j0 + e) * d + t];
+                    orow[t] = acc;
+                }
+                __syncthreads();
+            }
+        }
+    }
+}
+extern "C" __global__ void attn_fwd_f32(AttnArgs A, const float* qs, const float* kn, const float* v, float* out, float* weights) { attn_fwd_impl(A, qs, kn, v, out, weights); }
+extern "C" __global__ void attn_fwd_f64(AttnArgs A, const double* qs, const double* kn, const double* v, double* out, double* weights) { attn_fwd_impl(A, qs, kn, v, out, weights); }
+
+// Backward, one block per (head, query row): the statistics, c1 = <w, dw>, c2 = <a, da> (stored for the key kernel),
+// then dq_i = lambda_i * sum_j ds_ij kn_j, taken back through the query normalisation.
+template <typename T> __device__ void attn_bwd_rows_impl(AttnArgs A, const T* q, const T* qs, const T* kn, const T* v, const T* dout, T* stats, T* dq) {
+    __shared__ T buf[ENGINE_MAX_BLOCK];
+    __shared__ T cs[ENGINE_MAX_BLOCK];
+    const int d = A.d, tk = A.tk;
+    AttnRow<T> r;
+    for (long long row = blockIdx.x; row < (long long)A.bh * A.tq; row += gridDim.x) {
+        long long head = row / A.tq;
+        int n = A.offset + (int)(row % A.tq) + 1;
+        const T* qrow = qs + row * d;
+        const T* grow = dout + row * d;
+        const T* kb = kn + head * tk * d;
+        const T* vb = v + head * tk * d;
+        attn_row_stats(r, A, qrow, kb, n, buf);
+        T a, sg, w, dp;
+        if (r.rew) {
+            T c = (T)0;
+            for (int j = threadIdx.x; j < n; j += blockDim.x) {
+                attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+                c += w * attn_dot(grow, vb + (long long)j * d, d);
+            }
+            r.c1 = block_reduce(R_SUM, c, buf);
+        }
+        T c = (T)0;
+        for (int j = threadIdx.x; j < n; j += blockDim.x) {
+            attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+            c += a * attn_da(attn_dot(grow, vb + (long long)j * d, d), dp, r);
+        }
+        r.c2 = block_reduce(R_SUM, c, buf);
+        if (threadIdx.x == 0) {
+            T* st = stats + row * ATTN_STATS;
+            st[0] = r.smax; st[1] = r.sum; st[2] = r.scale; st[3] = r.shift; st[4] = r.rinv; st[5] = r.kappa; st[6] = r.c1; st[7] = r.c2;
+        }
+        T* g = dq + row * d;
+        for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = (T)0;
+        for (int j0 = 0; j0 < n; j0 += blockDim.x) {
+            int j = j0 + threadIdx.x;
+            T ds = (T)0;
+            if (j < n) {
+                attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+                T da = attn_da(attn_dot(grow, vb + (long long)j * d, d), dp, r);
+                ds = (da - r.c2) * (r.form == 0 ? a : sg);
+            }
+            cs[threadIdx.x] = ds;
+            __syncthreads();
+            int m = n - j0 < (int)blockDim.x ? n - j0 : (int)blockDim.x;
+            for (int t = threadIdx.x; t < d; t += blockDim.x) {
+                T acc = g[t];
+                for (int e = 0; e < m; e++) acc += cs[e] * kb[(long long)(j0 + e) * d + t];
+                g[t] = acc;
+            }
+            __syncthreads();
+        }
+        T lam = attn_lambda<T>(A, n);
+        for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = g[t] * lam;
+        if (A.normalize) attn_normalize_backward(q + row * d, g, d, (T)A.eps2, buf);
+        __syncthreads();
+    }
+}
+extern "C" __global__ void attn_bwd_rows_f32(AttnArgs A, const float* q, const float* qs, const float* kn, const float* v, const float* dout, float* stats, float* dq) { attn_bwd_rows_impl(A, q, qs, kn, v, dout, stats, dq); }
+extern "C" __global__ void attn_bwd_rows_f64(AttnArgs A, const double* q, const double* qs, const double* kn, const double* v, const double* dout, double* stats, double* dq) { attn_bwd_rows_impl(A, q, qs, kn, v, dout, stats, dq); }
+
+// Backward, one block per (head, key j), over the query rows that see it (i >= j - offset), in tiles of blockDim rows:
+// dv_j = sum_i w_ij dO_i and dk_j = sum_i ds_ij qs_i (taken back through the key normalisation), every entry rebuilt
+// from its score and the row statistics of attn_bwd_rows.
+template <typename T> __device__ void attn_bwd_keys_impl(AttnArgs A, const T* k, const T* qs, const T* kn, const T* v, const T* dout, const T* stats, T* dk, T* dv) {
+    __shared__ T buf[ENGINE_MAX_BLOCK];
+    __shared__ T cw[ENGINE_MAX_BLOCK];
+    __shared__ T cs[ENGINE_MAX_BLOCK];
+    const int d = A.d, tq = A.tq, tk = A.tk;
+    AttnRow<T> r;
+    for (long long key = blockIdx.x; key < (long long)A.bh * tk; key += gridDim.x) {
+        long long head = key / tk;
+        int j = (int)(key % tk);
+        int i0 = j - A.offset > 0 ? j - A.offset : 0;
+        const T* krow = kn + key * d;
+        const T* vrow = v + key * d;
+        const T* qb = qs + head * tq * d;
+        const T* gb = dout + head * tq * d;
+        const T* sb = stats + head * tq * ATTN_STATS;
+        T* gk = dk + key * d;
+        T* gv = dv + key * d;
+        for (int t = threadIdx.x; t < d; t += blockDim.x) { gk[t] = (T)0; gv[t] = (T)0; }
+        for (int r0 = i0; r0 < tq; r0 += blockDim.x) {
+            int i = r0 + threadIdx.x;
+            T w = (T)0, ds = (T)0;
+            if (i < tq) {
+                attn_row_load(r, A, sb + (long long)i * ATTN_STATS);
+                T a, sg, dp;
+                attn_entry(attn_dot(qb + (long long)i * d, krow, d), r, A, &a, &sg, &w, &dp);
+                T da = attn_da(attn_dot(gb + (long long)i * d, vrow, d), dp, r);
+                ds = (da - r.c2) * (r.form == 0 ? a : sg);
+            }
+            cw[threadIdx.x] = w;
+            cs[threadIdx.x] = ds;
+            __syncthreads();
+            int m = tq - r0 < (int)blockDim.x ? tq - r0 : (int)blockDim.x;
+            for (int t = threadIdx.x; t < d; t += blockDim.x) {
+                T av = gv[t], ak = gk[t];
+                for (int e = 0; e < m; e++) {
+                    av += cw[e] * gb[(long long)(r0 + e) * d + t];
+                    ak += cs[e] * qb[(long long)(r0 + e) * d + t];
+                }
+                gv[t] = av;
+                gk[t] = ak;
+            }
+            __syncthreads();
+        }
+        if (A.normalize) attn_normalize_backward(k + key * d, gk, d, (T)A.eps2, buf);
+        __syncthreads();
+    }
+}
+extern "C" __global__ void attn_bwd_keys_f32(AttnArgs A, const float* k, const float* qs, const float* kn, const float* v, const float* dout, const float* stats, float* dk, float* dv) { attn_bwd_keys_impl(A, k, qs, kn, v, dout, stats, dk, dv); }
+extern "C" __global__ void attn_bwd_keys_f64(AttnArgs A, const double* k, const double* qs, const double* kn, const double* v, const double* dout, const double* stats, double* dk, double* dv) { attn_bwd_keys_impl(A, k, qs, kn, v, dout, stats, dk, dv); }
