@@ -306,7 +306,7 @@ public class EmulatedKernelTests
         var x = Gpu.FromHost<float>(new float[12]);
         var bad = Gpu.FromHost<int>([0, 4, 1]);
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Gpu.IndexSelect(x, Layout.Contiguous([4, 3]), 0, bad, 3));
-        Assert.Equal("index_select: index 4 is out of range for axis 0 of size 4", e.Message);
+        Assert.StartsWith("index_select: index 4 is out of range for axis 0 of size 4", e.Message);
         var neg = Gpu.FromHost<int>([-1, 0, 0, 0, 0, 0]);
         var g = Assert.Throws<ArgumentOutOfRangeException>(() => Gpu.Gather(x, Layout.Contiguous([4, 3]), 1, neg, Layout.Contiguous([2, 3])));
         Assert.Contains("gather: index -1", g.Message);
