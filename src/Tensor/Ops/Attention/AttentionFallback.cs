@@ -8,24 +8,10 @@ namespace Engine;
 /// </summary>
 internal static class AttentionFallback
 {
-    private static Storage ToCpu(IBackend backend, Storage s)
-    {
-        if (s.Backend is CpuBackend) return s;
-        var layout = Layout.Contiguous([s.Length]);
-        switch (s.DType)
-        {
-            case DType.Float32: { var a = new float[s.Length]; backend.ToHost<float>(s, layout, a); return new CpuStorage<float>(a); }
-            case DType.Float64: { var a = new double[s.Length]; backend.ToHost<double>(s, layout, a); return new CpuStorage<double>(a); }
-            default: throw new ArgumentException($"causal_attention: needs float32 or float64, got {s.DType.Name()}");
-        }
-    }
+    // Host copies in and out, shared with the other fused kernels' fallbacks.
+    private static Storage ToCpu(IBackend backend, Storage s) => FusedFallback.ToCpu(backend, s);
 
-    private static Storage FromCpu(IBackend backend, Storage host) => host switch
-    {
-        CpuStorage<float> f => backend.FromHost<float>(f.Data),
-        CpuStorage<double> d => backend.FromHost<double>(d.Data),
-        _ => throw new ArgumentException($"causal_attention: unexpected host storage {host.GetType().Name}"),
-    };
+    private static Storage FromCpu(IBackend backend, Storage host) => FusedFallback.FromCpu(backend, host);
 
     public static Storage Forward(IBackend b, Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family) =>
         FromCpu(b, CpuBackend.Instance.CausalAttentionForward(ToCpu(b, q), ToCpu(b, k), ToCpu(b, v), dims, family));

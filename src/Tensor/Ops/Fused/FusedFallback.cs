@@ -9,7 +9,7 @@ namespace Engine;
 internal static class FusedFallback
 {
     /// <summary>A host copy of a whole storage (the storage itself when it is already on the CPU).</summary>
-    private static Storage ToCpu(IBackend backend, Storage s)
+    internal static Storage ToCpu(IBackend backend, Storage s)
     {
         if (s.Backend is CpuBackend) return s;
         var layout = Layout.Contiguous([s.Length]);
@@ -24,7 +24,7 @@ internal static class FusedFallback
     private static Storage? ToCpuOpt(IBackend backend, Storage? s) => s is null ? null : ToCpu(backend, s);
 
     /// <summary>A storage of <paramref name="backend"/> holding a host storage's elements.</summary>
-    private static Storage FromCpu(IBackend backend, Storage host) => host switch
+    internal static Storage FromCpu(IBackend backend, Storage host) => host switch
     {
         CpuStorage<float> f => backend.FromHost<float>(f.Data),
         CpuStorage<double> d => backend.FromHost<double>(d.Data),
