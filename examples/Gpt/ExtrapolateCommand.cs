@@ -19,58 +19,13 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
 {
     public const string DefaultVariants = "softmax,lssa,lssar,lssa+r@eval,softplus-l1,softmax-r";
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : TrainingSettings
     {
-        [CommandOption("--data <DATA>"), Description("'synthetic' (the embedded generated corpus) or the path of a UTF-8 text file"), DefaultValue("synthetic")]
-        public string Data { get; init; } = "synthetic";
-
-        [CommandOption("--synthetic-chars <N>"), Description("Length of the synthetic corpus in characters"), DefaultValue(1_000_000)]
-        public int SyntheticChars { get; init; } = 1_000_000;
-
-        [CommandOption("--synthetic-seed <SEED>"), Description("Seed of the synthetic corpus"), DefaultValue(1UL)]
-        public ulong SyntheticSeed { get; init; } = 1;
-
         [CommandOption("--variants <LIST>"), Description("Comma-separated variants: " + AttentionNames.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation"), DefaultValue(DefaultVariants)]
         public string Variants { get; init; } = DefaultVariants;
 
-        [CommandOption("--power <P>"), Description("Exponent p of the re-weighting (15; 3 is the other studied value)"), DefaultValue(15.0)]
-        public double Power { get; init; } = 15;
-
-        [CommandOption("--context <L>"), Description("Training window length L"), DefaultValue(64)]
-        public int Context { get; init; } = 64;
-
         [CommandOption("--factors <LIST>"), Description("Evaluation lengths as multiples of L"), DefaultValue("1,2,4,8,16")]
         public string Factors { get; init; } = "1,2,4,8,16";
-
-        [CommandOption("--layers <N>"), Description("Transformer blocks"), DefaultValue(4)]
-        public int Layers { get; init; } = 4;
-
-        [CommandOption("--heads <N>"), Description("Attention heads per block"), DefaultValue(4)]
-        public int Heads { get; init; } = 4;
-
-        [CommandOption("--dim <N>"), Description("Model width (d_model)"), DefaultValue(128)]
-        public int Dim { get; init; } = 128;
-
-        [CommandOption("--batch <B>"), Description("Windows per training batch"), DefaultValue(16)]
-        public int Batch { get; init; } = 16;
-
-        [CommandOption("--steps <N>"), Description("Optimiser steps per variant"), DefaultValue(1000)]
-        public int Steps { get; init; } = 1000;
-
-        [CommandOption("--lr <LR>"), Description("Peak learning rate"), DefaultValue(3e-3)]
-        public double LearningRate { get; init; } = 3e-3;
-
-        [CommandOption("--min-lr <LR>"), Description("Final learning rate of the cosine decay"), DefaultValue(3e-4)]
-        public double MinLearningRate { get; init; } = 3e-4;
-
-        [CommandOption("--warmup <N>"), Description("Linear warmup steps"), DefaultValue(50)]
-        public int Warmup { get; init; } = 50;
-
-        [CommandOption("--weight-decay <WD>"), Description("AdamW decoupled weight decay of matrices"), DefaultValue(0.1)]
-        public double WeightDecay { get; init; } = 0.1;
-
-        [CommandOption("--clip <NORM>"), Description("Global gradient-norm clip (0: off)"), DefaultValue(1.0)]
-        public double Clip { get; init; } = 1.0;
 
         [CommandOption("--eval-tokens <N>"), Description("Validation tokens scored at every length (the same tokens at all lengths)"), DefaultValue(16384)]
         public int EvalTokens { get; init; } = 16384;
@@ -78,21 +33,13 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         [CommandOption("--batch-tokens <N>"), Description("Upper bound on tokens per evaluation forward pass (memory)"), DefaultValue(8192)]
         public int BatchTokens { get; init; } = 8192;
 
-        [CommandOption("--seed <SEED>"), Description("Seed of the weights, dropout and batches (the same for every variant)"), DefaultValue(1UL)]
-        public ulong Seed { get; init; } = 1;
-
-        [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
-        public int Threads { get; init; }
-
         [CommandOption("--out <DIR>"), Description("Output directory"), DefaultValue("runs/extrapolate")]
         public string Out { get; init; } = "runs/extrapolate";
 
         public override ValidationResult Validate()
         {
-            if (Context < 1) return ValidationResult.Error("--context must be positive");
-            if (Steps < 1) return ValidationResult.Error("--steps must be positive");
             if (EvalTokens < 1 || BatchTokens < 1) return ValidationResult.Error("--eval-tokens and --batch-tokens must be positive");
-            return ValidationResult.Success();
+            return base.Validate();
         }
     }
 
@@ -139,7 +86,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         var factors = ParseFactors(s.Factors);
         var lengths = factors.Select(f => checked(f * s.Context)).ToArray();
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
-        var data = TextDataset.Open(s.Data, new SyntheticCorpusOptions { Seed = s.SyntheticSeed, Characters = s.SyntheticChars });
+        var data = s.OpenData();
         // One span, a multiple of the longest window, so every length scores exactly the same validation tokens.
         int longest = lengths.Max();
         int span = (int)Math.Min((long)Math.Max(1, (s.EvalTokens + longest - 1) / longest) * longest, (data.Validation.Length - 1) / longest * (long)longest);
@@ -147,13 +94,8 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             throw new ArgumentException($"the validation text ({data.Validation.Length:N0} tokens) is shorter than one window of {longest} (+1)");
         Directory.CreateDirectory(s.Out);
 
-        var modelConfig = new GptConfig { ContextLength = s.Context, Layers = s.Layers, Heads = s.Heads, ModelDim = s.Dim };
-        var trainerConfig = new TrainerConfig
-        {
-            BatchSize = s.Batch, Steps = s.Steps, LearningRate = s.LearningRate, MinLearningRate = Math.Min(s.MinLearningRate, s.LearningRate),
-            WarmupSteps = Math.Min(s.Warmup, s.Steps), WeightDecay = s.WeightDecay, GradClip = s.Clip,
-            EvalInterval = Math.Max(1, s.Steps / 5), EvalTokens = Math.Min(8192, span), Seed = s.Seed, Threads = s.Threads,
-        };
+        var modelConfig = s.ModelConfig();
+        var trainerConfig = s.TrainerConfig(evalInterval: Math.Max(1, s.Steps / 5), evalTokens: Math.Min(8192, span));
         Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize})");
         Console.WriteLine($"model {s.Layers} layers, {s.Heads} heads, d_model {s.Dim}; train at L = {s.Context} for {s.Steps} steps (batch {s.Batch}, seed {s.Seed}); evaluate at {string.Join(", ", lengths)} on the same {span:N0} validation tokens; {EngineThreads.Count} threads");
 

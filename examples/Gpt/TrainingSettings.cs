@@ -1,0 +1,92 @@
+using System.ComponentModel;
+using Engine.Nn;
+using Engine.Nn.Data;
+using Engine.Nn.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Engine.Examples.Gpt;
+
+/// <summary>The data, model and optimiser options that <c>train</c> and <c>extrapolate</c> share.</summary>
+internal abstract class TrainingSettings : CommandSettings
+{
+    [CommandOption("--data <DATA>"), Description("'synthetic' (the embedded generated corpus) or the path of a UTF-8 text file"), DefaultValue("synthetic")]
+    public string Data { get; init; } = "synthetic";
+
+    [CommandOption("--synthetic-chars <N>"), Description("Length of the synthetic corpus in characters"), DefaultValue(1_000_000)]
+    public int SyntheticChars { get; init; } = 1_000_000;
+
+    [CommandOption("--synthetic-seed <SEED>"), Description("Seed of the synthetic corpus"), DefaultValue(1UL)]
+    public ulong SyntheticSeed { get; init; } = 1;
+
+    [CommandOption("--power <P>"), Description("Exponent p of the re-weighting (15; 3 is the other studied value)"), DefaultValue(15.0)]
+    public double Power { get; init; } = 15;
+
+    [CommandOption("--context <L>"), Description("Training window length L"), DefaultValue(64)]
+    public int Context { get; init; } = 64;
+
+    [CommandOption("--layers <N>"), Description("Transformer blocks"), DefaultValue(4)]
+    public int Layers { get; init; } = 4;
+
+    [CommandOption("--heads <N>"), Description("Attention heads per block"), DefaultValue(4)]
+    public int Heads { get; init; } = 4;
+
+    [CommandOption("--dim <N>"), Description("Model width (d_model)"), DefaultValue(128)]
+    public int Dim { get; init; } = 128;
+
+    [CommandOption("--batch <B>"), Description("Windows per training batch"), DefaultValue(16)]
+    public int Batch { get; init; } = 16;
+
+    [CommandOption("--steps <N>"), Description("Optimiser steps (train --resume: the new total; extrapolate: per variant)"), DefaultValue(1000)]
+    public int Steps { get; init; } = 1000;
+
+    [CommandOption("--lr <LR>"), Description("Peak learning rate"), DefaultValue(3e-3)]
+    public double LearningRate { get; init; } = 3e-3;
+
+    [CommandOption("--min-lr <LR>"), Description("Final learning rate of the cosine decay"), DefaultValue(3e-4)]
+    public double MinLearningRate { get; init; } = 3e-4;
+
+    [CommandOption("--warmup <N>"), Description("Linear warmup steps"), DefaultValue(50)]
+    public int Warmup { get; init; } = 50;
+
+    [CommandOption("--weight-decay <WD>"), Description("AdamW decoupled weight decay of matrices"), DefaultValue(0.1)]
+    public double WeightDecay { get; init; } = 0.1;
+
+    [CommandOption("--clip <NORM>"), Description("Global gradient-norm clip (0: off)"), DefaultValue(1.0)]
+    public double Clip { get; init; } = 1.0;
+
+    [CommandOption("--seed <SEED>"), Description("Seed of the weights, dropout and batches"), DefaultValue(1UL)]
+    public ulong Seed { get; init; } = 1;
+
+    [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
+    public int Threads { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        if (Context < 1) return ValidationResult.Error("--context must be positive");
+        if (Steps < 1) return ValidationResult.Error("--steps must be positive");
+        return ValidationResult.Success();
+    }
+
+    /// <summary>The corpus named by --data.</summary>
+    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars });
+
+    /// <summary>The model shape (attention is set by the caller).</summary>
+    public GptConfig ModelConfig() => new() { ContextLength = Context, Layers = Layers, Heads = Heads, ModelDim = Dim };
+
+    /// <summary>The optimiser schedule and evaluation cadence.</summary>
+    public TrainerConfig TrainerConfig(int evalInterval, int evalTokens) => new()
+    {
+        BatchSize = Batch,
+        Steps = Steps,
+        LearningRate = LearningRate,
+        MinLearningRate = Math.Min(MinLearningRate, LearningRate),
+        WarmupSteps = Math.Min(Warmup, Steps),
+        WeightDecay = WeightDecay,
+        GradClip = Clip,
+        EvalInterval = evalInterval,
+        EvalTokens = evalTokens,
+        Seed = Seed,
+        Threads = Threads,
+    };
+}
