@@ -304,7 +304,7 @@ public class GradCheckOpTests : GradCheckTestBase
     }
 
     [Theory, MemberData(nameof(Layouts))]
-    [CoversNode(typeof(CloneOp))]
+    [CoversNode(typeof(CloneNode))]
     public void CloneAndContiguous(string layout)
     {
         Check(x => x[0].Clone().Mul(x[0]), [Leaf([3, 4], 1, layout)]);

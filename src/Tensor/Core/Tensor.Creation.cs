@@ -97,7 +97,7 @@ public sealed partial class Tensor
     };
 
     /// <summary>A copy with its own contiguous storage (the copy is recorded for autograd like an identity).</summary>
-    public Tensor Clone() => CloneOp.Apply(this);
+    public Tensor Clone() => CloneNode.Apply(this);
 }
 
 /// <summary>Where devices find their backend. The CPU is built in; Engine.Cuda registers itself when loaded.</summary>

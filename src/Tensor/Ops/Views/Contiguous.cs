@@ -8,19 +8,19 @@ public sealed partial class Tensor
     public Tensor Contiguous()
     {
         if (IsContiguous && Layout.Offset == 0) return this;
-        return CloneOp.Apply(this);
+        return CloneNode.Apply(this);
     }
 }
 
 /// <summary>A copy into fresh contiguous storage; the gradient passes through unchanged.</summary>
-internal sealed class CloneOp : Node
+internal sealed class CloneNode : Node
 {
     public override string Name => "clone";
 
     public static Tensor Apply(Tensor x)
     {
         var y = new Tensor(x.Backend.Contiguous(x.Storage, x.Layout), x.ShapeSpan);
-        return Graph.Output(y, "clone", () => new CloneOp(), x);
+        return Graph.Output(y, "clone", () => new CloneNode(), x);
     }
 
     protected internal override Tensor?[] Backward(Tensor g) => [g];
