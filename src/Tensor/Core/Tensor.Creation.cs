@@ -99,33 +99,3 @@ public sealed partial class Tensor
     /// <summary>A copy with its own contiguous storage (the copy is recorded for autograd like an identity).</summary>
     public Tensor Clone() => CloneNode.Apply(this);
 }
-
-/// <summary>Where devices find their backend. The CPU is built in; Engine.Cuda registers itself when loaded.</summary>
-public static class BackendRegistry
-{
-    private static readonly Dictionary<Device, IBackend> Backends = new() { [Device.Cpu] = CpuBackend.Instance };
-    private static readonly object Gate = new();
-
-    /// <summary>Registers a backend for a device (called by Engine.Cuda).</summary>
-    public static void Register(IBackend backend)
-    {
-        lock (Gate) Backends[backend.Device] = backend;
-    }
-
-    /// <summary>A factory that creates backends for devices on first use (Engine.Cuda installs one).</summary>
-    public static Func<Device, IBackend?>? Factory { get; set; }
-
-    /// <summary>The backend of a device, or a clear error when none is available.</summary>
-    public static IBackend Get(Device device)
-    {
-        lock (Gate)
-        {
-            if (Backends.TryGetValue(device, out var b)) return b;
-            var made = Factory?.Invoke(device);
-            if (made is not null) { Backends[device] = made; return made; }
-        }
-        throw new InvalidOperationException(device.Kind == DeviceKind.Cuda
-            ? $"device {device}: no CUDA backend is loaded; reference Engine.Cuda and call Engine.Cuda.CudaBackend.Register() (check Engine.Cuda.Cuda.IsAvailable first)"
-            : $"device {device}: no backend registered");
-    }
-}
