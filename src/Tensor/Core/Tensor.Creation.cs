@@ -1,5 +1,3 @@
-using Engine.Cpu;
-
 namespace Engine;
 
 public sealed partial class Tensor
