@@ -341,6 +341,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
     /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
         int n = s.Length, W = Vector<T>.Count, j = 0;
@@ -408,6 +409,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
     /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
     {
         T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
@@ -457,6 +459,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
     {
         int n = g.Length, W = Vector<T>.Count, j = 0;
@@ -512,6 +515,9 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     }
 
     // ------------------------------------------------------------------ small matrix products (register-blocked, 4 rows)
+    // The loops below (and the row stages above) are compiled fully optimised on first use
+    // (AggressiveOptimization): they run long loops over Vector<T> from the very first call, where unoptimised
+    // tier-0 code is many times slower.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<T> Fma(Vector<T> x, Vector<T> y, Vector<T> acc)
@@ -525,6 +531,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// c[r·ldc + j] = Σ_p a[a_r + p]·bt[p·ldb + j] for r &lt; 4, j &lt; n, p &lt; kdim: four rows of a (at offsets a0..a3)
     /// times a row-major [kdim, ≥n] matrix. Each loaded vector of bt feeds four rows.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoresBlock(T[] a, int a0, int a1, int a2, int a3, T[] bt, int ldb, int kdim, int n, T[] c, int ldc, int cOff)
     {
         int W = Vector<T>.Count;
@@ -579,6 +586,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·cols + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
     /// weights (4 rows, rows ≥ rb ignored) times a row-major [n, cols] matrix (values or keys).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int cols, T[] c, int cOff)
     {
         int W = Vector<T>.Count;
@@ -634,6 +642,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// gradients of a block of query rows (b holds the block's rows of dO or Q'). Each output row is read and written
     /// once; its sum over the block's rows runs in registers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateTransposed(T[] a, int lda, int rows, int n, int firstSeen, T[] b, int bOff, int cols, T[] c, int cOff)
     {
         int W = Vector<T>.Count;
