@@ -75,8 +75,8 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
                 for (int i0 = 0; i0 < d.Queries; i0 += R)
                 {
                     int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
-                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false);
-                    WeightsTimesValues(ws.A, d.Keys, rb, nMax, v, vBase, d.HeadDim, output, oBase + i0 * d.HeadDim);
+                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0);
+                    WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, d.HeadDim, output, oBase + i0 * d.HeadDim);
                 }
             }
         });
@@ -95,7 +95,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
                 for (int i0 = 0; i0 < d.Queries; i0 += R)
                 {
                     int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
-                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false);
+                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0);
                     for (int r = 0; r < rb; r++)
                         ws.A.AsSpan(r * d.Keys, d.Visible(i0 + r)).CopyTo(weights.AsSpan((bh * d.Queries + i0 + r) * d.Keys));
                 }
@@ -110,36 +110,44 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         var dq = new T[d.Batch * d.Heads * d.Queries * D];
         var dk = new T[d.Batch * d.Heads * tk * D];
         var dv = new T[dk.Length];
+        int bq = BackwardBlockRows(tk);
         EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
         {
-            using var ws = new Workspace(d, backward: true);
+            using var ws = new Workspace(d, backward: true, blockRows: bq);
             for (int bh = start; bh < end; bh++)
             {
                 ws.Prepare(q, k, v, bh, f);
                 int qBase = bh * d.Queries * D, kBase = bh * tk * D;
-                for (int i0 = 0; i0 < d.Queries; i0 += R)
+                // Query rows in blocks of bq: every row's weights w and score gradients ds of the block are kept, so
+                // the key and value gradients of the block are accumulated in one pass over the visible keys
+                // (each dK/dV row is read and written once per block, not once per four query rows).
+                for (int i0 = 0; i0 < d.Queries; i0 += bq)
                 {
-                    int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
-                    var w = ws.BlockWeights(i0, rb, nMax, f, keepStages: true);
-                    // rows of dO for this block (rows past the last query repeat it; their results are discarded).
-                    int g0 = qBase + i0 * D, g1 = g0 + Math.Min(1, rb - 1) * D, g2 = g0 + Math.Min(2, rb - 1) * D, g3 = g0 + Math.Min(3, rb - 1) * D;
-                    // dw_ij = dO_i · v_j
-                    ScoresBlock(dOut, g0, g1, g2, g3, ws.VT, tk, D, nMax, ws.G, tk);
-                    // dV_j += Σ_i w_ij dO_i
-                    ClearRows(w, tk, rb, nMax);
-                    AccumulateTransposed(w, tk, nMax, dOut, g0, g1, g2, g3, D, dv, kBase);
-                    // per row: dw → da (re-weighting) → ds (first stage)
-                    for (int r = 0; r < rb; r++)
+                    int rows = Math.Min(bq, d.Queries - i0), nBlock = d.Visible(i0 + rows - 1);
+                    T[] w = ws.A;
+                    for (int s0 = 0; s0 < rows; s0 += R)
                     {
-                        int n = d.Visible(i0 + r);
-                        ws.RowBackward(r, n, f);
-                        ws.G.AsSpan(r * tk + n, nMax - n).Clear();
+                        int rb = Math.Min(R, rows - s0), nMax = d.Visible(i0 + s0 + rb - 1);
+                        w = ws.BlockWeights(i0 + s0, rb, nMax, f, keepStages: true, s0);
+                        // rows of dO for this group of four (rows past the last query repeat it; their results are discarded).
+                        int g0 = qBase + (i0 + s0) * D, g1 = g0 + Math.Min(1, rb - 1) * D, g2 = g0 + Math.Min(2, rb - 1) * D, g3 = g0 + Math.Min(3, rb - 1) * D;
+                        // dw_ij = dO_i · v_j
+                        ScoresBlock(dOut, g0, g1, g2, g3, ws.VT, tk, D, nMax, ws.G, tk, s0 * tk);
+                        // per row: dw → da (re-weighting) → ds (first stage)
+                        for (int r = 0; r < rb; r++)
+                        {
+                            int n = d.Visible(i0 + s0 + r);
+                            ws.RowBackward(s0 + r, n, f);
+                            ws.G.AsSpan((s0 + r) * tk + n, nMax - n).Clear();
+                        }
+                        ClearRows(ws.G, tk, s0, rb, nMax);
+                        // dQ'_i = Σ_j ds_ij k̃_j
+                        WeightsTimesValues(ws.G, s0 * tk, tk, rb, nMax, ws.Kn, 0, D, dq, qBase + (i0 + s0) * D);
                     }
-                    ClearRows(ws.G, tk, rb, nMax);
-                    // dQ'_i = Σ_j ds_ij k̃_j ; dK̃_j += Σ_i ds_ij Q'_i
-                    WeightsTimesValues(ws.G, tk, rb, nMax, ws.Kn, 0, D, dq, qBase + i0 * D);
-                    int q0 = i0 * D, q1 = q0 + Math.Min(1, rb - 1) * D, q2 = q0 + Math.Min(2, rb - 1) * D, q3 = q0 + Math.Min(3, rb - 1) * D;
-                    AccumulateTransposed(ws.G, tk, nMax, ws.Qs, q0, q1, q2, q3, D, dk, kBase);
+                    // dV_j += Σ_i w_ij dO_i ; dK̃_j += Σ_i ds_ij Q'_i, over the rows i of the block that see key j
+                    int firstSeen = i0 + d.QueryOffset; // key j is seen by the block's rows r ≥ j − firstSeen
+                    AccumulateTransposed(w, tk, rows, nBlock, firstSeen, dOut, qBase + i0 * D, D, dv, kBase);
+                    AccumulateTransposed(ws.G, tk, rows, nBlock, firstSeen, ws.Qs, i0 * D, D, dk, kBase);
                 }
                 ws.FinishGradients(q, k, dq, dk, bh, f);
             }
@@ -147,9 +155,20 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         return (dq, dk, dv);
     }
 
-    private static void ClearRows(T[] m, int ld, int rb, int n)
+    /// <summary>
+    /// Query rows per backward block: as many as keep one [rows, Tk] scratch matrix within about 64 KiB (so the
+    /// block's five scratch matrices stay in L2), at least <see cref="R"/> and at most 64, a multiple of R.
+    /// </summary>
+    private static int BackwardBlockRows(int keys)
     {
-        for (int r = rb; r < R; r++) m.AsSpan(r * ld, n).Clear();
+        int budget = 65536 / Unsafe.SizeOf<T>();
+        int rows = Math.Clamp(budget / Math.Max(keys, 1), R, 64);
+        return rows / R * R;
+    }
+
+    private static void ClearRows(T[] m, int ld, int row0, int rb, int n)
+    {
+        for (int r = rb; r < R; r++) m.AsSpan((row0 + r) * ld, n).Clear();
     }
 
     // ------------------------------------------------------------------ per-thread workspace
@@ -169,16 +188,17 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         public readonly T[] A, Sig, X, W, G;
         private readonly T[] tmp;
         /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
-        private readonly T[] kappa = new T[R];
+        private readonly T[] kappa;
 
-        public Workspace(AttentionDims dims, bool backward)
+        public Workspace(AttentionDims dims, bool backward, int blockRows = R)
         {
             d = dims;
             int D = d.HeadDim, tk = d.Keys;
             Qs = Rent(d.Queries * D); Kn = Rent(tk * D); KT = Rent(D * tk);
             VT = backward ? Rent(D * tk) : [];
-            A = Rent(R * tk); X = Rent(R * tk); W = Rent(R * tk);
-            Sig = backward ? Rent(R * tk) : []; G = backward ? Rent(R * tk) : [];
+            A = Rent(blockRows * tk); X = Rent(blockRows * tk); W = Rent(blockRows * tk);
+            Sig = backward ? Rent(blockRows * tk) : []; G = backward ? Rent(blockRows * tk) : [];
+            kappa = new T[blockRows];
             tmp = Rent(Math.Max(tk, D));
         }
 
@@ -229,15 +249,15 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         /// weights w (zero past each row's n_i): A itself without re-weighting (and in the forward, where w
         /// overwrites a), else W. With <paramref name="keepStages"/> the backward's intermediates stay in A, Sig, X.
         /// </summary>
-        public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages)
+        public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages, int row0)
         {
             int D = d.HeadDim, tk = d.Keys;
             int a0 = i0 * D, a1 = a0 + Math.Min(1, rb - 1) * D, a2 = a0 + Math.Min(2, rb - 1) * D, a3 = a0 + Math.Min(3, rb - 1) * D;
-            ScoresBlock(Qs, a0, a1, a2, a3, KT, tk, D, nMax, A, tk);
+            ScoresBlock(Qs, a0, a1, a2, a3, KT, tk, D, nMax, A, tk, row0 * tk);
             var w = f.Power is null || !keepStages ? A : W;
-            for (int r = 0; r < rb; r++)
+            for (int rr = 0; rr < rb; rr++)
             {
-                int n = d.Visible(i0 + r);
+                int n = d.Visible(i0 + rr), r = row0 + rr;
                 var row = A.AsSpan(r * tk, n);
                 StageOne(row, keepStages && f.Positive == PositiveFunction.Softplus ? Sig.AsSpan(r * tk, n) : default, f.Positive);
                 if (f.Power is double p)
@@ -321,6 +341,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
     /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
         int n = s.Length, W = Vector<T>.Count, j = 0;
@@ -388,6 +409,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
     /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
     {
         T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
@@ -437,6 +459,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
     {
         int n = g.Length, W = Vector<T>.Count, j = 0;
@@ -492,6 +515,9 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     }
 
     // ------------------------------------------------------------------ small matrix products (register-blocked, 4 rows)
+    // The loops below (and the row stages above) are compiled fully optimised on first use
+    // (AggressiveOptimization): they run long loops over Vector<T> from the very first call, where unoptimised
+    // tier-0 code is many times slower.
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector<T> Fma(Vector<T> x, Vector<T> y, Vector<T> acc)
@@ -505,12 +531,13 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// c[r·ldc + j] = Σ_p a[a_r + p]·bt[p·ldb + j] for r &lt; 4, j &lt; n, p &lt; kdim: four rows of a (at offsets a0..a3)
     /// times a row-major [kdim, ≥n] matrix. Each loaded vector of bt feeds four rows.
     /// </summary>
-    private static void ScoresBlock(T[] a, int a0, int a1, int a2, int a3, T[] bt, int ldb, int kdim, int n, T[] c, int ldc)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScoresBlock(T[] a, int a0, int a1, int a2, int a3, T[] bt, int ldb, int kdim, int n, T[] c, int ldc, int cOff)
     {
         int W = Vector<T>.Count;
         ref T A = ref MemoryMarshal.GetArrayDataReference(a);
         ref T B = ref MemoryMarshal.GetArrayDataReference(bt);
-        ref T C = ref MemoryMarshal.GetArrayDataReference(c);
+        ref T C = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(c), cOff);
         int j = 0;
         for (; j + 2 * W <= n; j += 2 * W)
         {
@@ -551,7 +578,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
                 T b = bt[p * ldb + j];
                 s0 += a[a0 + p] * b; s1 += a[a1 + p] * b; s2 += a[a2 + p] * b; s3 += a[a3 + p] * b;
             }
-            c[j] = s0; c[ldc + j] = s1; c[2 * ldc + j] = s2; c[3 * ldc + j] = s3;
+            c[cOff + j] = s0; c[cOff + ldc + j] = s1; c[cOff + 2 * ldc + j] = s2; c[cOff + 3 * ldc + j] = s3;
         }
     }
 
@@ -559,10 +586,11 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·cols + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
     /// weights (4 rows, rows ≥ rb ignored) times a row-major [n, cols] matrix (values or keys).
     /// </summary>
-    private static void WeightsTimesValues(T[] a, int lda, int rb, int n, T[] b, int bOff, int cols, T[] c, int cOff)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int cols, T[] c, int cOff)
     {
         int W = Vector<T>.Count;
-        ref T A = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T A = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff);
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
         int t = 0;
@@ -603,34 +631,63 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             for (int r = 0; r < rb; r++)
             {
                 T s = T.Zero;
-                for (int j = 0; j < n; j++) s += a[r * lda + j] * b[bOff + j * cols + t];
+                for (int j = 0; j < n; j++) s += a[aOff + r * lda + j] * b[bOff + j * cols + t];
                 c[cOff + r * cols + t] = s;
             }
     }
 
     /// <summary>
-    /// c[cOff + j·cols + t] += Σ_r a[r·lda + j]·b[b_r + t] for r &lt; 4, j &lt; n, t &lt; cols: the transposed product
-    /// that accumulates key and value gradients. Rows of a past the block's last query must be zero.
+    /// c[cOff + j·cols + t] += Σ_r a[r·lda + j]·b[bOff + r·cols + t] for j &lt; n, t &lt; cols and the rows
+    /// max(0, j − firstSeen) ≤ r &lt; rows that see key j: the transposed product that accumulates the key and value
+    /// gradients of a block of query rows (b holds the block's rows of dO or Q'). Each output row is read and written
+    /// once; its sum over the block's rows runs in registers.
     /// </summary>
-    private static void AccumulateTransposed(T[] a, int lda, int n, T[] b, int b0, int b1, int b2, int b3, int cols, T[] c, int cOff)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTransposed(T[] a, int lda, int rows, int n, int firstSeen, T[] b, int bOff, int cols, T[] c, int cOff)
     {
         int W = Vector<T>.Count;
-        ref T B = ref MemoryMarshal.GetArrayDataReference(b);
+        ref T Ar = ref MemoryMarshal.GetArrayDataReference(a);
+        ref T B = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b), bOff);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
         for (int j = 0; j < n; j++)
         {
-            T s0 = a[j], s1 = a[lda + j], s2 = a[2 * lda + j], s3 = a[3 * lda + j];
-            if (s0 == T.Zero && s1 == T.Zero && s2 == T.Zero && s3 == T.Zero) continue;
-            var x0 = new Vector<T>(s0); var x1 = new Vector<T>(s1); var x2 = new Vector<T>(s2); var x3 = new Vector<T>(s3);
-            int row = cOff + j * cols, t = 0;
+            int r0 = Math.Max(0, j - firstSeen), row = cOff + j * cols, t = 0;
+            ref T Aj = ref Unsafe.Add(ref Ar, j);
+            for (; t + 4 * W <= cols; t += 4 * W)
+            {
+                Vector<T> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int r = r0; r < rows; r++)
+                {
+                    var x = new Vector<T>(Unsafe.Add(ref Aj, r * lda));
+                    int br = r * cols + t;
+                    s0 = Fma(x, Vector.LoadUnsafe(ref B, (nuint)br), s0);
+                    s1 = Fma(x, Vector.LoadUnsafe(ref B, (nuint)(br + W)), s1);
+                    s2 = Fma(x, Vector.LoadUnsafe(ref B, (nuint)(br + 2 * W)), s2);
+                    s3 = Fma(x, Vector.LoadUnsafe(ref B, (nuint)(br + 3 * W)), s3);
+                }
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t)) + s0).StoreUnsafe(ref C, (nuint)(row + t));
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t + W)) + s1).StoreUnsafe(ref C, (nuint)(row + t + W));
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t + 2 * W)) + s2).StoreUnsafe(ref C, (nuint)(row + t + 2 * W));
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t + 3 * W)) + s3).StoreUnsafe(ref C, (nuint)(row + t + 3 * W));
+            }
             for (; t + W <= cols; t += W)
             {
-                // two independent chains, so the four products do not wait on each other
-                var lo = Fma(x1, Vector.LoadUnsafe(ref B, (nuint)(b1 + t)), x0 * Vector.LoadUnsafe(ref B, (nuint)(b0 + t)));
-                var hi = Fma(x3, Vector.LoadUnsafe(ref B, (nuint)(b3 + t)), x2 * Vector.LoadUnsafe(ref B, (nuint)(b2 + t)));
-                (Vector.LoadUnsafe(ref C, (nuint)(row + t)) + (lo + hi)).StoreUnsafe(ref C, (nuint)(row + t));
+                Vector<T> s0 = default, s1 = default;
+                int r = r0;
+                for (; r + 1 < rows; r += 2)
+                {
+                    s0 = Fma(new Vector<T>(Unsafe.Add(ref Aj, r * lda)), Vector.LoadUnsafe(ref B, (nuint)(r * cols + t)), s0);
+                    s1 = Fma(new Vector<T>(Unsafe.Add(ref Aj, (r + 1) * lda)), Vector.LoadUnsafe(ref B, (nuint)((r + 1) * cols + t)), s1);
+                }
+                if (r < rows) s0 = Fma(new Vector<T>(Unsafe.Add(ref Aj, r * lda)), Vector.LoadUnsafe(ref B, (nuint)(r * cols + t)), s0);
+                (Vector.LoadUnsafe(ref C, (nuint)(row + t)) + (s0 + s1)).StoreUnsafe(ref C, (nuint)(row + t));
             }
-            for (; t < cols; t++) c[row + t] += s0 * b[b0 + t] + s1 * b[b1 + t] + s2 * b[b2 + t] + s3 * b[b3 + t];
+            for (; t < cols; t++)
+            {
+                T s = T.Zero;
+                for (int r = r0; r < rows; r++) s += Unsafe.Add(ref Aj, r * lda) * Unsafe.Add(ref B, r * cols + t);
+                c[row + t] += s;
+            }
         }
     }
 }
