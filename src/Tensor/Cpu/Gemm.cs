@@ -137,23 +137,50 @@ internal static unsafe class Gemm
             Serial<T, TKernel>(job);
             return;
         }
+        if (byRows)
+        {
+            SharedPanel<T, TKernel>(job, chunks);
+            return;
+        }
         var j = job;
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, t =>
         {
             int u0 = (int)((long)units * t / chunks), u1 = (int)((long)units * (t + 1) / chunks);
-            if (byRows)
-            {
-                int i0 = u0 * mr, i1 = Math.Min(j.M, u1 * mr);
-                Serial<T, TKernel>(new Job<T>(i1 - i0, j.N, j.K, j.A + (nint)i0 * j.Ars, j.Ars, j.Acs, j.B, j.Brs, j.Bcs,
-                    j.C + (nint)i0 * j.Ldc, j.Ldc, j.Accumulate, 1));
-            }
-            else
-            {
-                int c0 = u0 * nr, c1 = Math.Min(j.N, u1 * nr);
-                Serial<T, TKernel>(new Job<T>(j.M, c1 - c0, j.K, j.A, j.Ars, j.Acs, j.B + (nint)c0 * j.Bcs, j.Brs, j.Bcs,
-                    j.C + c0, j.Ldc, j.Accumulate, 1));
-            }
+            int c0 = u0 * nr, c1 = Math.Min(j.N, u1 * nr);
+            Serial<T, TKernel>(new Job<T>(j.M, c1 - c0, j.K, j.A, j.Ars, j.Acs, j.B + (nint)c0 * j.Bcs, j.Brs, j.Bcs,
+                j.C + c0, j.Ldc, j.Accumulate, 1));
         });
+    }
+
+    /// <summary>
+    /// Rows of C split across threads that share one packed B panel: the threads pack its slivers together, then each
+    /// sweeps its own A slivers against all of it. One panel in L2 instead of one per thread (the two CPUs of a core
+    /// share L2), and no thread repeats another's packing. Every C element sees the same operations in the same order
+    /// as in <see cref="Serial{T, TKernel}"/>, so results do not depend on the thread count.
+    /// </summary>
+    private static void SharedPanel<T, TKernel>(Job<T> job, int chunks) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        int ncMax = Math.Max(nr, PanelBytes / (KC * sizeof(T)) / nr * nr);
+        nint panel = (nint)Buffers<T>.Panel(KC * Math.Min(ncMax, RoundUp(job.N, nr)));
+        int mSlivers = (job.M + mr - 1) / mr;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = chunks };
+        var j = job;
+        for (int jc = 0; jc < j.N; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, j.N - jc);
+            int nSlivers = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < j.K; pc += KC)
+            {
+                int kc = Math.Min(KC, j.K - pc);
+                bool add = j.Accumulate || pc > 0;
+                nint bBlock = (nint)(j.B + (nint)pc * j.Brs + (nint)jc * j.Bcs), aBlock = (nint)(j.A + (nint)pc * j.Acs), cBlock = (nint)(j.C + jc);
+                Parallel.For(0, chunks, options, t =>
+                    PackPanel((T*)bBlock, j.Brs, j.Bcs, kc, nc, (T*)panel, nr, nSlivers * t / chunks, nSlivers * (t + 1) / chunks));
+                Parallel.For(0, chunks, options, t =>
+                    Sweep<T, TKernel>(j, (T*)aBlock, (T*)panel, (T*)cBlock, kc, nc, add, mSlivers * t / chunks, mSlivers * (t + 1) / chunks, 0, nSlivers));
+            }
+        }
     }
 
     /// <summary>The blocked product on the calling thread.</summary>
