@@ -352,6 +352,18 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         T sum = T.Zero;
         if (f == PositiveFunction.Exp)
         {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var wmax = Vector512.Create(max); var wlo = Vector512.Create(LogMinNormal);
+                var wsum = Vector512<T>.Zero;
+                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                {
+                    var e = VExp(Vector512.Max(Vector512.LoadUnsafe(ref S, (nuint)j) - wmax, wlo));
+                    e.StoreUnsafe(ref S, (nuint)j);
+                    wsum += e;
+                }
+                sum = Vector512.Sum(wsum);
+            }
             var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
             for (; j + W <= n; j += W)
             {
@@ -428,6 +440,25 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         ref T Ar = ref MemoryMarshal.GetReference(a);
         ref T Wr = ref MemoryMarshal.GetReference(w);
         ref T Dr = ref MemoryMarshal.GetReference(dpow);
+        T sum = T.Zero;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wsum = Vector512<T>.Zero;
+            var wscale = Vector512.Create(scale); var wshift = Vector512.Create(shift); var wcut = Vector512.Create(cut);
+            for (; j2 + Vector512<T>.Count <= len; j2 += Vector512<T>.Count)
+            {
+                var y = Vector512.LoadUnsafe(ref Ar, (nuint)j2) * wscale - wshift;
+                var keep = Vector512.GreaterThanOrEqual(y, wcut);
+                y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
+                var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pT - T.One));
+                d = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
+                var r = d * y;
+                r.StoreUnsafe(ref Wr, (nuint)j2);
+                if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
+                wsum += r;
+            }
+            sum = Vector512.Sum(wsum);
+        }
         var vsum = Vector<T>.Zero;
         var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
         for (; j2 + W <= len; j2 += W)
@@ -442,7 +473,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
             vsum += r;
         }
-        T sum = Vector.Sum(vsum);
+        sum += Vector.Sum(vsum);
         for (; j2 < len; j2++)
         {
             T y = a[j2] * scale - shift;
@@ -466,6 +497,12 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
         int n = g.Length, W = Vector<T>.Count, j = 0;
         ref T Gr = ref MemoryMarshal.GetReference(g);
         ref T Mr = ref MemoryMarshal.GetReference(m);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wc = Vector512.Create(c); var wk = Vector512.Create(kappa);
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                ((Vector512.LoadUnsafe(ref Gr, (nuint)j) - wc) * Vector512.LoadUnsafe(ref Mr, (nuint)j) * wk).StoreUnsafe(ref Gr, (nuint)j);
+        }
         var vc = new Vector<T>(c); var vk = new Vector<T>(kappa);
         for (; j + W <= n; j += W)
             ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
@@ -480,6 +517,17 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     private static Vector<T> PowInt(Vector<T> y, int e)
     {
         var result = (e & 1) != 0 ? y : Vector<T>.One;
+        for (e >>= 1; e > 0; e >>= 1)
+        {
+            y *= y;
+            if ((e & 1) != 0) result *= y;
+        }
+        return result;
+    }
+
+    private static Vector512<T> PowInt(Vector512<T> y, int e)
+    {
+        var result = (e & 1) != 0 ? y : Vector512<T>.One;
         for (e >>= 1; e > 0; e >>= 1)
         {
             y *= y;
@@ -504,6 +552,22 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
     {
         if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> VExp(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector512.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.Exp(x.As<T, double>()).As<double, T>();
+        throw new NotSupportedException(typeof(T).Name);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> VLog(Vector512<T> x)
+    {
+        if (typeof(T) == typeof(float)) return Vector512.Log(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Vector512.Log(x.As<T, double>()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 
