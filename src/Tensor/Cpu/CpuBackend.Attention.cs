@@ -380,6 +380,21 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             // normalised weights are unaffected.
             bool wantSig = !sig.IsEmpty;
             ref T G = ref MemoryMarshal.GetReference(sig);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var wsum = Vector512<T>.Zero;
+                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                {
+                    var x = Vector512.LoadUnsafe(ref S, (nuint)j);
+                    var t = VExp(-Vector512.Abs(x));
+                    var onePlusT = Vector512<T>.One + t;
+                    var u = Vector512.Max(x, Vector512<T>.Zero) + VLog(onePlusT);
+                    u.StoreUnsafe(ref S, (nuint)j);
+                    wsum += u;
+                    if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+                }
+                sum = Vector512.Sum(wsum);
+            }
             for (; j + W <= n; j += W)
             {
                 var x = Vector.LoadUnsafe(ref S, (nuint)j);
