@@ -823,7 +823,10 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             c20.StoreUnsafe(ref C, (nuint)(2 * ldc + j)); c21.StoreUnsafe(ref C, (nuint)(2 * ldc + j + W));
             c30.StoreUnsafe(ref C, (nuint)(3 * ldc + j)); c31.StoreUnsafe(ref C, (nuint)(3 * ldc + j + W));
         }
-        for (; j + W <= n; j += W)
+        // The last partial block is computed at full width when the rows of bt and c have room for it: the extra
+        // columns lie past every row's causal limit, where the callers never read (they are overwritten or ignored).
+        int room = Math.Min(ldb, ldc);
+        for (; j < n && j + W <= room; j += W)
         {
             Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default;
             for (int p = 0; p < kdim; p++)
@@ -837,7 +840,7 @@ internal static class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee
             c0.StoreUnsafe(ref C, (nuint)j); c1.StoreUnsafe(ref C, (nuint)(ldc + j));
             c2.StoreUnsafe(ref C, (nuint)(2 * ldc + j)); c3.StoreUnsafe(ref C, (nuint)(3 * ldc + j));
         }
-        return j;
+        return Math.Min(j, n);
     }
 
     /// <summary>The 512-bit part of <see cref="WeightsTimesValues"/>: output columns in blocks of 2·16; returns the first column left.</summary>
