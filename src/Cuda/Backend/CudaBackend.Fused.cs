@@ -63,14 +63,7 @@ public sealed partial class CudaBackend
         // The targets are checked on the host (a few bytes per row) so a bad one fails exactly as on the CPU.
         var t = new int[rows];
         fixed (int* p = t) Api.CopyDeviceToHost(p, st.Pointer, (long)rows * sizeof(int));
-        int count = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            if (t[r] == ignoreIndex) continue;
-            if ((uint)t[r] >= (uint)cols)
-                throw new ArgumentException($"cross_entropy: target {t[r]} at row {r} is outside [0, {cols}) (the number of classes)");
-            count++;
-        }
+        int count = CrossEntropyTargets.CountCounted(t, cols, ignoreIndex);
         var lse = Allocate(sx.DType, rows);
         var loss = Allocate(sx.DType, 1);
         using var rowLoss = Allocate(DType.Float64, rows);

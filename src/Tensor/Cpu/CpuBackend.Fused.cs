@@ -126,14 +126,7 @@ public sealed partial class CpuBackend
 
     private static (Storage, Storage, int) CrossEntropyForward<T>(T[] x, int[] t, int rows, int cols, int ignoreIndex) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int count = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            if (t[r] == ignoreIndex) continue;
-            if ((uint)t[r] >= (uint)cols)
-                throw new ArgumentException($"cross_entropy: target {t[r]} at row {r} is outside [0, {cols}) (the number of classes)");
-            count++;
-        }
+        int count = CrossEntropyTargets.CountCounted(t.AsSpan(0, rows), cols, ignoreIndex);
         var lse = new T[rows];
         var rowLoss = new double[rows];
         EngineThreads.For(rows, cols * 3L, (start, end) =>

@@ -37,6 +37,24 @@ public sealed partial class Tensor
 }
 
 /// <summary>d loss / d logits = (softmax(x) − onehot(t)) · g / count on counted rows; softmax is exp(x − lse) from the saved row log-sum-exp.</summary>
+/// <summary>Target checks every backend's cross-entropy kernel runs on the host, so a bad target fails alike everywhere.</summary>
+internal static class CrossEntropyTargets
+{
+    /// <summary>Counts the rows that are not ignored; throws naming the first target outside [0, cols).</summary>
+    public static int CountCounted(ReadOnlySpan<int> targets, int cols, int ignoreIndex)
+    {
+        int count = 0;
+        for (int r = 0; r < targets.Length; r++)
+        {
+            if (targets[r] == ignoreIndex) continue;
+            if ((uint)targets[r] >= (uint)cols)
+                throw new ArgumentException($"cross_entropy: target {targets[r]} at row {r} is outside [0, {cols}) (the number of classes)");
+            count++;
+        }
+        return count;
+    }
+}
+
 internal sealed class CrossEntropyNode(Tensor logits, Tensor targets, Tensor lse, int ignoreIndex, int count) : Node(logits, targets, lse)
 {
     public override string Name => "cross_entropy";
