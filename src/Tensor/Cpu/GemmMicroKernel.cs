@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using static Engine.Cpu.SimdMath;
 
 namespace Engine.Cpu;
 
@@ -182,13 +183,6 @@ internal static unsafe class GemmKernels
             Vector512.Store(lo, dst);
             Vector512.Store(hi, dst + w);
         }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<T> Fma(Vector512<T> x, Vector512<T> y, Vector512<T> acc)
-        {
-            if (typeof(T) == typeof(float)) return Vector512.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-            return Vector512.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
-        }
     }
 
     /// <summary>6 rows × 2 Vector256 columns of C in 12 ymm accumulators (AVX2 has 16 vector registers).</summary>
@@ -290,14 +284,6 @@ internal static unsafe class GemmKernels
             if (add) { lo += Vector256.Load(dst); hi += Vector256.Load(dst + w); }
             Vector256.Store(lo, dst);
             Vector256.Store(hi, dst + w);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<T> Fma(Vector256<T> x, Vector256<T> y, Vector256<T> acc)
-        {
-            if (!System.Runtime.Intrinsics.X86.Fma.IsSupported) return x * y + acc;
-            if (typeof(T) == typeof(float)) return Vector256.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
-            return Vector256.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
         }
     }
 

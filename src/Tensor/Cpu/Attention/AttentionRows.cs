@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using static Engine.Cpu.SimdMath;
+
+namespace Engine.Cpu;
+
+// The row stages of the attention family, in the order docs/attention.md derives them: the QK normalisation, the
+// first stage (f and its l1 normalisation), the re-weighting, and the backward's centring.
+internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private static readonly T Eps2 = T.CreateChecked(AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon);
+
+    /// <summary>1 / √max(‖x‖², ε²).</summary>
+    private static T InverseNorm(ReadOnlySpan<T> x) => T.One / T.Sqrt(T.Max(TensorPrimitives.SumOfSquares(x), Eps2));
+
+    /// <summary>
+    /// In place on g = ∂L/∂x̂ for x̂ = x·inv, inv = 1/√max(‖x‖², ε²): g ← inv·(g − x̂ (x̂·g)) when ‖x‖ ≥ ε, else g ← inv·g
+    /// (below ε the norm is the constant ε).
+    /// </summary>
+    private static void NormalizeBackward(ReadOnlySpan<T> x, Span<T> g, T[] scratch)
+    {
+        T ss = TensorPrimitives.SumOfSquares(x);
+        T inv = T.One / T.Sqrt(T.Max(ss, Eps2));
+        if (ss >= Eps2)
+        {
+            var xh = scratch.AsSpan(0, x.Length);
+            TensorPrimitives.Multiply(x, inv, xh);
+            T dot = TensorPrimitives.Dot<T>(xh, g);
+            TensorPrimitives.MultiplyAdd(xh, -dot, g, g);
+        }
+        TensorPrimitives.Multiply(g, inv, g);
+    }
+
+    /// <summary>ln of the smallest normal number: exp below it would return a subnormal (slow on x86, and negligible).</summary>
+    private static readonly T LogMinNormal = T.CreateChecked(Math.Log(MinNormal));
+
+    /// <summary>The smallest positive normal number of T (2^−126 for float, 2^−1022 for double).</summary>
+    private static double MinNormal => typeof(T) == typeof(float) ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+
+    /// <summary>
+    /// First stage, in place on the scores s of one row: s ← a = f(s)/Σ f(s). For the backward, sig (when given)
+    /// receives f′(s)/Σ f(s). Both are computed with a row factor e^−μ that the l1 normalisation cancels:
+    /// exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
+    /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
+    /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
+    {
+        int n = s.Length, W = Vector<T>.Count, j = 0;
+        T max = TensorPrimitives.Max<T>(s);
+        ref T S = ref MemoryMarshal.GetReference(s);
+        var vsum = Vector<T>.Zero;
+        T sum = T.Zero;
+        if (f == PositiveFunction.Exp)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var wmax = Vector512.Create(max); var wlo = Vector512.Create(LogMinNormal);
+                var wsum = Vector512<T>.Zero;
+                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                {
+                    var e = VExp(Vector512.Max(Vector512.LoadUnsafe(ref S, (nuint)j) - wmax, wlo));
+                    e.StoreUnsafe(ref S, (nuint)j);
+                    wsum += e;
+                }
+                sum = Vector512.Sum(wsum);
+            }
+            var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
+            for (; j + W <= n; j += W)
+            {
+                var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
+                e.StoreUnsafe(ref S, (nuint)j);
+                vsum += e;
+            }
+            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; sum += e; }
+        }
+        else if (max >= T.Zero)
+        {
+            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1]. Where ln(1 + t)
+            // rounds a tiny t away, softplus is below ε·ln 2 while the row's maximum contributes at least ln 2, so the
+            // normalised weights are unaffected.
+            bool wantSig = !sig.IsEmpty;
+            ref T G = ref MemoryMarshal.GetReference(sig);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var wsum = Vector512<T>.Zero;
+                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                {
+                    var x = Vector512.LoadUnsafe(ref S, (nuint)j);
+                    var t = VExp(-Vector512.Abs(x));
+                    var onePlusT = Vector512<T>.One + t;
+                    var u = Vector512.Max(x, Vector512<T>.Zero) + VLog(onePlusT);
+                    u.StoreUnsafe(ref S, (nuint)j);
+                    wsum += u;
+                    if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+                }
+                sum = Vector512.Sum(wsum);
+            }
+            for (; j + W <= n; j += W)
+            {
+                var x = Vector.LoadUnsafe(ref S, (nuint)j);
+                var t = VExp(-Vector.Abs(x));
+                var onePlusT = Vector<T>.One + t;
+                var u = Vector.Max(x, Vector<T>.Zero) + VLog(onePlusT);
+                u.StoreUnsafe(ref S, (nuint)j);
+                vsum += u;
+                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+            }
+            for (; j < n; j++)
+            {
+                T x = s[j], t = T.Exp(-T.Abs(x));
+                s[j] = T.Max(x, T.Zero) + T.Log(T.One + t);
+                sum += s[j];
+                if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
+                T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
+                if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
+                s[j] = shifted * ratio;
+                sum += s[j];
+            }
+        }
+        sum += Vector.Sum(vsum);
+        TensorPrimitives.Divide(s, sum, s);
+        if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
+    }
+
+    /// <summary>
+    /// Re-weighting of one row of first-stage weights a (n = its length): x = n·a − o, y = ReLU(x)/max x,
+    /// w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any length, and w does
+    /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
+    /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
+    /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
+    /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
+    {
+        T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
+        T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
+        if (!(xMax > T.Zero))
+        {
+            a.CopyTo(w);
+            return T.Zero;
+        }
+        int len = a.Length, W = Vector<T>.Count, j2 = 0;
+        bool integer = p == Math.Floor(p) && p <= 1 << 20;
+        int e = integer ? (int)p : 0;
+        T pT = T.CreateChecked(p), cut = Cutoff(p), scale = nT / xMax, shift = o / xMax;
+        bool wantD = !dpow.IsEmpty;
+        ref T Ar = ref MemoryMarshal.GetReference(a);
+        ref T Wr = ref MemoryMarshal.GetReference(w);
+        ref T Dr = ref MemoryMarshal.GetReference(dpow);
+        T sum = T.Zero;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wsum = Vector512<T>.Zero;
+            var wscale = Vector512.Create(scale); var wshift = Vector512.Create(shift); var wcut = Vector512.Create(cut);
+            for (; j2 + Vector512<T>.Count <= len; j2 += Vector512<T>.Count)
+            {
+                var y = Vector512.LoadUnsafe(ref Ar, (nuint)j2) * wscale - wshift;
+                var keep = Vector512.GreaterThanOrEqual(y, wcut);
+                y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
+                var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pT - T.One));
+                d = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
+                var r = d * y;
+                r.StoreUnsafe(ref Wr, (nuint)j2);
+                if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
+                wsum += r;
+            }
+            sum = Vector512.Sum(wsum);
+        }
+        var vsum = Vector<T>.Zero;
+        var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
+        for (; j2 + W <= len; j2 += W)
+        {
+            var y = Vector.LoadUnsafe(ref Ar, (nuint)j2) * vscale - vshift;     // x / max x
+            var keep = Vector.GreaterThanOrEqual(y, vcut);
+            y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
+            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pT - T.One));
+            d = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
+            var r = d * y;
+            r.StoreUnsafe(ref Wr, (nuint)j2);
+            if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
+            vsum += r;
+        }
+        sum += Vector.Sum(vsum);
+        for (; j2 < len; j2++)
+        {
+            T y = a[j2] * scale - shift;
+            T d = T.Zero;
+            if (y >= cut) d = integer ? PowInt(y, e - 1) : T.Exp(T.Log(y) * (pT - T.One));
+            else y = T.Zero;
+            T r = d * y;
+            w[j2] = r;
+            if (wantD) dpow[j2] = d;
+            sum += r;
+        }
+        // sum ≥ 1: the maximum contributes 1^p.
+        TensorPrimitives.Multiply(w, T.One / sum, w);
+        return nT * pT / (xMax * sum);
+    }
+
+    /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
+    {
+        int n = g.Length, W = Vector<T>.Count, j = 0;
+        ref T Gr = ref MemoryMarshal.GetReference(g);
+        ref T Mr = ref MemoryMarshal.GetReference(m);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wc = Vector512.Create(c); var wk = Vector512.Create(kappa);
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                ((Vector512.LoadUnsafe(ref Gr, (nuint)j) - wc) * Vector512.LoadUnsafe(ref Mr, (nuint)j) * wk).StoreUnsafe(ref Gr, (nuint)j);
+        }
+        var vc = new Vector<T>(c); var vk = new Vector<T>(kappa);
+        for (; j + W <= n; j += W)
+            ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
+        for (; j < n; j++) g[j] = (g[j] - c) * m[j] * kappa;
+    }
+
+    /// <summary>The smallest y whose p-th power is still a normal number.</summary>
+    private static T Cutoff(double p) =>
+        T.CreateChecked(Math.Exp(Math.Log(MinNormal) / p) * 1.01);
+
+}
