@@ -54,6 +54,11 @@ public class AttentionEdgeCaseTests
     [InlineData("lssar", 1e-30)]
     [InlineData("softmax", 1e-30)]
     [InlineData("softplus-l1-r", 1e-30)]
+    [InlineData("sigmoid-l1", 1e15)]
+    [InlineData("sigmoid-l1-r", 1e-30)]
+    [InlineData("ssmax", 1e3)]
+    [InlineData("ssmax-r", -1e3)]
+    [InlineData("softmax-w5-alibi", 1e3)]
     public void VeryLargeAndVerySmallScoresStayFiniteInFloat32(string variant, double scale)
     {
         // scale 1e3: |scores| ~ 1e6/√d (large positive and negative in one row; with −1e3 queries flip sign).
@@ -148,7 +153,8 @@ public class AttentionEdgeCaseTests
     [Fact]
     public void LabelsRoundTrip()
     {
-        foreach (var s in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r" })
+        foreach (var s in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r", "ssmax", "ssmax-r-p3",
+                     "sigmoid-l1", "sigmoid-l1-r", "softmax-w64", "lssar-p3-w16-alibi", "softmax-alibi" })
             Assert.Equal(s, AttentionSpec.Parse(s).Label);
         Assert.Equal(AttentionSpec.Lssar, AttentionSpec.Lssa.WithReweight(true));
     }

@@ -51,6 +51,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
+        if (f == PositiveFunction.Sigmoid)
+        {
+            StageOneSigmoid(s, sig);
+            return;
+        }
         int n = s.Length, W = Vector<T>.Count, j = 0;
         T max = TensorPrimitives.Max<T>(s);
         ref T S = ref MemoryMarshal.GetReference(s);
@@ -133,6 +138,56 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         sum += Vector.Sum(vsum);
         TensorPrimitives.Divide(s, sum, s);
         if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
+    }
+
+    /// <summary>
+    /// <see cref="StageOne"/> for f = σ: s ← σ(s)/Σ σ(s) and sig ← σ′(s)/Σ σ(s), σ′ = σ(1 − σ). With t = e^−|s| ∈ (0, 1],
+    /// σ(s) = (s ≥ 0 ? 1 : t)/(1 + t) and σ′(s) = t/(1 + t)², which never overflow. When every score is negative the
+    /// row factor e^−μ, μ = max s, keeps the terms from underflowing to 0/0: σ(s)·e^−μ = e^(s−μ)/(1 + e^s) and
+    /// σ′(s)·e^−μ = e^(s−μ)/(1 + e^s)².
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StageOneSigmoid(Span<T> s, Span<T> sig)
+    {
+        int n = s.Length, W = Vector<T>.Count, j = 0;
+        bool wantSig = !sig.IsEmpty;
+        T max = TensorPrimitives.Max<T>(s), sum = T.Zero;
+        if (max >= T.Zero)
+        {
+            ref T S = ref MemoryMarshal.GetReference(s);
+            ref T G = ref MemoryMarshal.GetReference(sig);
+            var vsum = Vector<T>.Zero;
+            for (; j + W <= n; j += W)
+            {
+                var x = Vector.LoadUnsafe(ref S, (nuint)j);
+                var t = VExp(-Vector.Abs(x));
+                var onePlusT = Vector<T>.One + t;
+                var u = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
+                u.StoreUnsafe(ref S, (nuint)j);
+                vsum += u;
+                if (wantSig) (t / (onePlusT * onePlusT)).StoreUnsafe(ref G, (nuint)j);
+            }
+            sum = Vector.Sum(vsum);
+            for (; j < n; j++)
+            {
+                T x = s[j], t = T.Exp(-T.Abs(x)), onePlusT = T.One + t;
+                s[j] = (x >= T.Zero ? T.One : t) / onePlusT;
+                sum += s[j];
+                if (wantSig) sig[j] = t / (onePlusT * onePlusT);
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
+                s[j] = shifted / u;
+                sum += s[j];
+                if (wantSig) sig[j] = shifted / (u * u);
+            }
+        }
+        TensorPrimitives.Divide(s, sum, s);
+        if (wantSig) TensorPrimitives.Divide(sig, sum, sig);
     }
 
     /// <summary>

@@ -28,6 +28,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         private readonly T[] tmp;
         /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
         private readonly T[] kappa;
+        /// <summary>ALiBi's slope m_h of the prepared head (0 without ALiBi).</summary>
+        private T slope;
 
         public Workspace(AttentionDims dims, bool backward, int blockRows = R)
         {
@@ -62,7 +64,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             for (int i = 0; i < d.Queries; i++)
             {
                 var qi = q.AsSpan(qBase + i * D, D);
-                T scale = T.CreateChecked(f.RowScale(d.Visible(i)));
+                T scale = T.CreateChecked(f.RowScale(Count(f, i)));
                 if (f.NormalizeQK) scale *= InverseNorm(qi);
                 TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
             }
@@ -75,7 +77,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             }
             Transpose(Kn, 0, tk, D, KT);
             if (v is not null) Transpose(v, kBase, tk, D, VT);
+            slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
         }
+
+        /// <summary>n_i, the number of keys query row <paramref name="i"/> sees.</summary>
+        private int Count(AttentionFamily f, int i) => d.Visible(i) - f.FirstKey(d.Visible(i));
 
         private static void Transpose(T[] src, int offset, int rows, int cols, T[] dst)
         {
@@ -85,7 +91,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
         /// <summary>
         /// Scores and weights of query rows i0..i0+rb−1 over keys 0..nMax−1. Returns the buffer holding the final
-        /// weights w (zero past each row's n_i): A itself without re-weighting (and in the forward, where w
+        /// weights w (zero outside each row's visible keys): A itself without re-weighting (and in the forward, where w
         /// overwrites a), else W. With <paramref name="keepStages"/> the backward's intermediates stay in A, Sig, X.
         /// </summary>
         public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages, int row0)
@@ -96,14 +102,22 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             var w = f.Power is null || !keepStages ? A : W;
             for (int rr = 0; rr < rb; rr++)
             {
-                int n = d.Visible(i0 + rr), r = row0 + rr;
-                var row = A.AsSpan(r * tk, n);
-                StageOne(row, keepStages && f.Positive == PositiveFunction.Softplus ? Sig.AsSpan(r * tk, n) : default, f.Positive);
+                int end = d.Visible(i0 + rr), lo = f.FirstKey(end), n = end - lo, r = row0 + rr, at = r * tk + lo;
+                var row = A.AsSpan(at, n);
+                if (f.Alibi) AddDistanceBias(row, lo - (end - 1));
+                StageOne(row, keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default, f.Positive);
                 if (f.Power is double p)
-                    kappa[r] = StageTwo(row, n, keepStages ? X.AsSpan(r * tk, n) : default, w.AsSpan(r * tk, n), p);
-                w.AsSpan(r * tk + n, nMax - n).Clear();
+                    kappa[r] = StageTwo(row, n, keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
+                w.AsSpan(r * tk, lo).Clear();
+                w.AsSpan(r * tk + end, nMax - end).Clear();
             }
             return w;
+        }
+
+        /// <summary>s_j += m·(j − t_i) for the row's keys, where <paramref name="firstDistance"/> = first key − t_i ≤ 0: ALiBi's bias −m·(t_i − j).</summary>
+        private void AddDistanceBias(Span<T> row, int firstDistance)
+        {
+            for (int j = 0; j < row.Length; j++) row[j] += slope * T.CreateChecked(firstDistance + j);
         }
 
         /// <summary>
@@ -112,18 +126,19 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         /// κ·y_j^(p−1)·(dw_j − ⟨w, dw⟩) with y = x/max x and κ = n·p/(max x · Σ_k y_k^p) (see <see cref="StageTwo"/>);
         /// on a degenerate row da = dw. First stage: ds_j = (f′(s_j)/U)·(da_j − ⟨a, da⟩), where f′/U = a_j for exp.
         /// </summary>
-        public void RowBackward(int r, int n, AttentionFamily f)
+        public void RowBackward(int r, int end, AttentionFamily f)
         {
-            int tk = d.Keys;
-            var g = G.AsSpan(r * tk, n);
-            ReadOnlySpan<T> a = A.AsSpan(r * tk, n);
+            int tk = d.Keys, lo = f.FirstKey(end), n = end - lo, at = r * tk + lo;
+            G.AsSpan(r * tk, lo).Clear();                      // keys before the window have no gradient
+            var g = G.AsSpan(at, n);
+            ReadOnlySpan<T> a = A.AsSpan(at, n);
             if (f.Power is not null && kappa[r] > T.Zero)
             {
-                T dot = TensorPrimitives.Dot<T>(W.AsSpan(r * tk, n), g);
-                CenterAndScale(g, dot, X.AsSpan(r * tk, n), kappa[r]);
+                T dot = TensorPrimitives.Dot<T>(W.AsSpan(at, n), g);
+                CenterAndScale(g, dot, X.AsSpan(at, n), kappa[r]);
             }
             T dot2 = TensorPrimitives.Dot(a, g);
-            CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(r * tk, n), T.One);
+            CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(at, n), T.One);
         }
 
         /// <summary>dq_i = λ_i·dQ'_i and dk̃_j, taken back through the QK normalisation when there is one.</summary>
@@ -134,7 +149,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             for (int i = 0; i < d.Queries; i++)
             {
                 var g = dq.AsSpan(qBase + i * D, D);
-                TensorPrimitives.Multiply(g, T.CreateChecked(f.RowScale(d.Visible(i))), g);
+                TensorPrimitives.Multiply(g, T.CreateChecked(f.RowScale(Count(f, i))), g);
                 if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qBase + i * D, D), g, tmp);
             }
             if (f.NormalizeQK)

@@ -7,39 +7,76 @@ public enum PositiveFunction
     Exp,
     /// <summary>f(s) = ln(1 + e^s).</summary>
     Softplus,
+    /// <summary>f(s) = σ(s) = 1 / (1 + e^−s).</summary>
+    Sigmoid,
+}
+
+/// <summary>The factor λ_i of the scores s_ij = λ_i·q̃_i·k̃_j.</summary>
+public enum ScoreScale
+{
+    /// <summary>λ = 1/√d.</summary>
+    InverseSqrtDim,
+    /// <summary>λ_i = log(d_s)·log(n_i), LSSA's length scale.</summary>
+    LogDimLogLength,
+    /// <summary>λ_i = log(n_i)/√d, Scalable-Softmax's (the learnable per-head s_h multiplies the queries before the kernel).</summary>
+    LogLengthOverSqrtDim,
 }
 
 /// <summary>
 /// One member of the causal attention family, as the kernels see it. Every variant is the same two-stage computation
 /// (Gao &amp; Spratling, arXiv 2501.13428, describe LSSA and LSSAR in these terms):
 /// <list type="number">
-/// <item>scores s_ij = λ_i · q̃_i·k̃_j, where q̃, k̃ are the raw or unit-normalised queries and keys and λ_i is either
-/// 1/√d or the length scale log(d_s)·log(n_i);</item>
-/// <item>first stage a_ij = f(s_ij) / Σ_j f(s_ij) over the visible keys j ≤ i (n_i of them);</item>
-/// <item>optional sharpening r_ij = ReLU(n_i·a_ij − o_i)^p, w_ij = r_ij / Σ_j r_ij, with o_i = 0 for the first
-/// <see cref="WarmRows"/> positions and 1 after; a row whose r_ij are all zero keeps its first-stage weights;</item>
+/// <item>visible keys: query i at absolute position t_i sees keys j with max(0, t_i + 1 − w) ≤ j ≤ t_i (all j ≤ t_i
+/// without a window w); n_i is their number;</item>
+/// <item>scores s_ij = λ_i·q̃_i·k̃_j − m_h·(t_i − j), where q̃, k̃ are the raw or unit-normalised queries and keys,
+/// λ_i is given by <see cref="Scale"/> and the ALiBi slope m_h is 0 unless <see cref="Alibi"/>;</item>
+/// <item>first stage a_ij = f(s_ij) / Σ_j f(s_ij) over the visible keys;</item>
+/// <item>optional sharpening r_ij = ReLU(n_i·a_ij − o_i)^p, w_ij = r_ij / Σ_j r_ij, with o_i = 0 for rows with
+/// n_i ≤ <see cref="WarmRows"/> and 1 after; a row whose r_ij are all zero keeps its first-stage weights;</item>
 /// <item>output o_i = Σ_j w_ij v_j.</item>
 /// </list>
 /// </summary>
 /// <param name="Positive">The positive function f.</param>
 /// <param name="NormalizeQK">Divide each query and key by its l2 norm (guarded by <see cref="NormEpsilon"/>).</param>
-/// <param name="LengthScale">λ_i = log(<paramref name="ScaleDim"/>)·log(n_i) instead of 1/√<paramref name="HeadDim"/>.</param>
+/// <param name="Scale">The score factor λ_i.</param>
 /// <param name="HeadDim">The head dimension d.</param>
-/// <param name="ScaleDim">d_s in the length scale.</param>
+/// <param name="ScaleDim">d_s in LSSA's length scale.</param>
 /// <param name="Power">The sharpening exponent p, or null for no sharpening.</param>
-public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK, bool LengthScale, int HeadDim, int ScaleDim, double? Power)
+/// <param name="Window">The sliding window w, or null for full causal attention.</param>
+/// <param name="Alibi">Add ALiBi's distance bias −m_h·(t_i − j) to the scores.</param>
+public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK, ScoreScale Scale, int HeadDim, int ScaleDim, double? Power, int? Window = null, bool Alibi = false)
 {
     /// <summary>‖x‖ is taken as max(‖x‖, ε) when normalising queries and keys, so a zero vector maps to zero instead of NaN.</summary>
     public const double NormEpsilon = 1e-12;
 
-    /// <summary>Rows at absolute positions with n_i ≤ 3 use the offset o_i = 0 in the re-weighting, the rest o_i = 1.</summary>
+    /// <summary>Rows with n_i ≤ 3 visible keys use the offset o_i = 0 in the re-weighting, the rest o_i = 1.</summary>
     public const int WarmRows = 3;
 
     /// <summary>The score scale λ for a row that sees <paramref name="n"/> keys.</summary>
-    public double RowScale(int n) => LengthScale ? Math.Log(ScaleDim) * Math.Log(n) : 1 / Math.Sqrt(HeadDim);
+    public double RowScale(int n) => Scale switch
+    {
+        ScoreScale.LogDimLogLength => Math.Log(ScaleDim) * Math.Log(n),
+        ScoreScale.LogLengthOverSqrtDim => Math.Log(n) / Math.Sqrt(HeadDim),
+        _ => 1 / Math.Sqrt(HeadDim),
+    };
+
+    /// <summary>The first key a query sees when it sees keys up to <paramref name="end"/> − 1 (its absolute position + 1).</summary>
+    public int FirstKey(int end) => Window is int w && end > w ? end - w : 0;
 
     /// <summary>The re-weighting offset o for a row that sees <paramref name="n"/> keys.</summary>
     public static double ReweightOffset(int n) => n <= WarmRows ? 0 : 1;
+
+    /// <summary>
+    /// ALiBi's slope m_h of head <paramref name="head"/> (0-based) of <paramref name="heads"/> (Press et al., 2022):
+    /// the geometric sequence 2^(−8/n'), 2^(−16/n'), … for the largest power of two n' ≤ heads, and for the remaining
+    /// heads every other slope of the sequence for 2n'. Zero when the family has no ALiBi.
+    /// </summary>
+    public double AlibiSlope(int head, int heads)
+    {
+        if (!Alibi) return 0;
+        int pow2 = 1 << (int)Math.Floor(Math.Log2(heads));
+        return head < pow2 ? Math.Pow(2, -8.0 * (head + 1) / pow2) : Math.Pow(2, -8.0 * (2 * (head - pow2) + 1) / (2 * pow2));
+    }
 
     /// <summary>The family member computing <paramref name="spec"/> for heads of dimension <paramref name="headDim"/>; validates the spec.</summary>
     public static AttentionFamily Of(AttentionSpec spec, int headDim, string op = "causal_attention")
@@ -48,15 +85,19 @@ public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK
         if (headDim < 1) throw new ArgumentException($"{op}: head dimension must be at least 1, got {headDim}");
         if (spec.Reweight && (!double.IsFinite(spec.Power) || spec.Power < 1))
             throw new ArgumentException($"{op}: re-weighting power must be finite and at least 1, got {spec.Power} ({spec.Label})");
+        if (spec.Window is int w && w < 1)
+            throw new ArgumentException($"{op}: the sliding window must be at least 1 key, got {w}");
         int scaleDim = spec.ScaleDim ?? headDim;
-        if (spec.Kind == AttentionKind.Lssa && scaleDim < 2)
-            throw new ArgumentException($"{op}: LSSA needs log(d) > 0, so d (ScaleDim, default the head dimension) must be at least 2; got {scaleDim}");
+        if (spec.Kind is AttentionKind.Lssa or AttentionKind.SigmoidL1 && scaleDim < 2)
+            throw new ArgumentException($"{op}: {spec.Label} needs log(d) > 0, so d (ScaleDim, default the head dimension) must be at least 2; got {scaleDim}");
         double? power = spec.Reweight ? spec.Power : null;
         return spec.Kind switch
         {
-            AttentionKind.Softmax => new(PositiveFunction.Exp, false, false, headDim, scaleDim, power),
-            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, true, headDim, scaleDim, power),
-            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, false, headDim, scaleDim, power),
+            AttentionKind.Softmax => new(PositiveFunction.Exp, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SsMax => new(PositiveFunction.Exp, false, ScoreScale.LogLengthOverSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SigmoidL1 => new(PositiveFunction.Sigmoid, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
             _ => throw new ArgumentException($"{op}: unknown attention kind {spec.Kind}"),
         };
     }
@@ -68,9 +109,9 @@ public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK
 /// <param name="Queries">Tq.</param>
 /// <param name="Keys">Tk = QueryOffset + Tq.</param>
 /// <param name="HeadDim">D.</param>
-/// <param name="QueryOffset">Absolute position of the first query; query i sees keys 0..QueryOffset + i.</param>
+/// <param name="QueryOffset">Absolute position of the first query; query i sees keys up to QueryOffset + i.</param>
 public readonly record struct AttentionDims(int Batch, int Heads, int Queries, int Keys, int HeadDim, int QueryOffset)
 {
-    /// <summary>Number of keys visible from query row <paramref name="i"/> (n_i).</summary>
+    /// <summary>One past the last key visible from query row <paramref name="i"/> (QueryOffset + i + 1; n_i without a window).</summary>
     public int Visible(int i) => QueryOffset + i + 1;
 }

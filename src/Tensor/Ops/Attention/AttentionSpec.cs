@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Engine;
 
 /// <summary>The positive function and normalisation of the first attention stage.</summary>
@@ -12,17 +14,30 @@ public enum AttentionKind
     Lssa,
     /// <summary>Ablation: softplus of the plain scaled scores q_i·k_j/√d, l1-normalised (no QK normalisation, no length scale).</summary>
     SoftplusL1,
+    /// <summary>
+    /// Scalable-Softmax (SSMax, Nakanishi, arXiv 2501.19399): softmax of s_h·log(n_i)·q_i·k_j/√d, with s_h a learnable
+    /// scalar per head passed to the op as its head scale (1 when none is given).
+    /// </summary>
+    SsMax,
+    /// <summary>
+    /// Ablation of the positive function (Gao &amp; Spratling): LSSA with the sigmoid in place of Softplus,
+    /// a_ij = σ(c_ij) / Σ_j σ(c_ij) with c_ij = log(d)·log(n_i)·q̂_i·k̂_j.
+    /// </summary>
+    SigmoidL1,
 }
 
 /// <summary>
 /// Which causal attention to compute. <see cref="Reweight"/> adds the second stage of LSSAR:
-/// r_ij = ReLU(n_i·a_ij − o_i)^p, w_ij = r_ij / Σ_j r_ij.
+/// r_ij = ReLU(n_i·a_ij − o_i)^p, w_ij = r_ij / Σ_j r_ij. <see cref="Window"/> limits every query to its last w keys
+/// (sliding-window attention); <see cref="Alibi"/> adds ALiBi's linear distance bias to the scores.
 /// </summary>
 /// <param name="Kind">The first stage.</param>
 /// <param name="Reweight">Apply the power-law re-weighting after the first stage.</param>
 /// <param name="Power">The exponent p of the re-weighting (15 by default; 3 is the other studied value). Must be finite and ≥ 1.</param>
 /// <param name="ScaleDim">d in log(d) for LSSA; null means the head dimension. Must be ≥ 2 so that log(d) &gt; 0.</param>
-public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, bool Reweight = false, double Power = 15, int? ScaleDim = null)
+/// <param name="Window">Query i sees only keys j with i − w &lt; j ≤ i (n_i = min(w, i + 1)); null: every key j ≤ i.</param>
+/// <param name="Alibi">Add −m_h·(i − j) to every score before the positive function (Press et al. 2022, slopes m_h per head).</param>
+public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, bool Reweight = false, double Power = 15, int? ScaleDim = null, int? Window = null, bool Alibi = false)
 {
     /// <summary>Softmax attention.</summary>
     public static AttentionSpec Softmax { get; } = new();
@@ -34,49 +49,83 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
     public static AttentionSpec SoftplusL1 { get; } = new(AttentionKind.SoftplusL1);
     /// <summary>Ablation: Softmax followed by the re-weighting, p = 15.</summary>
     public static AttentionSpec SoftmaxReweighted { get; } = new(AttentionKind.Softmax, Reweight: true);
+    /// <summary>Scalable-Softmax.</summary>
+    public static AttentionSpec SsMax { get; } = new(AttentionKind.SsMax);
+    /// <summary>Ablation: sigmoid + l1 normalisation with LSSA's QK normalisation and length scale.</summary>
+    public static AttentionSpec SigmoidL1 { get; } = new(AttentionKind.SigmoidL1);
 
-    /// <summary>Short name used in logs and result tables ("softmax", "lssa", "lssar", "softplus-l1", "softmax-r").</summary>
-    public string Label => (Kind, Reweight) switch
+    /// <summary>Softmax over the last <paramref name="window"/> keys of every query: the control whose loss cannot grow with length.</summary>
+    public static AttentionSpec SlidingWindow(int window) => new(AttentionKind.Softmax, Window: window);
+
+    private static readonly (AttentionKind Kind, string Name)[] KindNames =
+    [
+        (AttentionKind.Softmax, "softmax"), (AttentionKind.Lssa, "lssa"), (AttentionKind.SoftplusL1, "softplus-l1"),
+        (AttentionKind.SsMax, "ssmax"), (AttentionKind.SigmoidL1, "sigmoid-l1"),
+    ];
+
+    /// <summary>The variant names <see cref="Parse"/> accepts, with the suffixes it reads.</summary>
+    public const string Grammar = "softmax, softmax-r, lssa, lssar, softplus-l1, softplus-l1-r, ssmax, ssmax-r, sigmoid-l1, sigmoid-l1-r, " +
+        "each optionally followed by -pP (re-weighting power other than 15), -wW (sliding window of W keys) and -alibi";
+
+    /// <summary>
+    /// Short name used in logs and result tables: the kind ("softmax", "lssa" and "lssar" for LSSA with re-weighting,
+    /// "softplus-l1", "ssmax", "sigmoid-l1"), "-r" for re-weighting on the other kinds, "-pP" for a power other than
+    /// 15, "-wW" for a window and "-alibi".
+    /// </summary>
+    public string Label
     {
-        (AttentionKind.Softmax, false) => "softmax",
-        (AttentionKind.Softmax, true) => "softmax-r",
-        (AttentionKind.Lssa, false) => "lssa",
-        (AttentionKind.Lssa, true) => "lssar",
-        (AttentionKind.SoftplusL1, false) => "softplus-l1",
-        _ => "softplus-l1-r",
-    } + (Reweight && Power != 15 ? $"-p{Power:G}" : "");
+        get
+        {
+            string name = KindNames.First(k => k.Kind == Kind).Name;
+            string label = Kind == AttentionKind.Lssa && Reweight ? "lssar" : Reweight ? name + "-r" : name;
+            if (Reweight && Power != 15) label += "-p" + Power.ToString("G", CultureInfo.InvariantCulture);
+            if (Window is int w) label += "-w" + w.ToString(CultureInfo.InvariantCulture);
+            if (Alibi) label += "-alibi";
+            return label;
+        }
+    }
 
     /// <summary>This spec with the re-weighting switched on or off (for re-weighting applied only at evaluation).</summary>
     public AttentionSpec WithReweight(bool reweight) => this with { Reweight = reweight };
 
-    /// <summary>
-    /// Parses a label as written by <see cref="Label"/> ("softmax", "softmax-r", "lssa", "lssar", "softplus-l1",
-    /// "softplus-l1-r", each optionally followed by "-pP" for a power other than 15, e.g. "lssar-p3").
-    /// </summary>
+    /// <summary>Parses a label as written by <see cref="Label"/> (see <see cref="Grammar"/>), e.g. "lssar-p3", "softmax-w64", "ssmax-alibi".</summary>
+    /// <exception cref="FormatException">The label names no variant, or a suffix is malformed or does not apply.</exception>
     public static AttentionSpec Parse(string label)
     {
         ArgumentNullException.ThrowIfNull(label);
         string s = label.Trim().ToLowerInvariant();
+        bool alibi = false;
+        int? window = null;
         double power = 15;
-        int pAt = s.LastIndexOf("-p", StringComparison.Ordinal);
-        if (pAt > 0 && pAt + 2 < s.Length && char.IsDigit(s[pAt + 2]))
+        if (s.EndsWith("-alibi", StringComparison.Ordinal)) { alibi = true; s = s[..^"-alibi".Length]; }
+        int at = s.LastIndexOf("-w", StringComparison.Ordinal);
+        if (at > 0 && at + 2 < s.Length && char.IsDigit(s[at + 2]))
         {
-            if (!double.TryParse(s[(pAt + 2)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out power))
-                throw new FormatException($"attention: cannot read the power in '{label}'");
-            s = s[..pAt];
+            if (!int.TryParse(s[(at + 2)..], NumberStyles.None, CultureInfo.InvariantCulture, out int w) || w < 1)
+                throw new FormatException($"attention: cannot read the window in '{label}'; expected -wW with W a positive integer");
+            window = w;
+            s = s[..at];
         }
-        AttentionSpec spec = s switch
+        at = s.LastIndexOf("-p", StringComparison.Ordinal);
+        if (at > 0 && at + 2 < s.Length && char.IsDigit(s[at + 2]))
         {
-            "softmax" => Softmax,
-            "softmax-r" => SoftmaxReweighted,
-            "lssa" => Lssa,
-            "lssar" => Lssar,
-            "softplus-l1" => SoftplusL1,
-            "softplus-l1-r" => SoftplusL1 with { Reweight = true },
-            _ => throw new FormatException($"attention: unknown variant '{label}'; expected softmax, softmax-r, lssa, lssar, softplus-l1 or softplus-l1-r (optionally with -pP)"),
-        };
-        if (power != 15 && !spec.Reweight)
+            if (!double.TryParse(s[(at + 2)..], NumberStyles.Float, CultureInfo.InvariantCulture, out power))
+                throw new FormatException($"attention: cannot read the power in '{label}'");
+            s = s[..at];
+        }
+        bool reweight = false;
+        AttentionKind? kind = null;
+        if (s == "lssar") { kind = AttentionKind.Lssa; reweight = true; }
+        else
+        {
+            if (s.EndsWith("-r", StringComparison.Ordinal) && s != "lssa-r") { reweight = true; s = s[..^2]; }
+            foreach (var (k, name) in KindNames)
+                if (name == s) kind = k;
+        }
+        if (kind is null)
+            throw new FormatException($"attention: unknown variant '{label}'; expected {Grammar}");
+        if (power != 15 && !reweight)
             throw new FormatException($"attention: '{label}' sets a power but has no re-weighting");
-        return spec with { Power = power };
+        return new AttentionSpec(kind.Value, reweight, power, null, window, alibi);
     }
 }

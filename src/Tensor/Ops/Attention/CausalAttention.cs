@@ -9,10 +9,13 @@ public sealed partial class Tensor
     /// (the offset is the number of cached positions before the first query; 0 for a full sequence).
     /// Returns [B, H, Tq, D]. Every <see cref="AttentionSpec"/> runs as one fused kernel with a handwritten backward
     /// (see <see cref="CausalAttentionNode"/>); <see cref="AttentionReference"/> is the composed reference.
+    /// <paramref name="headScale"/> [H] multiplies each head's queries before the kernel (SSMax's learnable s_h; its
+    /// gradient comes through that product); null means 1.
     /// </summary>
-    public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, AttentionSpec spec, int queryOffset = 0)
+    public static Tensor CausalAttention(Tensor q, Tensor k, Tensor v, AttentionSpec spec, int queryOffset = 0, Tensor? headScale = null)
     {
         AttentionChecks.Validate(q, k, v, queryOffset, "causal_attention");
+        q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
         var family = AttentionFamily.Of(spec, dims.HeadDim);
         Tensor qc = Packed(q), kc = Packed(k), vc = Packed(v);
@@ -22,11 +25,13 @@ public sealed partial class Tensor
 
     /// <summary>
     /// The final attention weights w [B, H, Tq, Tk] of <see cref="CausalAttention"/> (zero above the causal
-    /// diagonal), from the fused kernel. Not differentiable; meant for diagnostics (entropy, attention maps).
+    /// diagonal and outside a window), from the fused kernel. Not differentiable; meant for diagnostics (entropy,
+    /// attention maps). <paramref name="headScale"/> is as in <see cref="CausalAttention"/>.
     /// </summary>
-    public static Tensor CausalAttentionWeights(Tensor q, Tensor k, AttentionSpec spec, int queryOffset = 0)
+    public static Tensor CausalAttentionWeights(Tensor q, Tensor k, AttentionSpec spec, int queryOffset = 0, Tensor? headScale = null)
     {
         AttentionChecks.Validate(q, k, k, queryOffset, "causal_attention_weights");
+        q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention_weights");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
         var family = AttentionFamily.Of(spec, dims.HeadDim, "causal_attention_weights");
         Tensor qc = Packed(q), kc = Packed(k);
