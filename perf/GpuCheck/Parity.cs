@@ -315,7 +315,7 @@ internal sealed class Parity(CudaBackend gpu, Report report)
         var w = new Worst();
         // a full sequence, and decoding-style rows after cached positions; rows of 72 keys span more than one tile
         AttentionDims[] shapes = [new(1, 2, 72, 72, 32, 0), new(1, 2, 5, 45, 16, 40)];
-        string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r"];
+        string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r", "ssmax", "sigmoid-l1-r", "softmax-w16", "lssar-w24-alibi"];
         int seed = 40;
         foreach (var d in shapes)
             foreach (var label in labels)

@@ -54,10 +54,29 @@ public class EmulatedAttentionTests
 
     [Theory]
     [MemberData(nameof(FloatTypes))]
+    public void WindowsAlibiAndSigmoidMatchTheCpuWithOffsetsAndSeveralHeads(DType dtype)
+    {
+        // Three heads (ALiBi's slopes for a count that is not a power of two), a cache offset and windows shorter
+        // than, equal to and longer than the rows.
+        var d = new AttentionDims(2, 3, 5, 12, 8, 7);
+        int seed = 500;
+        foreach (var label in new[] { "softmax-w1", "softmax-w4-alibi", "lssar-w6-alibi", "ssmax-r-w12", "sigmoid-l1-r-w5", "softplus-l1-alibi", "ssmax-alibi" })
+        {
+            var spec = AttentionSpec.Parse(label);
+            Check(dtype, spec, d, seed += 10, Tol(dtype, spec.Reweight));
+        }
+        // every cosine negative: the sigmoid's shifted form
+        Check(dtype, AttentionSpec.SigmoidL1 with { Reweight = true }, new AttentionDims(1, 2, 6, 9, 4, 3), 601, Tol(dtype, true), negativeScores: true);
+        Check(dtype, AttentionSpec.SigmoidL1, new AttentionDims(1, 2, 6, 9, 4, 3), 602, Tol(dtype, false), negativeScores: true);
+    }
+
+    [Theory]
+    [MemberData(nameof(FloatTypes))]
     public void EveryVariantMatchesTheCpuOnAFullSequence(DType dtype)
     {
         var d = new AttentionDims(1, 1, 6, 6, 8, 0); // rows 1–3 (o = 0) and 4–6 (o = 1)
-        string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "softplus-l1", "softplus-l1-r", "lssar-p3", "lssar-p2.5"];
+        string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "softplus-l1", "softplus-l1-r", "lssar-p3", "lssar-p2.5",
+            "ssmax", "ssmax-r", "sigmoid-l1", "sigmoid-l1-r", "softmax-w3", "lssar-w4", "softmax-alibi", "lssar-alibi"];
         int seed = 1;
         foreach (var label in labels)
         {
@@ -176,9 +195,14 @@ public class EmulatedAttentionTests
     [Fact]
     public void KernelArgumentsMatchTheAttnArgsStruct()
     {
-        // ten ints, then six doubles (8-byte aligned): the layout of AttnArgs in attention.cu
-        Assert.Equal(10 * 4 + 6 * 8, System.Runtime.CompilerServices.Unsafe.SizeOf<CudaBackend.AttentionArgs>());
-        Assert.Contains("double eps2;", KernelSources_Attention);
+        // fourteen ints, then six doubles (8-byte aligned): the layout of AttnArgs in attention.cu
+        Assert.Equal(14 * 4 + 6 * 8, System.Runtime.CompilerServices.Unsafe.SizeOf<CudaBackend.AttentionArgs>());
+        string source = KernelSources_Attention;
+        int start = source.IndexOf("struct AttnArgs {", StringComparison.Ordinal), end = source.IndexOf("};", start, StringComparison.Ordinal);
+        var fields = source[start..end].Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("int ", StringComparison.Ordinal) || l.StartsWith("double ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(14, fields.Count(f => f.StartsWith("int ", StringComparison.Ordinal)));
+        Assert.Equal(6, fields.Count(f => f.StartsWith("double ", StringComparison.Ordinal)));
+        Assert.StartsWith("double eps2;", fields[^1]);
     }
 
     private static string KernelSources_Attention => Runtime.KernelSources.Read("attention.cu");

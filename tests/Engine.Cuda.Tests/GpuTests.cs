@@ -50,7 +50,7 @@ public class GpuTests
     public void CausalAttentionOfEveryVariantMatchesTheCpu()
     {
         var dev = Gpu().Device;
-        foreach (var label in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r" })
+        foreach (var label in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r", "ssmax", "sigmoid-l1-r", "softmax-w16", "lssar-w24-alibi" })
             foreach (var dtype in new[] { DType.Float32, DType.Float64 })
             {
                 var spec = AttentionSpec.Parse(label);

@@ -11,7 +11,7 @@ public sealed partial class CudaBackend
     [StructLayout(LayoutKind.Sequential)]
     internal struct AttentionArgs
     {
-        public int Bh, Tq, Tk, D, Offset, Softplus, Normalize, LengthScale, Reweight, PowerInt;
+        public int Bh, Tq, Tk, D, Offset, Positive, Normalize, ScaleMode, Reweight, PowerInt, Heads, Window, Alibi, Reserved;
         public double LogScaleDim, InvSqrtD, Power, Cut, LogMinNormal, Eps2;
 
         public static AttentionArgs Of(AttentionDims dims, AttentionFamily family, DType dtype)
@@ -26,11 +26,14 @@ public sealed partial class CudaBackend
                 Tk = dims.Keys,
                 D = dims.HeadDim,
                 Offset = dims.QueryOffset,
-                Softplus = family.Positive == PositiveFunction.Softplus ? 1 : 0,
+                Positive = family.Positive switch { PositiveFunction.Exp => 0, PositiveFunction.Softplus => 1, _ => 2 },
                 Normalize = family.NormalizeQK ? 1 : 0,
-                LengthScale = family.LengthScale ? 1 : 0,
+                ScaleMode = family.Scale switch { ScoreScale.InverseSqrtDim => 0, ScoreScale.LogDimLogLength => 1, _ => 2 },
                 Reweight = family.Power is null ? 0 : 1,
                 PowerInt = integer ? (int)p : 0,
+                Heads = dims.Heads,
+                Window = family.Window ?? 0,
+                Alibi = family.Alibi ? 1 : 0,
                 LogScaleDim = Math.Log(family.ScaleDim),
                 InvSqrtD = 1 / Math.Sqrt(family.HeadDim),
                 Power = p,

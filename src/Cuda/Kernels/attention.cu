@@ -1,10 +1,13 @@
-// Causal attention for the whole family (Softmax, LSSA, the Softplus + l1 ablation, each with or without the
-// power re-weighting of LSSAR; Gao & Spratling, arXiv 2501.13428). The maths and the row stages are those of the CPU
+// Causal attention for the whole family (Softmax, LSSA, SSMax, the Softplus + l1 and sigmoid + l1 ablations, each
+// with or without the power re-weighting of LSSAR, a sliding window and ALiBi's distance bias; Gao & Spratling,
+// arXiv 2501.13428). The maths and the row stages are those of the CPU
 // kernel (Engine.Cpu.AttentionKernel) and of docs/attention.md; these kernels compute the same values element for
 // element, only the summation order differs.
 //
-// Layout: q, qs, dq [bh, tq, d]; k, kn, v, dk, dv [bh, tk, d]; query row i sees keys j < n_i = offset + i + 1.
-// Nothing of size tq x tk is stored: every pass over a row recomputes the scores s_ij = qs_i . kn_j from
+// Layout: q, qs, dq [bh, tq, d]; k, kn, v, dk, dv [bh, tk, d]; query row i (absolute position t = offset + i) sees
+// keys lo <= j < end = t + 1, lo = max(0, end - window) with a window and 0 without; n_i = end - lo.
+// Nothing of size tq x tk is stored: every pass over a row recomputes the scores
+// s_ij = qs_i . kn_j - m_h (t - j) (m_h = 0 without ALiBi) from
 //   qs_i = lambda_i * q_i (/ |q_i|)   and   kn_j = k_j (/ |k_j|)            (attn_prep)
 // and the per-row statistics below. Row kernels run one block per (head, query row), the key-gradient kernel one
 // block per (head, key); every sum is over a fixed order, so results do not vary from run to run.
@@ -28,11 +31,15 @@ struct AttnArgs {
     int tk;            // keys (= offset + tq)
     int d;             // head dimension
     int offset;        // absolute position of the first query
-    int softplus;      // f = softplus (1) or exp (0)
+    int positive;      // f: exp (0), softplus (1), sigmoid (2)
     int normalize;     // unit-normalise q and k
-    int length_scale;  // lambda_i = log(d_s) log(n_i) instead of 1/sqrt(d)
+    int scale_mode;    // lambda_i: 1/sqrt(d) (0), log(d_s) log(n_i) (1), log(n_i)/sqrt(d) (2)
     int reweight;      // apply r = ReLU(n a - o)^p, w = r / sum r
     int pint;          // p when p is an integer (square-and-multiply), else 0 (exp(log(y) (p - 1)))
+    int heads;         // heads per batch entry (the head of row block bh is bh % heads)
+    int window;        // the sliding window, or 0 for none
+    int alibi;         // add -m_h (t - j) to the scores
+    int reserved;      // keeps the doubles 8-byte aligned in both languages
     double log_scale_dim; // log(d_s)
     double inv_sqrt_d;    // 1/sqrt(d)
     double p;             // the re-weighting power
@@ -44,9 +51,24 @@ struct AttnArgs {
 // What a row needs to turn a score into its weights (see the statistics above).
 template <typename T> struct AttnRow {
     T smax, sum, scale, shift, rinv, kappa, c1, c2;
-    int form;  // 0: exp; 1: softplus, row max >= 0; 2: softplus, every score negative (or NaN)
+    int form;  // 0: exp; 1: softplus, row max >= 0; 2: softplus, every score negative (or NaN); 3, 4: the same for sigmoid
     int rew;   // re-weighted (not degenerate)
+    int lo, end, n;  // the visible keys lo <= j < end, n = end - lo
+    T slope;         // ALiBi's m_h (0 without)
 };
+
+// The form of f for a row with maximum score smax.
+__device__ __forceinline__ int attn_form(int positive, bool nonneg) {
+    return positive == 0 ? 0 : positive == 1 ? (nonneg ? 1 : 2) : (nonneg ? 3 : 4);
+}
+
+// ALiBi's slope of head h of H (Press et al. 2022): 2^(-8 (h+1)/p) for the largest power of two p <= H, and for the
+// remaining heads every other slope of the sequence for 2p.
+__device__ __forceinline__ double attn_alibi_slope(int h, int heads) {
+    int p = 1;
+    while (p * 2 <= heads) p *= 2;
+    return h < p ? exp2(-8.0 * (h + 1) / p) : exp2(-8.0 * (2 * (h - p) + 1) / (2.0 * p));
+}
 
 template <typename T> __device__ __forceinline__ T attn_dot(const T* a, const T* b, int d) {
     T s = (T)0;
@@ -68,12 +90,25 @@ template <typename T> __device__ __forceinline__ T attn_powi(T y, int e) {
 //   exp:                mu = max s, exponent clamped at log(min normal);
 //   softplus, max >= 0: mu = 0, f = max(s, 0) + log(1 + t), f' = (s >= 0 ? 1 : t) / (1 + t), t = e^-|s|;
 //   softplus, max < 0:  mu = max s, f e^-mu = e^(s - mu) log(1 + e^s) / e^s, so a row of very negative scores does
-//                       not underflow to 0/0.
+//                       not underflow to 0/0;
+//   sigmoid, max >= 0:  mu = 0, f = (s >= 0 ? 1 : t) / (1 + t), f' = t / (1 + t)^2;
+//   sigmoid, max < 0:   mu = max s, f e^-mu = e^(s - mu) / (1 + e^s), f' e^-mu = e^(s - mu) / (1 + e^s)^2.
 template <typename T> __device__ __forceinline__ T attn_stage_one(T s, const AttnRow<T>& r, T lo, T* sig) {
     if (r.form == 0) {
         T e = m_exp(nan_max(s - r.smax, lo));
         *sig = e;
         return e;
+    }
+    if (r.form == 3) {
+        T t = m_exp(-m_abs(s));
+        T one_t = (T)1 + t;
+        *sig = t / (one_t * one_t);
+        return (s >= (T)0 ? (T)1 : t) / one_t;
+    }
+    if (r.form == 4) {
+        T u = (T)1 + m_exp(s), shifted = m_exp(s - r.smax);
+        *sig = shifted / (u * u);
+        return shifted / u;
     }
     if (r.form == 1) {
         T t = m_exp(-m_abs(s));
@@ -107,34 +142,48 @@ template <typename T> __device__ __forceinline__ void attn_entry(T s, const Attn
     else { *w = *a; *dpow = (T)0; }
 }
 
-// The row's statistics 0..5 over keys 0..n-1 (every thread of the block calls it and gets the result).
-template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnArgs& A, const T* qrow, const T* kb, int n, T* buf) {
-    const int d = A.d;
-    T lo = (T)A.lo, sg;
+// The score s_ij of row r: qs_i . kn_j plus ALiBi's -m_h (t - j), t = end - 1.
+template <typename T> __device__ __forceinline__ T attn_score(const AttnRow<T>& r, const AttnArgs& A, const T* qrow, const T* kb, int j) {
+    T s = attn_dot(qrow, kb + (long long)j * A.d, A.d);
+    return A.alibi ? s + r.slope * (T)(j - (r.end - 1)) : s;
+}
+
+// The visible keys of query row i (0-based within the call) of block row bh, and the head's slope.
+template <typename T> __device__ __forceinline__ void attn_row_geometry(AttnRow<T>& r, const AttnArgs& A, long long bh, int i) {
+    r.end = A.offset + i + 1;
+    r.lo = A.window > 0 && r.end > A.window ? r.end - A.window : 0;
+    r.n = r.end - r.lo;
+    r.slope = A.alibi ? (T)attn_alibi_slope((int)(bh % A.heads), A.heads) : (T)0;
+}
+
+// The row's statistics 0..5 over its visible keys (every thread of the block calls it and gets the result); the
+// geometry must be set first.
+template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnArgs& A, const T* qrow, const T* kb, T* buf) {
+    T lo = (T)A.lo, sg;  // lo here: the exp clamp
     T m = -m_inf((T)0);
-    for (int j = threadIdx.x; j < n; j += blockDim.x) m = nan_max(m, attn_dot(qrow, kb + (long long)j * d, d));
+    for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x) m = nan_max(m, attn_score(r, A, qrow, kb, j));
     r.smax = block_reduce(R_MAX, m, buf);
-    r.form = !A.softplus ? 0 : (r.smax >= (T)0 ? 1 : 2);
+    r.form = attn_form(A.positive, r.smax >= (T)0);
     T s = (T)0;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) s += attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg);
+    for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x) s += attn_stage_one(attn_score(r, A, qrow, kb, j), r, lo, &sg);
     r.sum = block_reduce(R_SUM, s, buf);
     r.scale = (T)0; r.shift = (T)0; r.rinv = (T)0; r.kappa = (T)0; r.c1 = (T)0; r.c2 = (T)0;
     r.rew = 0;
     if (!A.reweight) return;
     // max x = n max a - o: x is increasing in a.
     T am = -m_inf((T)0);
-    for (int j = threadIdx.x; j < n; j += blockDim.x)
-        am = nan_max(am, attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg) / r.sum);
+    for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x)
+        am = nan_max(am, attn_stage_one(attn_score(r, A, qrow, kb, j), r, lo, &sg) / r.sum);
     am = block_reduce(R_MAX, am, buf);
-    T nT = (T)n, o = n <= 3 ? (T)0 : (T)1;
+    T nT = (T)r.n, o = r.n <= 3 ? (T)0 : (T)1;
     T xmax = nT * am - o;
     if (!(xmax > (T)0)) return;  // degenerate row: every r_ij is 0, the row keeps its first-stage weights
     r.scale = nT / xmax;
     r.shift = o / xmax;
     r.rew = 1;
     T ys = (T)0, dp;
-    for (int j = threadIdx.x; j < n; j += blockDim.x) {
-        T a = attn_stage_one(attn_dot(qrow, kb + (long long)j * d, d), r, lo, &sg) / r.sum;
+    for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x) {
+        T a = attn_stage_one(attn_score(r, A, qrow, kb, j), r, lo, &sg) / r.sum;
         ys += attn_stage_two(a, r, A, &dp);
     }
     ys = block_reduce(R_SUM, ys, buf);  // >= 1: the maximum contributes 1^p
@@ -144,7 +193,7 @@ template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnAr
 
 template <typename T> __device__ __forceinline__ void attn_row_load(AttnRow<T>& r, const AttnArgs& A, const T* st) {
     r.smax = st[0]; r.sum = st[1]; r.scale = st[2]; r.shift = st[3]; r.rinv = st[4]; r.kappa = st[5]; r.c1 = st[6]; r.c2 = st[7];
-    r.form = !A.softplus ? 0 : (r.smax >= (T)0 ? 1 : 2);
+    r.form = attn_form(A.positive, r.smax >= (T)0);
     r.rew = A.reweight && r.kappa > (T)0;
 }
 
@@ -171,7 +220,25 @@ template <typename T> __device__ void attn_normalize_backward(const T* x, T* g, 
 }
 
 template <typename T> __device__ __forceinline__ T attn_lambda(const AttnArgs& A, int n) {
-    return A.length_scale ? (T)(A.log_scale_dim * log((double)n)) : (T)A.inv_sqrt_d;
+    return A.scale_mode == 1 ? (T)(A.log_scale_dim * log((double)n))
+         : A.scale_mode == 2 ? (T)(log((double)n) * A.inv_sqrt_d)
+         : (T)A.inv_sqrt_d;
+}
+
+// The number of keys query row i sees.
+__device__ __forceinline__ int attn_count(const AttnArgs& A, int i) {
+    int end = A.offset + i + 1;
+    return A.window > 0 && end > A.window ? A.window : end;
+}
+
+// acc[t] += sum_e coef[e] rows[e d + t] for t < d: one tile of m keys (or query rows) whose coefficients are in
+// shared memory, each thread owning the components t = threadIdx.x + k blockDim.x.
+template <typename T> __device__ __forceinline__ void attn_tile_accumulate(T* acc, const T* coef, const T* rows, int m, int d) {
+    for (int t = threadIdx.x; t < d; t += blockDim.x) {
+        T s = acc[t];
+        for (int e = 0; e < m; e++) s += coef[e] * rows[(long long)e * d + t];
+        acc[t] = s;
+    }
 }
 
 // qs = lambda_i q_i (/ |q_i|) for the bh*tq query rows, then (when normalising) kn = k_j / |k_j| for the bh*tk key
@@ -186,7 +253,7 @@ template <typename T> __device__ void attn_prep_impl(AttnArgs A, const T* q, con
         bool isq = row < qrows;
         const T* x = isq ? q + row * d : k + (row - qrows) * d;
         T* y = isq ? qs + row * d : kn + (row - qrows) * d;
-        T scale = isq ? attn_lambda<T>(A, A.offset + (int)(row % A.tq) + 1) : (T)1;
+        T scale = isq ? attn_lambda<T>(A, attn_count(A, (int)(row % A.tq))) : (T)1;
         if (A.normalize) {
             T ss = (T)0;
             for (int t = threadIdx.x; t < d; t += blockDim.x) ss += x[t] * x[t];
@@ -200,8 +267,8 @@ extern "C" __global__ void attn_prep_f32(AttnArgs A, const float* q, const float
 extern "C" __global__ void attn_prep_f64(AttnArgs A, const double* q, const double* k, double* qs, double* kn) { attn_prep_impl(A, q, k, qs, kn); }
 
 // Forward, one block per (head, query row): the row's statistics, then out_i = sum_j w_ij v_j (when out is not null)
-// and the weight row w_i. (zero past n_i; when weights is not null). Keys are taken in tiles of blockDim: the tile's
-// weights go to shared memory and each thread sums its output components over them.
+// and the weight row w_i. (zero outside the visible keys; when weights is not null). Keys are taken in tiles of
+// blockDim: the tile's weights go to shared memory and each thread sums its output components over them.
 template <typename T> __device__ void attn_fwd_impl(AttnArgs A, const T* qs, const T* kn, const T* v, T* out, T* weights) {
     __shared__ T buf[ENGINE_MAX_BLOCK];
     __shared__ T cw[ENGINE_MAX_BLOCK];
@@ -209,34 +276,30 @@ template <typename T> __device__ void attn_fwd_impl(AttnArgs A, const T* qs, con
     AttnRow<T> r;
     for (long long row = blockIdx.x; row < (long long)A.bh * A.tq; row += gridDim.x) {
         long long head = row / A.tq;
-        int n = A.offset + (int)(row % A.tq) + 1;
         const T* qrow = qs + row * d;
         const T* kb = kn + head * tk * d;
         const T* vb = v + head * tk * d;
-        attn_row_stats(r, A, qrow, kb, n, buf);
+        attn_row_geometry(r, A, head, (int)(row % A.tq));
+        attn_row_stats(r, A, qrow, kb, buf);
         T a, sg, w, dp;
         if (weights) {
             T* wr = weights + row * tk;
             for (int j = threadIdx.x; j < tk; j += blockDim.x) {
-                if (j < n) { attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp); wr[j] = w; }
+                if (j >= r.lo && j < r.end) { attn_entry(attn_score(r, A, qrow, kb, j), r, A, &a, &sg, &w, &dp); wr[j] = w; }
                 else wr[j] = (T)0;
             }
         }
         if (out) {
             T* orow = out + row * d;
             for (int t = threadIdx.x; t < d; t += blockDim.x) orow[t] = (T)0;
-            for (int j0 = 0; j0 < n; j0 += blockDim.x) {
+            for (int j0 = r.lo; j0 < r.end; j0 += blockDim.x) {
                 int j = j0 + threadIdx.x;
                 w = (T)0;
-                if (j < n) attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+                if (j < r.end) attn_entry(attn_score(r, A, qrow, kb, j), r, A, &a, &sg, &w, &dp);
                 cw[threadIdx.x] = w;
                 __syncthreads();
-                int m = n - j0 < (int)blockDim.x ? n - j0 : (int)blockDim.x;
-                for (int t = threadIdx.x; t < d; t += blockDim.x) {
-                    T acc = orow[t];
-                    for (int e = 0; e < m; e++) acc += cw[e] * vb[(long long)(j0 + e) * d + t];
-                    orow[t] = acc;
-                }
+                int m = r.end - j0 < (int)blockDim.x ? r.end - j0 : (int)blockDim.x;
+                attn_tile_accumulate(orow, cw, vb + (long long)j0 * d, m, d);
                 __syncthreads();
             }
         }
@@ -246,7 +309,8 @@ extern "C" __global__ void attn_fwd_f32(AttnArgs A, const float* qs, const float
 extern "C" __global__ void attn_fwd_f64(AttnArgs A, const double* qs, const double* kn, const double* v, double* out, double* weights) { attn_fwd_impl(A, qs, kn, v, out, weights); }
 
 // Backward, one block per (head, query row): the statistics, c1 = <w, dw>, c2 = <a, da> (stored for the key kernel),
-// then dq_i = lambda_i * sum_j ds_ij kn_j, taken back through the query normalisation.
+// then dq_i = lambda_i * sum_j ds_ij kn_j, taken back through the query normalisation. The ALiBi bias has no
+// parameters, so ds_ij reaches q and k through the product term alone.
 template <typename T> __device__ void attn_bwd_rows_impl(AttnArgs A, const T* q, const T* qs, const T* kn, const T* v, const T* dout, T* stats, T* dq) {
     __shared__ T buf[ENGINE_MAX_BLOCK];
     __shared__ T cs[ENGINE_MAX_BLOCK];
@@ -254,24 +318,24 @@ template <typename T> __device__ void attn_bwd_rows_impl(AttnArgs A, const T* q,
     AttnRow<T> r;
     for (long long row = blockIdx.x; row < (long long)A.bh * A.tq; row += gridDim.x) {
         long long head = row / A.tq;
-        int n = A.offset + (int)(row % A.tq) + 1;
         const T* qrow = qs + row * d;
         const T* grow = dout + row * d;
         const T* kb = kn + head * tk * d;
         const T* vb = v + head * tk * d;
-        attn_row_stats(r, A, qrow, kb, n, buf);
+        attn_row_geometry(r, A, head, (int)(row % A.tq));
+        attn_row_stats(r, A, qrow, kb, buf);
         T a, sg, w, dp;
         if (r.rew) {
             T c = (T)0;
-            for (int j = threadIdx.x; j < n; j += blockDim.x) {
-                attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+            for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x) {
+                attn_entry(attn_score(r, A, qrow, kb, j), r, A, &a, &sg, &w, &dp);
                 c += w * attn_dot(grow, vb + (long long)j * d, d);
             }
             r.c1 = block_reduce(R_SUM, c, buf);
         }
         T c = (T)0;
-        for (int j = threadIdx.x; j < n; j += blockDim.x) {
-            attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+        for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x) {
+            attn_entry(attn_score(r, A, qrow, kb, j), r, A, &a, &sg, &w, &dp);
             c += a * attn_da(attn_dot(grow, vb + (long long)j * d, d), dp, r);
         }
         r.c2 = block_reduce(R_SUM, c, buf);
@@ -281,25 +345,21 @@ template <typename T> __device__ void attn_bwd_rows_impl(AttnArgs A, const T* q,
         }
         T* g = dq + row * d;
         for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = (T)0;
-        for (int j0 = 0; j0 < n; j0 += blockDim.x) {
+        for (int j0 = r.lo; j0 < r.end; j0 += blockDim.x) {
             int j = j0 + threadIdx.x;
             T ds = (T)0;
-            if (j < n) {
-                attn_entry(attn_dot(qrow, kb + (long long)j * d, d), r, A, &a, &sg, &w, &dp);
+            if (j < r.end) {
+                attn_entry(attn_score(r, A, qrow, kb, j), r, A, &a, &sg, &w, &dp);
                 T da = attn_da(attn_dot(grow, vb + (long long)j * d, d), dp, r);
                 ds = (da - r.c2) * (r.form == 0 ? a : sg);
             }
             cs[threadIdx.x] = ds;
             __syncthreads();
-            int m = n - j0 < (int)blockDim.x ? n - j0 : (int)blockDim.x;
-            for (int t = threadIdx.x; t < d; t += blockDim.x) {
-                T acc = g[t];
-                for (int e = 0; e < m; e++) acc += cs[e] * kb[(long long)(j0 + e) * d + t];
-                g[t] = acc;
-            }
+            int m = r.end - j0 < (int)blockDim.x ? r.end - j0 : (int)blockDim.x;
+            attn_tile_accumulate(g, cs, kb + (long long)j0 * d, m, d);
             __syncthreads();
         }
-        T lam = attn_lambda<T>(A, n);
+        T lam = attn_lambda<T>(A, r.n);
         for (int t = threadIdx.x; t < d; t += blockDim.x) g[t] = g[t] * lam;
         if (A.normalize) attn_normalize_backward(q + row * d, g, d, (T)A.eps2, buf);
         __syncthreads();
@@ -308,9 +368,9 @@ template <typename T> __device__ void attn_bwd_rows_impl(AttnArgs A, const T* q,
 extern "C" __global__ void attn_bwd_rows_f32(AttnArgs A, const float* q, const float* qs, const float* kn, const float* v, const float* dout, float* stats, float* dq) { attn_bwd_rows_impl(A, q, qs, kn, v, dout, stats, dq); }
 extern "C" __global__ void attn_bwd_rows_f64(AttnArgs A, const double* q, const double* qs, const double* kn, const double* v, const double* dout, double* stats, double* dq) { attn_bwd_rows_impl(A, q, qs, kn, v, dout, stats, dq); }
 
-// Backward, one block per (head, key j), over the query rows that see it (i >= j - offset), in tiles of blockDim rows:
-// dv_j = sum_i w_ij dO_i and dk_j = sum_i ds_ij qs_i (taken back through the key normalisation), every entry rebuilt
-// from its score and the row statistics of attn_bwd_rows.
+// Backward, one block per (head, key j), over the query rows that see it (j - offset <= i, and i < j - offset + window
+// with a window), in tiles of blockDim rows: dv_j = sum_i w_ij dO_i and dk_j = sum_i ds_ij qs_i (taken back through
+// the key normalisation), every entry rebuilt from its score and the row statistics of attn_bwd_rows.
 template <typename T> __device__ void attn_bwd_keys_impl(AttnArgs A, const T* k, const T* qs, const T* kn, const T* v, const T* dout, const T* stats, T* dk, T* dv) {
     __shared__ T buf[ENGINE_MAX_BLOCK];
     __shared__ T cw[ENGINE_MAX_BLOCK];
@@ -321,7 +381,7 @@ template <typename T> __device__ void attn_bwd_keys_impl(AttnArgs A, const T* k,
         long long head = key / tk;
         int j = (int)(key % tk);
         int i0 = j - A.offset > 0 ? j - A.offset : 0;
-        const T* krow = kn + key * d;
+        int i1 = A.window > 0 && j - A.offset + A.window < tq ? j - A.offset + A.window : tq;
         const T* vrow = v + key * d;
         const T* qb = qs + head * tq * d;
         const T* gb = dout + head * tq * d;
@@ -329,29 +389,23 @@ template <typename T> __device__ void attn_bwd_keys_impl(AttnArgs A, const T* k,
         T* gk = dk + key * d;
         T* gv = dv + key * d;
         for (int t = threadIdx.x; t < d; t += blockDim.x) { gk[t] = (T)0; gv[t] = (T)0; }
-        for (int r0 = i0; r0 < tq; r0 += blockDim.x) {
+        for (int r0 = i0; r0 < i1; r0 += blockDim.x) {
             int i = r0 + threadIdx.x;
             T w = (T)0, ds = (T)0;
-            if (i < tq) {
+            if (i < i1) {
+                attn_row_geometry(r, A, head, i);
                 attn_row_load(r, A, sb + (long long)i * ATTN_STATS);
                 T a, sg, dp;
-                attn_entry(attn_dot(qb + (long long)i * d, krow, d), r, A, &a, &sg, &w, &dp);
+                attn_entry(attn_score(r, A, qb + (long long)i * d, kn + head * tk * d, j), r, A, &a, &sg, &w, &dp);
                 T da = attn_da(attn_dot(gb + (long long)i * d, vrow, d), dp, r);
                 ds = (da - r.c2) * (r.form == 0 ? a : sg);
             }
             cw[threadIdx.x] = w;
             cs[threadIdx.x] = ds;
             __syncthreads();
-            int m = tq - r0 < (int)blockDim.x ? tq - r0 : (int)blockDim.x;
-            for (int t = threadIdx.x; t < d; t += blockDim.x) {
-                T av = gv[t], ak = gk[t];
-                for (int e = 0; e < m; e++) {
-                    av += cw[e] * gb[(long long)(r0 + e) * d + t];
-                    ak += cs[e] * qb[(long long)(r0 + e) * d + t];
-                }
-                gv[t] = av;
-                gk[t] = ak;
-            }
+            int m = i1 - r0 < (int)blockDim.x ? i1 - r0 : (int)blockDim.x;
+            attn_tile_accumulate(gv, cw, gb + (long long)r0 * d, m, d);
+            attn_tile_accumulate(gk, cs, qb + (long long)r0 * d, m, d);
             __syncthreads();
         }
         if (A.normalize) attn_normalize_backward(k + key * d, gk, d, (T)A.eps2, buf);
