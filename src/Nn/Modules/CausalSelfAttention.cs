@@ -2,15 +2,20 @@ namespace Engine.Nn;
 
 /// <summary>
 /// Multi-head causal self-attention: one fused <c>qkv</c> projection, RoPE on queries and keys (when the model uses
-/// it), <see cref="Tensor.CausalAttention"/> with the configured <see cref="AttentionSpec"/>, and the output
-/// projection <c>proj</c>. In eval mode <see cref="GptConfig.InferenceAttention"/> replaces the training attention
-/// when set. With a <see cref="KvCache"/>, new queries attend to the cached keys and values (queryOffset).
+/// it), <see cref="Tensor.CausalAttention"/> with the configured <see cref="AttentionSpec"/> (ALiBi's bias when the
+/// model's positions are ALiBi), and the output projection <c>proj</c>. In eval mode
+/// <see cref="GptConfig.InferenceAttention"/> replaces the training attention when set. Trained with SSMax, the layer
+/// has a learnable scale per head, <c>ssmax_scale</c> [H], initialised to 1/ln L so that SSMax starts equal to
+/// Softmax at the training length. With a <see cref="KvCache"/>, new queries attend to the cached keys and values
+/// (queryOffset).
 /// </summary>
 public sealed class CausalSelfAttention : Module
 {
     private readonly GptConfig config;
     private readonly Linear qkv, proj;
     private readonly Dropout dropout;
+    private readonly bool learnsSsMaxScale;
+    private Tensor? fixedSsmaxScale;
 
     /// <summary>An attention layer for a configuration; <paramref name="projStd"/> is the output projection's init std.</summary>
     public CausalSelfAttention(GptConfig config, Rng rng, Rng dropoutRng, double projStd, DType dtype = DType.Float32)
@@ -20,6 +25,22 @@ public sealed class CausalSelfAttention : Module
         qkv = AddModule("qkv", new Linear(c, 3 * c, rng, config.Bias, 0.02, dtype));
         proj = AddModule("proj", new Linear(c, c, rng, config.Bias, projStd, dtype));
         dropout = AddModule("dropout", new Dropout(config.Dropout, dropoutRng));
+        learnsSsMaxScale = config.Attention.Kind == AttentionKind.SsMax;
+        if (learnsSsMaxScale)
+            AddParameter("ssmax_scale", Tensor.Full([config.Heads], InitialSsMaxScale(config), dtype));
+    }
+
+    /// <summary>s_h at initialisation (and for SSMax used only at inference): 1/ln L, so s_h·ln n = 1 at n = L.</summary>
+    public static double InitialSsMaxScale(GptConfig config) => 1 / Math.Log(Math.Max(2, config.ContextLength));
+
+    /// <summary>The per-head query scale the active attention takes (SSMax's s_h), or null.</summary>
+    private Tensor? HeadScale(AttentionSpec spec, Tensor q)
+    {
+        if (spec.Kind != AttentionKind.SsMax) return null;
+        if (learnsSsMaxScale) return Param("ssmax_scale");
+        if (fixedSsmaxScale is null || fixedSsmaxScale.DType != q.DType || fixedSsmaxScale.Device != q.Device)
+            fixedSsmaxScale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
+        return fixedSsmaxScale;
     }
 
     /// <summary>
@@ -32,7 +53,7 @@ public sealed class CausalSelfAttention : Module
     public Tensor? LastWeights { get; private set; }
 
     /// <summary>The attention this layer computes in its current mode.</summary>
-    public AttentionSpec ActiveAttention => !Training && config.InferenceAttention is { } inference ? inference : config.Attention;
+    public AttentionSpec ActiveAttention => config.AttentionFor(Training);
 
     /// <summary>
     /// x [B, T, C] → [B, T, C]. <paramref name="rope"/> rotates q and k (null with learned positions);
@@ -51,8 +72,10 @@ public sealed class CausalSelfAttention : Module
             k = rope.Forward(k, offset);
         }
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
-        var y = Tensor.CausalAttention(q, k, v, ActiveAttention, offset);   // [B, H, T, D]
-        LastWeights = CaptureWeights ? Tensor.CausalAttentionWeights(q.Detach(), k.Detach(), ActiveAttention, offset) : null;
+        var spec = ActiveAttention;
+        var headScale = HeadScale(spec, q);
+        var y = Tensor.CausalAttention(q, k, v, spec, offset, headScale);   // [B, H, T, D]
+        LastWeights = CaptureWeights ? Tensor.CausalAttentionWeights(q.Detach(), k.Detach(), spec, offset, headScale?.Detach()) : null;
         return dropout.Forward(proj.Forward(y.Transpose(1, 2).Reshape(b, t, c)));
     }
 }

@@ -1,7 +1,8 @@
 namespace Engine.Nn;
 
 /// <summary>
-/// A decoder-only transformer language model: token embedding (plus a learned position table when configured),
+/// A decoder-only transformer language model: token embedding (plus a learned position table when configured; RoPE,
+/// ALiBi or no position signal otherwise, see <see cref="PositionEmbedding"/>),
 /// pre-norm <see cref="Block"/>s, a final norm and the output head (tied to the token embedding by default).
 /// Parameter names: <c>token_embedding.weight</c>, <c>position_embedding.weight</c>, <c>blocks.{i}.norm1.weight</c>,
 /// <c>blocks.{i}.attn.qkv.weight</c>, <c>blocks.{i}.attn.proj.weight</c>, <c>blocks.{i}.mlp.fc.weight</c>,
@@ -16,7 +17,7 @@ public sealed class Gpt : Module
     private readonly List<Block> blocks = [];
     private readonly Layer norm;
     private readonly Linear? lmHead;
-    private readonly RotaryEmbedding? rope;
+    private readonly RotaryEmbedding? rope, inferenceRope;
 
     /// <summary>A model with seeded initialisation; <paramref name="dtype"/> float64 is for gradient checks.</summary>
     public Gpt(GptConfig config, ulong seed = 0, DType dtype = DType.Float32)
@@ -28,8 +29,11 @@ public sealed class Gpt : Module
         tokenEmbedding = AddModule("token_embedding", new Embedding(config.VocabSize, config.ModelDim, rng, 0.02, dtype));
         if (config.PositionEmbedding == PositionEmbedding.Learned)
             positionEmbedding = AddModule("position_embedding", new Embedding(config.ContextLength, config.ModelDim, rng, 0.02, dtype));
-        else
+        else if (config.PositionEmbedding == PositionEmbedding.Rope)
+        {
             rope = new RotaryEmbedding(config.HeadDim, config.RopeBase);
+            if (config.InferenceRopeScale != 1) inferenceRope = new RotaryEmbedding(config.HeadDim, config.RopeBase, config.InferenceRopeScale);
+        }
         embeddingDropout = AddModule("dropout", new Dropout(config.Dropout, DropoutRng));
         var list = AddModule("blocks", new ModuleList());
         for (int i = 0; i < config.Layers; i++) blocks.Add(list.Add(new Block(config, rng, DropoutRng, dtype)));
@@ -75,7 +79,8 @@ public sealed class Gpt : Module
             x = x.Add(positionEmbedding.Weight.Narrow(0, offset, t));
         }
         x = embeddingDropout.Forward(x);
-        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, rope, cache, i);
+        var activeRope = !Training && inferenceRope is not null ? inferenceRope : rope;
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, activeRope, cache, i);
         x = norm.Forward(x);
         var head = lmHead?.Weight ?? tokenEmbedding.Weight;                     // [V, C]
         var logits = x.Reshape(b * t, Config.ModelDim).MatMul(head.T).Reshape(b, t, Config.VocabSize);

@@ -19,6 +19,13 @@ public enum PositionEmbedding
     Rope,
     /// <summary>A learned absolute position table (GPT-2 style) of <see cref="GptConfig.ContextLength"/> rows; longer inputs are an error.</summary>
     Learned,
+    /// <summary>No position signal at all (NoPE): order is known only through the causal mask.</summary>
+    None,
+    /// <summary>
+    /// ALiBi (Press et al., 2022): no embedding; every attention score gets the bias −m_h·(i − j), with a fixed
+    /// slope m_h per head, inside the fused attention kernel.
+    /// </summary>
+    Alibi,
 }
 
 /// <summary>
@@ -43,6 +50,11 @@ public sealed record GptConfig
     public double Dropout { get; init; }
     /// <summary>RoPE frequency base.</summary>
     public double RopeBase { get; init; } = 10000;
+    /// <summary>
+    /// RoPE position interpolation in eval mode only: positions are divided by this factor (1 = none), so a model
+    /// trained at L can be run at s·L with the angles it saw in training (Chen et al., 2023). Training always uses 1.
+    /// </summary>
+    public double InferenceRopeScale { get; init; } = 1;
     /// <summary>The attention used in training (and at inference unless <see cref="InferenceAttention"/> is set).</summary>
     public AttentionSpec Attention { get; init; } = AttentionSpec.Softmax;
     /// <summary>
@@ -54,12 +66,19 @@ public sealed record GptConfig
     public NormKind Norm { get; init; } = NormKind.LayerNorm;
     /// <summary>Whether linear layers and layer norms have biases.</summary>
     public bool Bias { get; init; } = true;
-    /// <summary>Rotary or learned absolute positions.</summary>
+    /// <summary>Rotary, learned absolute, ALiBi or no positions.</summary>
     public PositionEmbedding PositionEmbedding { get; init; } = PositionEmbedding.Rope;
     /// <summary>Share the token embedding with the output head (no separate <c>lm_head.weight</c>).</summary>
     public bool TieEmbeddings { get; init; } = true;
     /// <summary>The normalisation epsilon.</summary>
     public double NormEps { get; init; } = 1e-5;
+
+    /// <summary>The attention this model computes in training (<paramref name="training"/>) or eval mode, with the position option's bias.</summary>
+    public AttentionSpec AttentionFor(bool training)
+    {
+        var spec = !training && InferenceAttention is { } inference ? inference : Attention;
+        return PositionEmbedding == PositionEmbedding.Alibi ? spec with { Alibi = true } : spec;
+    }
 
     /// <summary>Width of one attention head.</summary>
     [JsonIgnore] public int HeadDim => Heads > 0 ? ModelDim / Heads : 0;
@@ -76,8 +95,23 @@ public sealed record GptConfig
         if (MlpRatio <= 0) problems.Add($"MlpRatio must be positive, got {MlpRatio}");
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"Dropout must be in [0, 1), got {Dropout}");
         if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) problems.Add($"RopeBase must be a finite number > 1, got {RopeBase}");
+        if (!(InferenceRopeScale > 0) || double.IsInfinity(InferenceRopeScale)) problems.Add($"InferenceRopeScale must be a finite number > 0, got {InferenceRopeScale}");
+        else if (InferenceRopeScale != 1 && PositionEmbedding != PositionEmbedding.Rope) problems.Add($"InferenceRopeScale ({InferenceRopeScale}) applies only to RoPE, but positions are {PositionEmbedding}");
         if (!(NormEps >= 0) || double.IsInfinity(NormEps)) problems.Add($"NormEps must be finite and ≥ 0, got {NormEps}");
+        if (!Enum.IsDefined(PositionEmbedding)) problems.Add($"PositionEmbedding {(int)PositionEmbedding} is not one of {string.Join(", ", Enum.GetNames<PositionEmbedding>())}");
+        if (!Enum.IsDefined(Norm)) problems.Add($"Norm {(int)Norm} is not one of {string.Join(", ", Enum.GetNames<NormKind>())}");
         if (Attention is null) problems.Add("Attention must be set");
+        foreach (var (spec, name) in new[] { (Attention, "Attention"), (InferenceAttention, "InferenceAttention") })
+        {
+            if (spec is null) continue;
+            if (!Enum.IsDefined(spec.Kind)) { problems.Add($"{name}: kind {(int)spec.Kind} is not one of {string.Join(", ", Enum.GetNames<AttentionKind>())}"); continue; }
+            if (spec.Alibi) problems.Add($"{name} ({spec.Label}) sets ALiBi itself; choose PositionEmbedding = Alibi instead");
+            if (HeadDim > 0 && ModelDim % Heads == 0)
+            {
+                try { AttentionFamily.Of(spec, HeadDim, name); }
+                catch (ArgumentException e) { problems.Add(e.Message); }
+            }
+        }
         if (problems.Count > 0) throw new ArgumentException("gpt config: " + string.Join("; ", problems));
     }
 

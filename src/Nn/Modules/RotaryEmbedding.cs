@@ -10,14 +10,19 @@ public sealed class RotaryEmbedding : Module
 {
     private Tensor? cos, sin;
 
-    /// <summary>RoPE for a head dim (even) and a base (10000 in most models).</summary>
-    public RotaryEmbedding(int headDim, double ropeBase = 10000)
+    /// <summary>RoPE for a head dim (even) and a base (10000 in most models); positions are divided by <paramref name="positionScale"/> (interpolation; 1 = none).</summary>
+    public RotaryEmbedding(int headDim, double ropeBase = 10000, double positionScale = 1)
     {
+        if (!(positionScale > 0) || double.IsInfinity(positionScale)) throw new ArgumentException($"rotary_embedding: position scale must be a finite number > 0, got {positionScale}");
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"rotary_embedding: head dim must be even and positive, got {headDim}");
         if (!(ropeBase > 1) || double.IsInfinity(ropeBase)) throw new ArgumentException($"rotary_embedding: base must be a finite number > 1, got {ropeBase}");
         HeadDim = headDim;
         Base = ropeBase;
+        PositionScale = positionScale;
     }
+
+    /// <summary>Positions are divided by this factor before the rotation (position interpolation; 1 = plain RoPE).</summary>
+    public double PositionScale { get; }
 
     /// <summary>The rotated feature width.</summary>
     public int HeadDim { get; }
@@ -34,7 +39,7 @@ public sealed class RotaryEmbedding : Module
         if (cos is null || cos.Dim(0) < needed || cos.DType != x.DType || cos.Device != x.Device)
         {
             int capacity = Math.Max(needed, cos is null ? 0 : Math.Min(int.MaxValue / 2, cos.Dim(0)) * 2);
-            (cos, sin) = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device);
+            (cos, sin) = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
         }
         return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin!.Narrow(0, positionOffset, time));
     }

@@ -32,10 +32,12 @@ public sealed partial class Tensor
 
     /// <summary>
     /// The cos and sin tables of RoPE for positions start … start+count−1 and a head dim <paramref name="dim"/>:
-    /// angle[p, i] = p · base^(−2i/dim) for i &lt; dim/2, computed in double precision for any position.
+    /// angle[p, i] = (p / s) · base^(−2i/dim) for i &lt; dim/2, computed in double precision for any position;
+    /// <paramref name="positionScale"/> s &gt; 1 is position interpolation (s = 1: plain RoPE).
     /// </summary>
-    public static (Tensor Cos, Tensor Sin) RopeTables(int start, int count, int dim, double ropeBase = 10000, DType dtype = DType.Float32, Device? device = null)
+    public static (Tensor Cos, Tensor Sin) RopeTables(int start, int count, int dim, double ropeBase = 10000, DType dtype = DType.Float32, Device? device = null, double positionScale = 1)
     {
+        if (!(positionScale > 0) || double.IsInfinity(positionScale)) throw new ArgumentException($"rope_tables: position scale must be a finite number > 0, got {positionScale}");
         if (dim <= 0 || dim % 2 != 0) throw new ArgumentException($"rope_tables: dim must be even and positive, got {dim}");
         if (start < 0 || count < 0) throw new ArgumentException($"rope_tables: positions must be non-negative, got start {start}, count {count}");
         if (!(ropeBase > 1) || double.IsInfinity(ropeBase)) throw new ArgumentException($"rope_tables: base must be a finite number > 1, got {ropeBase}");
@@ -47,7 +49,7 @@ public sealed partial class Tensor
             double theta = Math.Pow(ropeBase, -2.0 * i / dim);
             for (int p = 0; p < count; p++)
             {
-                double angle = (double)(start + p) * theta;
+                double angle = (double)(start + p) / positionScale * theta;
                 cos[p * half + i] = Math.Cos(angle);
                 sin[p * half + i] = Math.Sin(angle);
             }
