@@ -56,7 +56,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var c = CultureInfo.InvariantCulture;
         var loaded = GptCheckpoint.Load(s.Checkpoint, s.InferenceAttention is null ? null
-            : cfg => cfg with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power) });
+            : cfg => cfg with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power, cfg.ContextLength) });
         var model = loaded.Model;
         model.Eval();
         var config = model.Config;

@@ -1,29 +1,53 @@
+using System.Globalization;
 using Engine;
+using Engine.Nn;
 
 namespace Engine.Examples.Gpt;
 
-/// <summary>Command-line names of the attention variants.</summary>
+/// <summary>Command-line names of the attention variants and position encodings: <see cref="AttentionSpec.Parse"/> plus two conveniences.</summary>
 internal static class AttentionNames
 {
     /// <summary>The names <see cref="Parse"/> accepts.</summary>
-    public const string Names = "softmax, lssa, lssar, softplus-l1, softmax-r, softplus-l1-r";
+    public const string Names = "sliding (Softmax over the last --window keys), " + AttentionSpec.Grammar;
+
+    /// <summary>The names <see cref="ParsePositions"/> accepts.</summary>
+    public const string PositionNames = "rope, nope, alibi, learned";
 
     /// <summary>
-    /// softmax | lssa | lssar (LSSA with re-weighting) | softplus-l1 (softplus + l1, no length scale) |
-    /// softmax-r / softplus-l1-r (with re-weighting); <paramref name="power"/> is p of the re-weighting.
+    /// A variant name as <see cref="AttentionSpec.Parse"/> reads it, where a re-weighted variant without its own -pP
+    /// takes <paramref name="power"/>, and "sliding" is Softmax over the last <paramref name="window"/> keys.
     /// </summary>
-    public static AttentionSpec Parse(string name, double power)
+    /// <exception cref="ArgumentException">The name is not a variant, or the window is not positive.</exception>
+    public static AttentionSpec Parse(string name, double power, int window)
     {
-        var spec = name.Trim().ToLowerInvariant() switch
+        string n = name.Trim().ToLowerInvariant();
+        if (n is "sliding" or "swa")
         {
-            "softmax" => AttentionSpec.Softmax,
-            "lssa" => AttentionSpec.Lssa,
-            "lssar" => AttentionSpec.Lssar,
-            "softplus-l1" => new AttentionSpec(AttentionKind.SoftplusL1),
-            "softmax-r" => new AttentionSpec(AttentionKind.Softmax, Reweight: true),
-            "softplus-l1-r" => new AttentionSpec(AttentionKind.SoftplusL1, Reweight: true),
-            _ => throw new ArgumentException($"unknown attention '{name}'; use one of: {Names}"),
-        };
-        return spec.Reweight ? spec with { Power = power } : spec;
+            if (window < 1) throw new ArgumentException($"--window must be a positive number of keys, got {window}");
+            return AttentionSpec.SlidingWindow(window);
+        }
+        AttentionSpec spec;
+        try { spec = AttentionSpec.Parse(n); }
+        catch (FormatException e) { throw new ArgumentException($"unknown attention '{name}': {e.Message}", e); }
+        if (spec.Alibi) throw new ArgumentException($"attention '{name}': choose ALiBi with --positions alibi, not in the variant name");
+        bool ownPower = n.Contains("-p", StringComparison.Ordinal) && spec.Reweight;
+        return spec.Reweight && !ownPower ? spec with { Power = power } : spec;
     }
+
+    /// <summary>rope | nope | alibi | learned.</summary>
+    public static PositionEmbedding ParsePositions(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "rope" => PositionEmbedding.Rope,
+        "nope" or "none" => PositionEmbedding.None,
+        "alibi" => PositionEmbedding.Alibi,
+        "learned" => PositionEmbedding.Learned,
+        _ => throw new ArgumentException($"--positions: unknown position encoding '{name}'; use one of: {PositionNames}"),
+    };
+
+    /// <summary>The command-line name of a position encoding.</summary>
+    public static string Name(PositionEmbedding positions) => positions switch
+    {
+        PositionEmbedding.None => "nope",
+        _ => positions.ToString().ToLower(CultureInfo.InvariantCulture),
+    };
 }

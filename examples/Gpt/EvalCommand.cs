@@ -48,7 +48,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var loaded = GptCheckpoint.Load(s.Checkpoint, s.InferenceAttention is null ? null
-            : c => c with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power) });
+            : c => c with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power, c.ContextLength) });
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;
         var data = s.Data is null

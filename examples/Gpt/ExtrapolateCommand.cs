@@ -47,7 +47,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     internal sealed record Variant(string Name, AttentionSpec Train, AttentionSpec Eval);
 
     /// <summary>Parses "softmax,lssa,lssa+r@eval,…"; NAME+r@eval trains NAME and evaluates it with re-weighting.</summary>
-    internal static List<Variant> ParseVariants(string list, double power)
+    internal static List<Variant> ParseVariants(string list, double power, int window)
     {
         var result = new List<Variant>();
         foreach (var raw in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -55,7 +55,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             string name = raw.ToLowerInvariant();
             const string evalOnly = "+r@eval";
             bool atEval = name.EndsWith(evalOnly, StringComparison.Ordinal);
-            var train = AttentionNames.Parse(atEval ? name[..^evalOnly.Length] : name, power);
+            var train = AttentionNames.Parse(atEval ? name[..^evalOnly.Length] : name, power, window);
             if (atEval && train.Reweight)
                 throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '+r@eval' applies to a variant without re-weighting");
             var eval = atEval ? train with { Reweight = true, Power = power } : train;
@@ -82,7 +82,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var c = CultureInfo.InvariantCulture;
-        var variants = ParseVariants(s.Variants, s.Power);
+        var variants = ParseVariants(s.Variants, s.Power, s.SlidingWindow);
         var factors = ParseFactors(s.Factors);
         var lengths = factors.Select(f => checked(f * s.Context)).ToArray();
         if (s.Threads > 0) EngineThreads.Count = s.Threads;

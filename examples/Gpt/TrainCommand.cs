@@ -51,8 +51,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
             var model = s.ModelConfig() with
             {
                 Dropout = s.Dropout,
-                Attention = AttentionNames.Parse(s.Attention, s.Power),
-                InferenceAttention = s.InferenceAttention is null ? null : AttentionNames.Parse(s.InferenceAttention, s.Power),
+                Attention = s.ParseAttention(s.Attention),
+                InferenceAttention = s.InferenceAttention is null ? null : s.ParseAttention(s.InferenceAttention),
             };
             var config = s.TrainerConfig(s.EvalInterval, s.EvalTokens);
             trainer = new Trainer(model, config, data, s.Out);

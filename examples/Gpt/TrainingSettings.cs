@@ -22,6 +22,15 @@ internal abstract class TrainingSettings : CommandSettings
     [CommandOption("--power <P>"), Description("Exponent p of the re-weighting (15; 3 is the other studied value)"), DefaultValue(15.0)]
     public double Power { get; init; } = 15;
 
+    [CommandOption("--window <W>"), Description("Keys each query sees in the 'sliding' variant (0: the training length L)"), DefaultValue(0)]
+    public int Window { get; init; }
+
+    [CommandOption("--positions <KIND>"), Description("Position encoding: " + AttentionNames.PositionNames), DefaultValue("rope")]
+    public string Positions { get; init; } = "rope";
+
+    [CommandOption("--rope-base <B>"), Description("RoPE frequency base"), DefaultValue(10000.0)]
+    public double RopeBase { get; init; } = 10000;
+
     [CommandOption("--context <L>"), Description("Training window length L"), DefaultValue(64)]
     public int Context { get; init; } = 64;
 
@@ -63,16 +72,30 @@ internal abstract class TrainingSettings : CommandSettings
 
     public override ValidationResult Validate()
     {
-        if (Context < 1) return ValidationResult.Error("--context must be positive");
-        if (Steps < 1) return ValidationResult.Error("--steps must be positive");
+        if (Context < 1) return ValidationResult.Error($"--context must be positive, got {Context}");
+        if (Steps < 1) return ValidationResult.Error($"--steps must be positive, got {Steps}");
+        if (Window < 0) return ValidationResult.Error($"--window must be 0 (the training length) or a positive number of keys, got {Window}");
+        if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) return ValidationResult.Error($"--rope-base must be a finite number > 1, got {RopeBase}");
+        try { AttentionNames.ParsePositions(Positions); }
+        catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
         return ValidationResult.Success();
     }
 
     /// <summary>The corpus named by --data.</summary>
     public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars });
 
-    /// <summary>The model shape (attention is set by the caller).</summary>
-    public GptConfig ModelConfig() => new() { ContextLength = Context, Layers = Layers, Heads = Heads, ModelDim = Dim };
+    /// <summary>The model shape and positions (attention is set by the caller).</summary>
+    public GptConfig ModelConfig() => new()
+    {
+        ContextLength = Context, Layers = Layers, Heads = Heads, ModelDim = Dim,
+        PositionEmbedding = AttentionNames.ParsePositions(Positions), RopeBase = RopeBase,
+    };
+
+    /// <summary>The sliding window of the 'sliding' variant: --window, or L when 0.</summary>
+    public int SlidingWindow => Window > 0 ? Window : Context;
+
+    /// <summary>A variant name with this command's --power and --window.</summary>
+    public AttentionSpec ParseAttention(string name) => AttentionNames.Parse(name, Power, SlidingWindow);
 
     /// <summary>The optimiser schedule and evaluation cadence.</summary>
     public TrainerConfig TrainerConfig(int evalInterval, int evalTokens) => new()
