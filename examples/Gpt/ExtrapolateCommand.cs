@@ -149,7 +149,9 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
 
         report.WriteResultsCsv(Path.Combine(s.Out, "results.csv"));
         report.WritePositionsCsv(Path.Combine(s.Out, "positions.csv"));
-        if (report.Attention.Count > 0) report.WriteAttentionCsv(Path.Combine(s.Out, "attention.csv"));
+        string attentionCsv = Path.Combine(s.Out, "attention.csv");
+        if (report.Attention.Count > 0) report.WriteAttentionCsv(attentionCsv);
+        else File.Delete(attentionCsv);   // a stale one from an earlier run with statistics on
         var plots = report.SavePlots(s.Out);
         report.WriteMarkdown(Path.Combine(s.Out, "results.md"), string.Format(c,
             "Data: {0} ({1:N0} train / {2:N0} validation tokens). Model: {3} layers, {4} heads, d_model {5}, RoPE. " +

@@ -11,7 +11,7 @@ namespace Engine.Examples.Gpt;
 /// them: results.csv, positions.csv, attention.csv, results.md and the plots (see docs/extrapolation.md). Tables and
 /// plots show the mean over seeds, ± the sample standard deviation when there are several.
 /// </summary>
-internal sealed class ExtrapolationReport(IReadOnlyList<ExtrapolateCommand.Variant> variants, int[] lengths, ulong[] seeds, int context)
+internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateCommand.Variant> variants, int[] lengths, ulong[] seeds, int context)
 {
     /// <summary>The loss of one trained model (seed) for one variant at one evaluation length.</summary>
     internal sealed record LossRow(ExtrapolateCommand.Variant Variant, ulong Seed, int Length, EvaluationResult Result, long Tokens);
@@ -88,6 +88,9 @@ internal sealed class ExtrapolationReport(IReadOnlyList<ExtrapolateCommand.Varia
         }).ToList();
         PositionsPlot.Save(Path.Combine(outDir, "positions"), curves, context, longest);
         written.AddRange(["positions.png", "positions.svg"]);
+        // Layer plots of an earlier run into the same directory would otherwise be mistaken for this one's.
+        foreach (var stale in Directory.EnumerateFiles(outDir, "attention-l*.*").Where(f => StaleLayerPlot().IsMatch(Path.GetFileName(f))))
+            File.Delete(stale);
         if (Attention.Count == 0) return written;
         int layers = Attention[0].Statistics.Layers;
         for (int layer = 0; layer < layers; layer++)
@@ -190,4 +193,7 @@ internal sealed class ExtrapolationReport(IReadOnlyList<ExtrapolateCommand.Varia
             table.AddRow([Markup.Escape(v.Name), .. lengths.Select(l => Loss(v, l).Format("F4")), Ratio(v).Format("F3")]);
         AnsiConsole.Write(table);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^attention-l\d+\.(png|svg)$")]
+    private static partial System.Text.RegularExpressions.Regex StaleLayerPlot();
 }
