@@ -114,6 +114,21 @@ public class AttentionStatisticsTests
     }
 
     [Fact]
+    public void MeasuresTheInferenceAttentionAndRestoresTrainingMode()
+    {
+        var model = new Gpt(GptTests.Tiny() with { InferenceAttention = AttentionSpec.Lssar }, seed: 5);
+        var tokens = Tokens(32);
+        var stats = AttentionStatistics.Measure(model, tokens, 16, 2, new AttentionStatisticsOptions { FarDistance = 8 });
+        Assert.True(model.Training);
+        var trainingMaps = model.AttentionMaps(Tensor.FromArray<int>(tokens, [2, 16]));
+        model.Eval();
+        var evalMaps = model.AttentionMaps(Tensor.FromArray<int>(tokens, [2, 16]));
+        var got = stats.Summary(0, 1).Entropy;
+        Assert.Equal(Direct(evalMaps[0], 1, 0, 16, 8, 4).Entropy, got, 1e-6);
+        Assert.True(Math.Abs(Direct(trainingMaps[0], 1, 0, 16, 8, 4).Entropy - got) > 1e-3);
+    }
+
+    [Fact]
     public void FarMassIsZeroWhenTheWindowIsAtMostTheFarDistance()
     {
         var model = new Gpt(GptTests.Tiny(), seed: 8);
