@@ -185,7 +185,7 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
     /// <summary>The console table: loss per length and the longest/shortest ratio, mean ± sd over seeds.</summary>
     public void PrintTable()
     {
-        var table = new Table().AddColumn("variant");
+        var table = new Table().AddColumn(new TableColumn("variant").NoWrap());
         foreach (int l in lengths) table.AddColumn(new TableColumn(l.ToString(C)).RightAligned().NoWrap());
         table.AddColumn(new TableColumn($"{lengths[^1] / context}×L / {lengths[0] / context}×L").RightAligned().NoWrap());
         if (seeds.Length > 1) table.Caption($"mean ± sd over seeds {string.Join(", ", seeds)}");
