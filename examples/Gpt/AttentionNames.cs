@@ -34,6 +34,22 @@ internal static class AttentionNames
         return spec.Reweight && !ownPower ? spec with { Power = power } : spec;
     }
 
+    /// <summary>
+    /// The evaluation-time changes a checkpoint-reading command applies to the stored configuration: another
+    /// attention with the same weights (null: keep) and RoPE position interpolation by <paramref name="ropeScale"/>
+    /// (1: none); null when there is nothing to change.
+    /// </summary>
+    public static Func<GptConfig, GptConfig>? ForEvaluation(string? inferenceAttention, double power, double ropeScale)
+    {
+        if (!(ropeScale > 0) || double.IsInfinity(ropeScale)) throw new ArgumentException($"--rope-scale must be a finite number > 0, got {ropeScale}");
+        if (inferenceAttention is null && ropeScale == 1) return null;
+        return c => c with
+        {
+            InferenceAttention = inferenceAttention is null ? c.InferenceAttention : Parse(inferenceAttention, power, c.ContextLength),
+            InferenceRopeScale = ropeScale,
+        };
+    }
+
     /// <summary>rope | nope | alibi | learned.</summary>
     public static PositionEmbedding ParsePositions(string name) => name.Trim().ToLowerInvariant() switch
     {

@@ -8,13 +8,19 @@ using Spectre.Console.Cli;
 
 namespace Engine.Examples.Gpt;
 
-/// <summary><c>gpt eval</c>: validation loss of a checkpoint at several window lengths.</summary>
+/// <summary>
+/// <c>gpt eval</c>: validation loss of a checkpoint at several window lengths, overall and by position in the window
+/// (eval-&lt;checkpoint&gt;.csv and eval-&lt;checkpoint&gt;-positions.csv; see docs/extrapolation.md).
+/// </summary>
 internal sealed class EvalCommand : Command<EvalCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
+
+        [CommandOption("--rope-scale <S>"), Description("RoPE position interpolation at evaluation: positions divided by S (1: none; RoPE models only)"), DefaultValue(1.0)]
+        public double RopeScale { get; init; } = 1;
 
         [CommandOption("--lengths <LIST>"), Description("Comma-separated window lengths (default: 1, 2, 4, 8 and 16 times the training context)")]
         public string? Lengths { get; init; }
@@ -47,8 +53,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
-        var loaded = GptCheckpoint.Load(s.Checkpoint, s.InferenceAttention is null ? null
-            : c => c with { InferenceAttention = AttentionNames.Parse(s.InferenceAttention, s.Power, c.ContextLength) });
+        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale));
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;
         var data = s.Data is null
@@ -60,21 +65,46 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         Console.WriteLine($"checkpoint {loaded.Checkpoint.Directory} (step {meta.Step}, attention {(config.InferenceAttention ?? config.Attention).Label}, trained at context {config.ContextLength})");
         var table = new Table().AddColumns("length", "× context", "val loss", "windows", "tokens");
         var csv = new StringBuilder("checkpoint,step,attention,train_len,eval_len,val_loss,windows,tokens\n");
+        var positionsCsv = new StringBuilder("checkpoint,step,attention,train_len,eval_len," + PositionsCsv.Columns + "\n");
         var c = CultureInfo.InvariantCulture;
+        string attention = (config.InferenceAttention ?? config.Attention).Label;
+        int trainLength = config.ContextLength;
+        var results = new List<(int Length, EvaluationResult Result)>();
         foreach (int length in lengths)
         {
             cancellation.ThrowIfCancellationRequested();
             var ev = new Evaluator(data.Validation, length, span, s.BatchTokens);
-            double loss = ev.Evaluate(loaded.Model);
-            table.AddRow(length.ToString(c), (length / (double)config.ContextLength).ToString("G3", c), loss.ToString("F4", c), ev.Windows.ToString(c), ev.ScoredTokens.ToString(c));
-            csv.Append(c, $"{Csv(loaded.Checkpoint.Directory)},{meta.Step},{(config.InferenceAttention ?? config.Attention).Label},{config.ContextLength},{length},{loss:R},{ev.Windows},{ev.ScoredTokens}\n");
+            var result = ev.EvaluateByPosition(loaded.Model);
+            results.Add((length, result));
+            table.AddRow(length.ToString(c), (length / (double)trainLength).ToString("G3", c), result.MeanLoss.ToString("F4", c), ev.Windows.ToString(c), ev.ScoredTokens.ToString(c));
+            string prefix = string.Create(c, $"{Csv(loaded.Checkpoint.Directory)},{meta.Step},{attention},{trainLength},{length},");
+            csv.Append(c, $"{prefix}{result.MeanLoss:R},{ev.Windows},{ev.ScoredTokens}\n");
+            PositionsCsv.AppendRows(positionsCsv, prefix, result, trainLength);
         }
         AnsiConsole.Write(table);
-        // Checkpoint directories are immutable (and pruned), so the CSV goes next to them, in the run directory.
+        AnsiConsole.Write(BucketTable(results, trainLength));
+        // Checkpoint directories are immutable (and pruned), so the CSVs go next to them, in the run directory.
         string path = s.Csv ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(loaded.Checkpoint.Directory))!, $"eval-{Path.GetFileName(loaded.Checkpoint.Directory)}.csv");
-        File.WriteAllText(path, csv.ToString());
-        Console.WriteLine($"wrote {path}");
+        string positionsPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + "-positions.csv");
+        AtomicFile.WriteAllText(path, csv.ToString());
+        AtomicFile.WriteAllText(positionsPath, positionsCsv.ToString());
+        Console.WriteLine($"wrote {path} and {positionsPath}");
         return 0;
+    }
+
+    /// <summary>Mean loss by position bucket [0, L), [L, 2L), [2L, 4L), …, one row per evaluation length.</summary>
+    private static Table BucketTable(List<(int Length, EvaluationResult Result)> results, int trainLength)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var widest = results.MaxBy(r => r.Length).Result.Buckets(trainLength);
+        var table = new Table().Title("val loss by position in the window").AddColumn("length");
+        foreach (var b in widest) table.AddColumn(new TableColumn(Markup.Escape(PositionsCsv.BucketLabel(b, trainLength))).RightAligned());
+        foreach (var (length, result) in results)
+        {
+            var buckets = result.Buckets(trainLength);
+            table.AddRow([length.ToString(c), .. widest.Select((_, i) => i < buckets.Count ? buckets[i].MeanLoss.ToString("F4", c) : "")]);
+        }
+        return table;
     }
 
     private static string Csv(string field) => field.Contains(',') || field.Contains('"') ? "\"" + field.Replace("\"", "\"\"") + "\"" : field;

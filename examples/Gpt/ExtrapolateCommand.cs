@@ -1,8 +1,8 @@
 using System.ComponentModel;
 using System.Globalization;
-using System.Text;
 using Engine.Nn;
 using Engine.Nn.Data;
+using Engine.Nn.Diagnostics;
 using Engine.Nn.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -11,9 +11,10 @@ namespace Engine.Examples.Gpt;
 
 /// <summary>
 /// <c>gpt extrapolate</c>: the length-extrapolation experiment of Gao &amp; Spratling (arXiv 2501.13428). Every variant is
-/// trained at context L with the same seed, data and hyper-parameters, then scored on the same validation tokens with
-/// windows of factor × L. Writes results.csv, results.md and a plot (results.png, results.svg) to --out, and each
-/// trained model (checkpoint and log.csv) under --out/runs/.
+/// trained at context L with the same data and hyper-parameters, once per seed, then scored on the same validation
+/// tokens with windows of factor × L: loss overall and by position, and attention statistics. Writes results.csv,
+/// positions.csv, attention.csv, results.md and plots to --out (see docs/extrapolation.md), and each trained model
+/// (checkpoint and log.csv) under --out/runs/&lt;attention&gt;/seed-&lt;s&gt;/.
 /// </summary>
 internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
 {
@@ -21,7 +22,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
 
     public sealed class Settings : TrainingSettings
     {
-        [CommandOption("--variants <LIST>"), Description("Comma-separated variants: " + AttentionNames.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation"), DefaultValue(DefaultVariants)]
+        [CommandOption("--variants <LIST>"), Description("Comma-separated variants: " + AttentionNames.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation; NAME+pi@eval evaluates with RoPE position interpolation (positions divided by eval length / L)"), DefaultValue(DefaultVariants)]
         public string Variants { get; init; } = DefaultVariants;
 
         [CommandOption("--factors <LIST>"), Description("Evaluation lengths as multiples of L"), DefaultValue("1,2,4,8,16")]
@@ -33,38 +34,62 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         [CommandOption("--batch-tokens <N>"), Description("Upper bound on tokens per evaluation forward pass (memory)"), DefaultValue(8192)]
         public int BatchTokens { get; init; } = 8192;
 
+        [CommandOption("--seeds <LIST>"), Description("Comma-separated seeds: every variant is trained once per seed (overrides --seed); tables show mean ± sd")]
+        public string? Seeds { get; init; }
+
+        [CommandOption("--attention-tokens <N>"), Description("Validation tokens (at least one window per length) for the attention statistics in attention.csv; 0: off"), DefaultValue(4096)]
+        public int AttentionTokens { get; init; } = 4096;
+
+        [CommandOption("--sink <N>"), Description("First window positions counted as the attention sink"), DefaultValue(4)]
+        public int Sink { get; init; } = 4;
+
         [CommandOption("--out <DIR>"), Description("Output directory"), DefaultValue("runs/extrapolate")]
         public string Out { get; init; } = "runs/extrapolate";
 
         public override ValidationResult Validate()
         {
             if (EvalTokens < 1 || BatchTokens < 1) return ValidationResult.Error("--eval-tokens and --batch-tokens must be positive");
+            if (AttentionTokens < 0) return ValidationResult.Error($"--attention-tokens must be 0 (off) or positive, got {AttentionTokens}");
+            if (Sink < 0) return ValidationResult.Error($"--sink must be non-negative, got {Sink}");
             return base.Validate();
         }
     }
 
-    /// <summary>One curve of the experiment: the attention it trains with and the one it is evaluated with.</summary>
-    internal sealed record Variant(string Name, AttentionSpec Train, AttentionSpec Eval);
+    /// <summary>
+    /// One curve of the experiment: the attention it trains with, the one it is evaluated with, and whether RoPE
+    /// positions are interpolated at evaluation (divided by eval length / L beyond L).
+    /// </summary>
+    internal sealed record Variant(string Name, AttentionSpec Train, AttentionSpec Eval, bool Interpolate = false);
 
-    /// <summary>Parses "softmax,lssa,lssa+r@eval,…"; NAME+r@eval trains NAME and evaluates it with re-weighting.</summary>
+    /// <summary>
+    /// Parses "softmax,lssa,lssa+r@eval,lssar+pi@eval,…": NAME+r@eval trains NAME and evaluates it with re-weighting;
+    /// NAME+pi@eval evaluates it with RoPE position interpolation (positions divided by eval length / L); both may be given.
+    /// </summary>
     internal static List<Variant> ParseVariants(string list, double power, int window)
     {
         var result = new List<Variant>();
         foreach (var raw in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            string name = raw.ToLowerInvariant();
-            const string evalOnly = "+r@eval";
-            bool atEval = name.EndsWith(evalOnly, StringComparison.Ordinal);
-            var train = AttentionNames.Parse(atEval ? name[..^evalOnly.Length] : name, power, window);
-            if (atEval && train.Reweight)
-                throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '+r@eval' applies to a variant without re-weighting");
-            var eval = atEval ? train with { Reweight = true, Power = power } : train;
+            string name = raw.ToLowerInvariant(), baseName = name;
+            bool reweightAtEval = false, interpolate = false;
+            for (bool more = true; more;)
+            {
+                more = false;
+                if (baseName.EndsWith(ReweightAtEval, StringComparison.Ordinal)) { reweightAtEval = more = true; baseName = baseName[..^ReweightAtEval.Length]; }
+                if (baseName.EndsWith(InterpolateAtEval, StringComparison.Ordinal)) { interpolate = more = true; baseName = baseName[..^InterpolateAtEval.Length]; }
+            }
+            var train = AttentionNames.Parse(baseName, power, window);
+            if (reweightAtEval && train.Reweight)
+                throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '{ReweightAtEval}' applies to a variant without re-weighting");
+            var eval = reweightAtEval ? train with { Reweight = true, Power = power } : train;
             if (result.Any(v => v.Name == name)) throw new ArgumentException($"--variants: '{raw}' is listed twice");
-            result.Add(new Variant(name, train, eval));
+            result.Add(new Variant(name, train, eval, interpolate));
         }
         if (result.Count == 0) throw new ArgumentException("--variants: no variant given");
         return result;
     }
+
+    private const string ReweightAtEval = "+r@eval", InterpolateAtEval = "+pi@eval";
 
     internal static int[] ParseFactors(string list)
     {
@@ -83,7 +108,10 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     {
         var c = CultureInfo.InvariantCulture;
         var variants = ParseVariants(s.Variants, s.Power, s.SlidingWindow);
+        if (variants.FirstOrDefault(v => v.Interpolate) is { } pi && s.ModelConfig().PositionEmbedding != PositionEmbedding.Rope)
+            throw new ArgumentException($"--variants: '{pi.Name}' interpolates RoPE positions, but --positions is {s.Positions}");
         var factors = ParseFactors(s.Factors);
+        var seeds = s.Seeds is null ? [s.Seed] : SeedList.Parse(s.Seeds);
         var lengths = factors.Select(f => checked(f * s.Context)).ToArray();
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var data = s.OpenData();
@@ -96,113 +124,92 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
 
         var modelConfig = s.ModelConfig();
         var trainerConfig = s.TrainerConfig(evalInterval: Math.Max(1, s.Steps / 5), evalTokens: Math.Min(8192, span));
+        string seedText = seeds.Length == 1 ? $"seed {seeds[0]}" : $"seeds {string.Join(", ", seeds)}";
         Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize})");
-        Console.WriteLine($"model {s.Layers} layers, {s.Heads} heads, d_model {s.Dim}; train at L = {s.Context} for {s.Steps} steps (batch {s.Batch}, seed {s.Seed}); evaluate at {string.Join(", ", lengths)} on the same {span:N0} validation tokens; {EngineThreads.Count} threads");
+        Console.WriteLine($"model {s.Layers} layers, {s.Heads} heads, d_model {s.Dim}; train at L = {s.Context} for {s.Steps} steps (batch {s.Batch}, {seedText}); evaluate at {string.Join(", ", lengths)} on the same {span:N0} validation tokens; {EngineThreads.Count} threads");
 
-        var rows = new List<(Variant Variant, int Length, double Loss, long Tokens)>();
-        var training = new Dictionary<string, (double TrainLoss, double ValLoss, double MsPerStep)>();
-        // Variants that train the same attention share one trained model.
-        foreach (var group in variants.GroupBy(v => v.Train.Label))
+        var report = new ExtrapolationReport(variants, lengths, seeds, s.Context);
+        var groups = variants.GroupBy(v => v.Train.Label).ToList();
+        foreach (var group in groups)
         {
-            cancellation.ThrowIfCancellationRequested();
-            var spec = group.First().Train;
-            string runDir = Path.Combine(s.Out, "runs", spec.Label);
-            if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-            AnsiConsole.MarkupLine($"[bold]training {Markup.Escape(spec.Label)}[/] → {Markup.Escape(runDir)}");
-            var trainer = new Trainer(modelConfig with { Attention = spec }, trainerConfig, data, runDir);
-            var summary = ProgressDisplay.Run(trainer, cancellation);
-            if (summary.Steps < trainerConfig.Steps) throw new OperationCanceledException("extrapolate: interrupted");
-            training[spec.Label] = (summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep);
-            Console.WriteLine(string.Format(c, "  {0}: train loss {1:F4}, val loss {2:F4}, {3:F1} ms/step", spec.Label, summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep));
-            foreach (var variant in group)
+            string labelDir = Path.Combine(s.Out, "runs", group.Key);
+            if (Directory.Exists(labelDir)) Directory.Delete(labelDir, recursive: true);
+        }
+        foreach (ulong seed in seeds)
+            // Variants that train the same attention share one trained model per seed.
+            foreach (var group in groups)
             {
-                var model = trainer.Model;
-                if (variant.Eval != variant.Train)
+                cancellation.ThrowIfCancellationRequested();
+                var spec = group.First().Train;
+                string runDir = Path.Combine(s.Out, "runs", spec.Label, $"seed-{seed}");
+                AnsiConsole.MarkupLine($"[bold]training {Markup.Escape(spec.Label)}, seed {seed}[/] → {Markup.Escape(runDir)}");
+                var trainer = new Trainer(modelConfig with { Attention = spec }, trainerConfig with { Seed = seed }, data, runDir);
+                var summary = ProgressDisplay.Run(trainer, cancellation);
+                if (summary.Steps < trainerConfig.Steps) throw new OperationCanceledException("extrapolate: interrupted");
+                report.Training.Add(new(spec.Label, seed, summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep));
+                Console.WriteLine(string.Format(c, "  {0}: train loss {1:F4}, val loss {2:F4}, {3:F1} ms/step", spec.Label, summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep));
+                foreach (var variant in group)
                 {
-                    // Same weights, another attention at evaluation time only.
-                    model = new Engine.Nn.Gpt(trainer.Model.Config with { InferenceAttention = variant.Eval });
-                    model.LoadStateDict(trainer.Model.StateDict());
-                }
-                foreach (int length in lengths)
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    var ev = new Evaluator(data.Validation, length, span, s.BatchTokens);
-                    double loss = ev.Evaluate(model);
-                    rows.Add((variant, length, loss, ev.ScoredTokens));
-                    Console.WriteLine(string.Format(c, "  {0,-14} eval length {1,6}: val loss {2:F4}", variant.Name, length, loss));
+                    var model = trainer.Model;
+                    if (variant.Eval != variant.Train)
+                    {
+                        // Same weights, another attention at evaluation time only.
+                        model = new Engine.Nn.Gpt(trainer.Model.Config with { InferenceAttention = variant.Eval });
+                        model.LoadStateDict(trainer.Model.StateDict());
+                    }
+                    foreach (int length in lengths)
+                    {
+                        var atLength = model;
+                        if (variant.Interpolate && length > s.Context)
+                        {
+                            // Position interpolation: the angles of positions 0 … length−1 squeezed into those of 0 … L−1.
+                            atLength = new Engine.Nn.Gpt(model.Config with { InferenceRopeScale = (double)length / s.Context });
+                            atLength.LoadStateDict(model.StateDict());
+                        }
+                        Evaluate(report, variant, seed, atLength, data, length, span, s, cancellation);
+                    }
                 }
             }
-        }
 
-        WriteCsv(Path.Combine(s.Out, "results.csv"), rows, s.Context);
-        WriteMarkdown(Path.Combine(s.Out, "results.md"), rows, variants, lengths, s, data, span, training);
-        ResultsPlot.Save(Path.Combine(s.Out, "results"), variants.Select(v => v.Name).ToList(), lengths,
-            (name, length) => rows.First(r => r.Variant.Name == name && r.Length == length).Loss, s.Context);
-        PrintTable(rows, variants, lengths);
-        Console.WriteLine($"wrote {Path.Combine(s.Out, "results.csv")}, results.md, results.png, results.svg");
+        report.WriteResultsCsv(Path.Combine(s.Out, "results.csv"));
+        report.WritePositionsCsv(Path.Combine(s.Out, "positions.csv"));
+        string attentionCsv = Path.Combine(s.Out, "attention.csv");
+        if (report.Attention.Count > 0) report.WriteAttentionCsv(attentionCsv);
+        else File.Delete(attentionCsv);   // a stale one from an earlier run with statistics on
+        var plots = report.SavePlots(s.Out);
+        report.WriteMarkdown(Path.Combine(s.Out, "results.md"), string.Format(c,
+            "Data: {0} ({1:N0} train / {2:N0} validation tokens). Model: {3} layers, {4} heads, d_model {5}, positions {14}. " +
+            "Trained at L = {6} for {7} steps, batch {8}, {9}, lr {10:G3} → {11:G3}. Every length scores the same {12:N0} validation tokens " +
+            "(windows of the given length tiled back to back). Loss in nats per character; {13} CPU threads.",
+            data.Source, data.Train.Length, data.Validation.Length, s.Layers, s.Heads, s.Dim, s.Context, s.Steps, s.Batch, seedText,
+            s.LearningRate, Math.Min(s.MinLearningRate, s.LearningRate), span, EngineThreads.Count,
+            s.ModelConfig().PositionEmbedding == PositionEmbedding.Rope ? $"RoPE (base {s.RopeBase:G})" : AttentionNames.Name(s.ModelConfig().PositionEmbedding)));
+        report.PrintTable();
+        string attention = report.Attention.Count > 0 ? ", attention.csv" : "";
+        Console.WriteLine($"wrote {Path.Combine(s.Out, "results.csv")}, positions.csv{attention}, results.md, {string.Join(", ", plots)}");
         return 0;
     }
 
-    private static void WriteCsv(string path, List<(Variant Variant, int Length, double Loss, long Tokens)> rows, int context)
+    /// <summary>Scores one variant at one length (loss by position) and, unless switched off, measures its attention.</summary>
+    private static void Evaluate(ExtrapolationReport report, Variant variant, ulong seed, Engine.Nn.Gpt model, TextDataset data, int length, int span, Settings s, CancellationToken cancellation)
     {
+        cancellation.ThrowIfCancellationRequested();
         var c = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder("variant,train_len,eval_len,val_loss,tokens\n");
-        foreach (var r in rows) sb.Append(c, $"{r.Variant.Name},{context},{r.Length},{r.Loss:R},{r.Tokens}\n");
-        File.WriteAllText(path, sb.ToString());
-    }
-
-    private static void WriteMarkdown(string path, List<(Variant Variant, int Length, double Loss, long Tokens)> rows, List<Variant> variants, int[] lengths,
-        Settings s, TextDataset data, int span, Dictionary<string, (double TrainLoss, double ValLoss, double MsPerStep)> training)
-    {
-        var c = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder();
-        sb.AppendLine("# Length extrapolation: validation loss against evaluation length");
-        sb.AppendLine();
-        sb.AppendLine("```");
-        sb.AppendLine("gpt " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a)));
-        sb.AppendLine("```");
-        sb.AppendLine();
-        sb.AppendLine(string.Format(c, "Data: {0} ({1:N0} train / {2:N0} validation tokens). Model: {3} layers, {4} heads, d_model {5}, RoPE. " +
-            "Trained at L = {6} for {7} steps, batch {8}, seed {9}, lr {10:G3} → {11:G3}. Every length scores the same {12:N0} validation tokens " +
-            "(windows of the given length tiled back to back). Loss in nats per character; {13} CPU threads.",
-            data.Source, data.Train.Length, data.Validation.Length, s.Layers, s.Heads, s.Dim, s.Context, s.Steps, s.Batch, s.Seed,
-            s.LearningRate, Math.Min(s.MinLearningRate, s.LearningRate), span, EngineThreads.Count));
-        sb.AppendLine();
-        sb.Append("| variant (train → eval attention) |");
-        foreach (int l in lengths) sb.Append(c, $" {l} ({l / s.Context}×L) |");
-        sb.AppendLine($" {lengths[^1] / s.Context}×L / 1×L |");
-        sb.Append("| --- |");
-        foreach (var _ in lengths) sb.Append(" ---: |");
-        sb.AppendLine(" ---: |");
-        foreach (var v in variants)
+        var ev = new Evaluator(data.Validation, length, span, s.BatchTokens);
+        var result = ev.EvaluateByPosition(model);
+        report.Losses.Add(new(variant, seed, length, result, ev.ScoredTokens));
+        string line = string.Format(c, "  {0,-14} eval length {1,6}: val loss {2:F4}", variant.Name, length, result.MeanLoss);
+        if (s.AttentionTokens > 0)
         {
-            sb.Append(c, $"| {v.Name} ({v.Train.Label} → {v.Eval.Label}) |");
-            double first = double.NaN, last = double.NaN;
-            foreach (int l in lengths)
-            {
-                double loss = rows.First(r => r.Variant == v && r.Length == l).Loss;
-                if (double.IsNaN(first)) first = loss;
-                last = loss;
-                sb.Append(c, $" {loss:F4} |");
-            }
-            sb.AppendLine(c, $" {last / first:F3} |");
+            cancellation.ThrowIfCancellationRequested();
+            // The first windows of the scored span, at least one.
+            int windows = Math.Clamp(s.AttentionTokens / length, 1, span / length);
+            var stats = AttentionStatistics.Measure(model, data.Validation, length, windows,
+                new AttentionStatisticsOptions { FarDistance = s.Context, SinkTokens = s.Sink, MaxBatchTokens = s.BatchTokens });
+            report.Attention.Add(new(variant, seed, length, stats));
+            var last = stats.LayerSummary(stats.Layers - 1);
+            line += string.Format(c, "; last layer: far mass {0:F3}, entropy {1:F3} (log n {2:F3})", last.FarMass, last.Entropy, last.UniformEntropy);
         }
-        sb.AppendLine();
-        sb.AppendLine("| trained attention | final train loss | val loss at L | ms/step |");
-        sb.AppendLine("| --- | ---: | ---: | ---: |");
-        foreach (var (label, t) in training) sb.AppendLine(c, $"| {label} | {t.TrainLoss:F4} | {t.ValLoss:F4} | {t.MsPerStep:F1} |");
-        sb.AppendLine();
-        sb.AppendLine("![validation loss against evaluation length](results.png)");
-        File.WriteAllText(path, sb.ToString());
-    }
-
-    private static void PrintTable(List<(Variant Variant, int Length, double Loss, long Tokens)> rows, List<Variant> variants, int[] lengths)
-    {
-        var c = CultureInfo.InvariantCulture;
-        var table = new Table().AddColumn("variant");
-        foreach (int l in lengths) table.AddColumn(new TableColumn(l.ToString(c)).RightAligned());
-        foreach (var v in variants)
-            table.AddRow([v.Name, .. lengths.Select(l => rows.First(r => r.Variant == v && r.Length == l).Loss.ToString("F4", c))]);
-        AnsiConsole.Write(table);
+        Console.WriteLine(line);
     }
 }

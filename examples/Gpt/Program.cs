@@ -20,17 +20,18 @@ app.Configure(config =>
         .WithExample("train", "--data", "synthetic", "--attention", "softmax", "--context", "64", "--steps", "500", "--out", "runs/softmax")
         .WithExample("train", "--out", "runs/softmax", "--resume", "--steps", "1000");
     config.AddCommand<EvalCommand>("eval")
-        .WithDescription("Validation loss of a checkpoint at several window lengths; prints a table and writes a CSV.")
+        .WithDescription("Validation loss of a checkpoint at several window lengths, overall and by position in the window; prints tables and writes CSVs.")
         .WithExample("eval", "--checkpoint", "runs/softmax", "--lengths", "64,128,256,512,1024");
     config.AddCommand<SampleCommand>("sample")
         .WithDescription("Generate text from a checkpoint (temperature, top-k, seed; KV cache).")
         .WithExample("sample", "--checkpoint", "runs/softmax", "--prompt", "\"Chapter 1.\"", "--tokens", "300");
     config.AddCommand<ExtrapolateCommand>("extrapolate")
-        .WithDescription("Length extrapolation: train each attention variant at context L, evaluate at factor × L; writes results.csv, results.md and a plot.")
-        .WithExample("extrapolate", "--data", "synthetic", "--context", "32", "--steps", "300", "--out", "runs/extrapolate");
+        .WithDescription("Length extrapolation: train each attention variant at context L (once per seed), evaluate at factor × L; writes loss, loss by position and attention statistics as CSV, Markdown and plots.")
+        .WithExample("extrapolate", "--data", "synthetic", "--context", "32", "--steps", "300", "--out", "runs/extrapolate")
+        .WithExample("extrapolate", "--context", "32", "--steps", "300", "--seeds", "1,2,3", "--out", "runs/extrapolate-seeds");
     config.AddCommand<AttentionCommand>("attention")
-        .WithDescription("Attention diagnostics of a checkpoint: entropy per layer and head against row length, and attention-map heatmaps for a prompt.")
-        .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar", "--out", "runs/attention-lssar");
+        .WithDescription("Attention diagnostics of a checkpoint: entropy, far mass and sink mass per layer and head against row length, and attention-map heatmaps for a prompt.")
+        .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar/seed-1", "--out", "runs/attention-lssar");
     config.PropagateExceptions();
 });
 

@@ -14,6 +14,9 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
 
+        [CommandOption("--rope-scale <S>"), Description("RoPE position interpolation at evaluation: positions divided by S (1: none; RoPE models only)"), DefaultValue(1.0)]
+        public double RopeScale { get; init; } = 1;
+
         [CommandOption("--prompt <TEXT>"), Description("Text to continue (every character must be in the model's vocabulary)"), DefaultValue("\n")]
         public string Prompt { get; init; } = "\n";
 
@@ -41,7 +44,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var loaded = GptCheckpoint.Load(s.Checkpoint);
+        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(null, 15, s.RopeScale));
         var prompt = loaded.Tokenizer.Encode(s.Prompt);
         var generated = Sampler.Generate(loaded.Model, prompt, s.Tokens, new SamplingOptions(s.Temperature, s.TopK, s.Seed));
         // Plain output so that it can be piped; the prompt is echoed dimmed on a terminal.

@@ -158,6 +158,6 @@ public class ModelTests
                     Assert.Equal(1, sum, 5);
                 }
         }
-        Assert.All(model.Blocks, b => Assert.False(b.Attention.CaptureWeights));
+        Assert.All(model.Blocks, b => Assert.False(b.Attention.CaptureQueriesKeys));
     }
 }

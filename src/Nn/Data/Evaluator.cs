@@ -11,6 +11,9 @@ namespace Engine.Nn.Data;
 /// curve should compare (when L does not divide the span, the span is rounded down to a multiple of L).
 /// </para>
 /// <para>
+/// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> also returns the loss per window position, from the same pass.
+/// </para>
+/// <para>
 /// Memory is bounded: windows run in batches of at most <c>maxBatchTokens</c> tokens (at least one window per
 /// batch) under <see cref="NoGrad"/>, so no graph or intermediate is kept, and the loss is summed in float64 on the host.
 /// </para>
@@ -54,42 +57,57 @@ public sealed class Evaluator
     /// Mean cross-entropy of <paramref name="forward"/>, a function from token ids [B, T] (int32) to logits [B, T, V].
     /// </summary>
     /// <exception cref="ArgumentException">The logits have the wrong shape, too small a vocabulary, or a non-finite value.</exception>
-    public double Evaluate(Func<Tensor, Tensor> forward)
+    public double Evaluate(Func<Tensor, Tensor> forward) => EvaluateByPosition(forward).MeanLoss;
+
+    /// <summary>
+    /// Mean cross-entropy of a model, run in eval mode (dropout off, the inference attention if configured); the
+    /// model's previous mode is restored.
+    /// </summary>
+    public double Evaluate(Gpt model) => EvaluateByPosition(model).MeanLoss;
+
+    /// <summary>
+    /// One pass of <paramref name="forward"/> (token ids [B, T] → logits [B, T, V]) returning the mean loss and the
+    /// loss summed per window position (see <see cref="EvaluationResult"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The logits have the wrong shape, too small a vocabulary, or a non-finite value.</exception>
+    public EvaluationResult EvaluateByPosition(Func<Tensor, Tensor> forward)
     {
         ArgumentNullException.ThrowIfNull(forward);
         using var _ = new NoGrad();
-        double total = 0;
+        var sums = new double[Length];
         for (int first = 0; first < Windows; first += batchRows)
         {
             int rows = Math.Min(batchRows, Windows - first);
             var x = new int[rows * Length];
             Array.Copy(tokens, first * Length, x, 0, rows * Length);
             var logits = forward(Tensor.FromArray<int>(x, [rows, Length]));
-            total += SumNegLogLikelihood(logits, rows, first * Length + 1);
+            AddNegLogLikelihood(logits, rows, first * Length + 1, sums);
         }
-        return total / ScoredTokens;
+        double total = 0;
+        foreach (var s in sums) total += s;
+        var counts = new long[Length];
+        Array.Fill(counts, Windows);
+        return new EvaluationResult(total / ScoredTokens, sums, counts);
     }
 
     /// <summary>
-    /// Mean cross-entropy of a model, run in eval mode (dropout off, the inference attention if configured); the
-    /// model's previous mode is restored.
+    /// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> of a model in eval mode; the model's previous mode is restored.
     /// </summary>
-    public double Evaluate(Gpt model)
+    public EvaluationResult EvaluateByPosition(Gpt model)
     {
         ArgumentNullException.ThrowIfNull(model);
         bool wasTraining = model.Training;
         model.Eval();
-        try { return Evaluate(x => model.Forward(x)); }
+        try { return EvaluateByPosition(x => model.Forward(x)); }
         finally { model.Train(wasTraining); }
     }
 
-    private double SumNegLogLikelihood(Tensor logits, int rows, int targetStart)
+    private void AddNegLogLikelihood(Tensor logits, int rows, int targetStart, double[] positionSums)
     {
         if (logits.Rank != 3 || logits.Dim(0) != rows || logits.Dim(1) != Length)
             throw new ArgumentException($"evaluator: forward returned logits of shape [{string.Join(", ", logits.Shape)}], expected [{rows}, {Length}, vocab]");
         int v = logits.Dim(2);
         var values = logits.ToDoubleArray();
-        double sum = 0;
         for (int i = 0; i < rows * Length; i++)
         {
             int target = tokens[targetStart + i];
@@ -101,8 +119,7 @@ public sealed class Evaluator
             if (!double.IsFinite(max)) throw new ArgumentException($"evaluator: non-finite logits at window position {i}");
             double s = 0;
             foreach (var z in row) s += Math.Exp(z - max);
-            sum += max + Math.Log(s) - row[target];
+            positionSums[i % Length] += max + Math.Log(s) - row[target];
         }
-        return sum;
     }
 }

@@ -43,14 +43,48 @@ public sealed class CausalSelfAttention : Module
         return fixedSsmaxScale;
     }
 
-    /// <summary>
-    /// When true, each forward also stores its final attention weights [B, H, Tq, Tk] in <see cref="LastWeights"/>
-    /// (diagnostics such as attention entropy; not differentiable).
-    /// </summary>
-    public bool CaptureWeights { get; set; }
+    // Diagnostics capture: the last forward's final q and k, its query offset and attention.
+    private bool capture;
+    private Tensor? capturedQ, capturedK;
+    private int capturedOffset;
+    private AttentionSpec? capturedSpec;
+    private Tensor? capturedScale;
 
-    /// <summary>The weights of the last forward while <see cref="CaptureWeights"/> was on; null otherwise.</summary>
-    public Tensor? LastWeights { get; private set; }
+    /// <summary>
+    /// When true, each forward keeps its final (detached) queries and keys, so that <see cref="CapturedWeights"/> can
+    /// recompute the attention weights of any rows afterwards (diagnostics such as entropy; not differentiable).
+    /// Switching it off drops what was kept.
+    /// </summary>
+    public bool CaptureQueriesKeys
+    {
+        get => capture;
+        set { capture = value; if (!value) capturedQ = capturedK = null; }
+    }
+
+    /// <summary>Query rows kept by the last forward under <see cref="CaptureQueriesKeys"/> (0 when nothing is kept).</summary>
+    public int CapturedQueries => capturedQ?.Dim(2) ?? 0;
+
+    /// <summary>Cached positions before the first kept query (the KV-cache length of that forward; 0 without a cache).</summary>
+    public int CapturedQueryOffset => capturedOffset;
+
+    /// <summary>
+    /// The attention weights of the kept query rows <paramref name="rowStart"/> … <paramref name="rowStart"/> +
+    /// <paramref name="rows"/> − 1 of the last captured forward: [B, H, rows, offset + rowStart + rows], where row i
+    /// sees keys 0 … offset + rowStart + i (later keys would be zero, so they are left out), under the attention that
+    /// forward used.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Nothing was captured.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The rows are not inside the captured queries.</exception>
+    public Tensor CapturedWeights(int rowStart, int rows)
+    {
+        if (capturedQ is null || capturedK is null)
+            throw new InvalidOperationException("attention: no queries and keys captured; set CaptureQueriesKeys and run a forward first");
+        int t = capturedQ.Dim(2);
+        if (rowStart < 0 || rows < 1 || rowStart > t - rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"attention: rows {rowStart}..{rowStart + rows - 1} are outside the {t} captured queries");
+        int queryOffset = capturedOffset + rowStart;
+        return Tensor.CausalAttentionWeights(capturedQ.Narrow(2, rowStart, rows), capturedK.Narrow(2, 0, queryOffset + rows), capturedSpec!, queryOffset, capturedScale);
+    }
 
     /// <summary>The attention this layer computes in its current mode.</summary>
     public AttentionSpec ActiveAttention => config.AttentionFor(Training);
@@ -75,7 +109,7 @@ public sealed class CausalSelfAttention : Module
         var spec = ActiveAttention;
         var headScale = HeadScale(spec, q);
         var y = Tensor.CausalAttention(q, k, v, spec, offset, headScale);   // [B, H, T, D]
-        LastWeights = CaptureWeights ? Tensor.CausalAttentionWeights(q.Detach(), k.Detach(), spec, offset, headScale?.Detach()) : null;
+        if (capture) (capturedQ, capturedK, capturedOffset, capturedSpec, capturedScale) = (q.Detach(), k.Detach(), offset, spec, headScale?.Detach());
         return dropout.Forward(proj.Forward(y.Transpose(1, 2).Reshape(b, t, c)));
     }
 }

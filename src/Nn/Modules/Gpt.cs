@@ -95,16 +95,23 @@ public sealed class Gpt : Module
     /// </summary>
     public IReadOnlyList<Tensor> AttentionMaps(Tensor tokens)
     {
-        foreach (var block in blocks) block.Attention.CaptureWeights = true;
+        CaptureQueriesKeys(true);
         try
         {
             using (new Engine.Autograd.NoGrad()) Forward(tokens);
-            return blocks.Select(b => b.Attention.LastWeights!).ToArray();
+            int t = tokens.Dim(1);
+            return blocks.Select(b => b.Attention.CapturedWeights(0, t)).ToArray();
         }
         finally
         {
-            foreach (var block in blocks) block.Attention.CaptureWeights = false;
+            CaptureQueriesKeys(false);
         }
+    }
+
+    /// <summary>Switches <see cref="CausalSelfAttention.CaptureQueriesKeys"/> on or off in every layer.</summary>
+    public void CaptureQueriesKeys(bool on)
+    {
+        foreach (var block in blocks) block.Attention.CaptureQueriesKeys = on;
     }
 
     /// <summary>Mean cross-entropy of next-token prediction: Forward(inputs) against <paramref name="targets"/> [B, T].</summary>
