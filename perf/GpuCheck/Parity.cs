@@ -320,7 +320,7 @@ internal sealed class Parity(CudaBackend gpu, Report report)
         foreach (var d in shapes)
             foreach (var label in labels)
             {
-                var family = AttentionFamily.Of(AttentionSpec.Parse(label), d.HeadDim);
+                var family = AttentionSpec.Parse(label).Family(d.HeadDim);
                 int nq = d.Batch * d.Heads * d.Queries * d.HeadDim, nk = d.Batch * d.Heads * d.Keys * d.HeadDim;
                 var q = Pair(dtype, Values(nq, seed++, -2, 2, false)); var k = Pair(dtype, Values(nk, seed++, -2, 2, false));
                 var v = Pair(dtype, Values(nk, seed++, -1, 1, false)); var g = Pair(dtype, Values(nq, seed++, -1, 1, false));

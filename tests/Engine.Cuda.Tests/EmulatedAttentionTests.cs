@@ -36,7 +36,7 @@ public class EmulatedAttentionTests
 
     private static void Check(DType dtype, AttentionSpec spec, AttentionDims d, int seed, double scale, bool negativeScores = false, int[]? zeroRows = null, bool zeroKey = false)
     {
-        var family = AttentionFamily.Of(spec, d.HeadDim);
+        var family = spec.Family(d.HeadDim);
         var (q, k, v, g) = Inputs(dtype, d, seed, negativeScores, zeroRows, zeroKey);
         string c = $"{spec.Label} {dtype.Name()} Tq={d.Queries} offset={d.QueryOffset}";
         Same(Cpu.CausalAttentionForward(q.cpu, k.cpu, v.cpu, d, family), Gpu.CausalAttentionForward(q.gpu, k.gpu, v.gpu, d, family), c + " output", scale);
@@ -126,7 +126,7 @@ public class EmulatedAttentionTests
     {
         var d = new AttentionDims(1, 1, 4, 4, 4, 0);
         var (q, k, _, _) = Inputs(DType.Float64, d, 401, zeroRows: [3]);
-        var w = EmulatedKernelTests.Read(Gpu, Gpu.CausalAttentionWeights(q.gpu, k.gpu, d, AttentionFamily.Of(AttentionSpec.SoftmaxReweighted, d.HeadDim)));
+        var w = EmulatedKernelTests.Read(Gpu, Gpu.CausalAttentionWeights(q.gpu, k.gpu, d, AttentionSpec.SoftmaxReweighted.Family(d.HeadDim)));
         Assert.Equal([0.25, 0.25, 0.25, 0.25], w.Skip(12));
     }
 
@@ -147,7 +147,7 @@ public class EmulatedAttentionTests
         var g = TestData.Values(dim, 502);
         foreach (var (spec, qScale) in new[] { (AttentionSpec.Lssar, 1.0), (AttentionSpec.SoftmaxReweighted, 20.0) })
         {
-            var family = AttentionFamily.Of(spec, dim);
+            var family = spec.Family(dim);
             var (qc, qg) = Pair(DType.Float32, q.Select(x => x * qScale).ToArray());
             var (kc, kg) = Pair(DType.Float32, k);
             var (vc, vg) = Pair(DType.Float32, v);

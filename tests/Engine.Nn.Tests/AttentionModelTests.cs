@@ -53,7 +53,7 @@ public class AttentionModelTests
         var v = Tensor.RandN([2, 2, 7, 4], rng, DType.Float64);
         var g = Tensor.RandN([2, 2, 5, 4], rng, DType.Float64);
         var dims = new AttentionDims(2, 2, 5, 7, 4, 2);
-        var family = AttentionFamily.Of(AttentionSpec.Lssar, 4);
+        var family = AttentionSpec.Lssar.Family(4);
         Storage hq = dev.Upload(q), hk = dev.Upload(k), hv = dev.Upload(v), hg = dev.Upload(g);
         double[] D(Storage s) => new Tensor(s, [s.Length]).ToDoubleArray();
 

@@ -92,9 +92,9 @@ public class AttentionVariantTests
     [InlineData(1, new[] { 1 / 256.0 })]
     public void AlibiSlopesFollowPressEtAl(int heads, double[] expected)
     {
-        var family = AttentionFamily.Of(AttentionSpec.Softmax with { Alibi = true }, 8);
+        var family = (AttentionSpec.Softmax with { Alibi = true }).Family(8);
         for (int h = 0; h < heads; h++) Assert.Equal(expected[h], family.AlibiSlope(h, heads), 15);
-        Assert.Equal(0, AttentionFamily.Of(AttentionSpec.Softmax, 8).AlibiSlope(0, heads));
+        Assert.Equal(0, AttentionSpec.Softmax.Family(8).AlibiSlope(0, heads));
     }
 
     [Fact]

@@ -16,7 +16,6 @@ public sealed partial class CudaBackend
 
         public static AttentionArgs Of(AttentionDims dims, AttentionFamily family, DType dtype)
         {
-            double minNormal = dtype == DType.Float32 ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
             double p = family.Power ?? 1;
             bool integer = p == Math.Floor(p) && p <= 1 << 20;
             return new AttentionArgs
@@ -37,10 +36,10 @@ public sealed partial class CudaBackend
                 LogScaleDim = Math.Log(family.ScaleDim),
                 InvSqrtD = 1 / Math.Sqrt(family.HeadDim),
                 Power = p,
-                // the same constants as the CPU kernel: y below the cut has a subnormal p-th power and counts as 0;
+                // the constants the CPU kernel uses: y below the cut has a subnormal p-th power and counts as 0;
                 // exp arguments are clamped at ln(min normal).
-                Cut = Math.Exp(Math.Log(minNormal) / p) * 1.01,
-                LogMinNormal = Math.Log(minNormal),
+                Cut = AttentionFamily.PowerCutoff(p, dtype),
+                LogMinNormal = AttentionFamily.LogMinNormal(dtype),
                 Eps2 = AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon,
             };
         }

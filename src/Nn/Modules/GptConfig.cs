@@ -108,7 +108,7 @@ public sealed record GptConfig
             if (spec.Alibi) problems.Add($"{name} ({spec.Label}) sets ALiBi itself; choose PositionEmbedding = Alibi instead");
             if (HeadDim > 0 && ModelDim % Heads == 0)
             {
-                try { AttentionFamily.Of(spec, HeadDim, name); }
+                try { spec.Family(HeadDim, name); }
                 catch (ArgumentException e) { problems.Add(e.Message); }
             }
         }

@@ -1,3 +1,5 @@
+using Engine.Cpu;
+
 namespace Engine;
 
 /// <summary>
@@ -46,21 +48,21 @@ public interface IBackend
     Storage SoftmaxBackward(Storage y, Storage dy, int rows, int cols, bool log);
 
     // ---- fused kernels: causal attention ----
-    // Default implementations copy to the host, run CpuBackend's kernel and copy back (Ops/Attention/AttentionFallback.cs),
-    // so a backend without a native kernel still works. CpuBackend implements them natively (Cpu/CpuBackend.Attention.cs).
+    // Default implementations copy to the host, run CpuBackend's kernel and copy back (Cpu/HostFallback.cs),
+    // so a backend without a native kernel still works. CpuBackend implements them natively (Cpu/Attention/).
     // All storages are contiguous from element 0: q [B, H, Tq, D], k and v [B, H, Tk, D], as described by dims.
 
     /// <summary>The output [B, H, Tq, D] of the causal attention family member <paramref name="family"/>.</summary>
     Storage CausalAttentionForward(Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family)
-        => AttentionFallback.Forward(this, q, k, v, dims, family);
+        => HostFallback.CausalAttentionForward(this, q, k, v, dims, family);
 
     /// <summary>Gradients of q, k and v given the output gradient <paramref name="gradOutput"/> [B, H, Tq, D].</summary>
     (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
-        => AttentionFallback.Backward(this, q, k, v, gradOutput, dims, family);
+        => HostFallback.CausalAttentionBackward(this, q, k, v, gradOutput, dims, family);
 
     /// <summary>The final attention weights [B, H, Tq, Tk] (zero above the causal diagonal), for diagnostics.</summary>
     Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family)
-        => AttentionFallback.Weights(this, q, k, dims, family);
+        => HostFallback.CausalAttentionWeights(this, q, k, dims, family);
 
     /// <summary>
     /// Batched matrix product. <paramref name="la"/> is [batch..., m, k] and <paramref name="lb"/> is [batch..., k, n],
@@ -80,7 +82,7 @@ public interface IBackend
     // ---- fused kernels ----
     // Each has a default implementation that copies the inputs to the host, runs the CPU kernel and copies the
     // results back, so a backend without a native kernel still works (slowly). CpuBackend implements all of them
-    // natively (Cpu/CpuBackend.Fused.cs); the ops live in Ops/Fused/.
+    // natively (Cpu/CpuBackend.Fused.cs); the ops live in Ops/Fused/; the host fallback is Cpu/HostFallback.cs.
 
     /// <summary>
     /// Row-wise layer norm (or RMS norm when <paramref name="rms"/>) of a contiguous [rows, cols] input:
@@ -88,14 +90,14 @@ public interface IBackend
     /// Weight and bias are contiguous [cols] or null. Returns y, and the per-row mean (zeros for RMS norm) and rstd for the backward.
     /// </summary>
     (Storage Y, Storage Mean, Storage Rstd) NormForward(Storage x, Storage? weight, Storage? bias, int rows, int cols, double eps, bool rms)
-        => FusedFallback.NormForward(this, x, weight, bias, rows, cols, eps, rms);
+        => HostFallback.NormForward(this, x, weight, bias, rows, cols, eps, rms);
 
     /// <summary>
     /// Backward of <see cref="NormForward"/>: the gradients of x [rows, cols], of the weight and of the bias (null when
     /// the op had none), given the saved mean and rstd and the output gradient <paramref name="dy"/> (all contiguous).
     /// </summary>
     (Storage Dx, Storage? DWeight, Storage? DBias) NormBackward(Storage x, Storage? weight, bool hasBias, Storage mean, Storage rstd, Storage dy, int rows, int cols, bool rms)
-        => FusedFallback.NormBackward(this, x, weight, hasBias, mean, rstd, dy, rows, cols, rms);
+        => HostFallback.NormBackward(this, x, weight, hasBias, mean, rstd, dy, rows, cols, rms);
 
     /// <summary>
     /// Cross-entropy of contiguous logits [rows, cols] against int32 targets [rows]: returns the mean over rows whose
@@ -103,11 +105,11 @@ public interface IBackend
     /// and the number of counted rows. Throws when a counted target lies outside [0, cols).
     /// </summary>
     (Storage Loss, Storage LogSumExp, int Count) CrossEntropyForward(Storage logits, Storage targets, int rows, int cols, int ignoreIndex)
-        => FusedFallback.CrossEntropyForward(this, logits, targets, rows, cols, ignoreIndex);
+        => HostFallback.CrossEntropyForward(this, logits, targets, rows, cols, ignoreIndex);
 
     /// <summary>Gradient of the logits: (softmax − onehot(target))·<paramref name="scale"/> on counted rows, zero on ignored rows.</summary>
     Storage CrossEntropyBackward(Storage logits, Storage targets, Storage logSumExp, int rows, int cols, int ignoreIndex, double scale)
-        => FusedFallback.CrossEntropyBackward(this, logits, targets, logSumExp, rows, cols, ignoreIndex, scale);
+        => HostFallback.CrossEntropyBackward(this, logits, targets, logSumExp, rows, cols, ignoreIndex, scale);
 
     /// <summary>
     /// Rotary position embedding of a contiguous [groups, time, dim] input: each pair (x_i, x_{i+dim/2}) at position
@@ -115,7 +117,7 @@ public interface IBackend
     /// <paramref name="inverse"/> rotates by −θ (the backward).
     /// </summary>
     Storage Rope(Storage x, Storage cos, Storage sin, int groups, int time, int dim, bool inverse)
-        => FusedFallback.Rope(this, x, cos, sin, groups, time, dim, inverse);
+        => HostFallback.Rope(this, x, cos, sin, groups, time, dim, inverse);
 
     /// <summary>
     /// One AdamW update, in place on contiguous, equal-length <paramref name="param"/>, first moment <paramref name="m"/>
@@ -123,12 +125,12 @@ public interface IBackend
     /// p ← p − lr·(wd·p + m̂/(√v̂ + eps)) with bias-corrected m̂, v̂ for step <paramref name="step"/> (1-based).
     /// </summary>
     void AdamWStep(Storage param, Storage grad, Storage m, Storage v, double lr, double beta1, double beta2, double eps, double weightDecay, int step)
-        => FusedFallback.AdamWStep(this, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+        => HostFallback.AdamWStep(this, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
 
     /// <summary>
     /// One SGD update with momentum and weight decay, in place: g' = g + wd·p, buf ← μ·buf + g' (buf = g' on the first
     /// step), p ← p − lr·(nesterov ? g' + μ·buf : buf). <paramref name="momentumBuffer"/> is null when μ = 0.
     /// </summary>
     void SgdStep(Storage param, Storage grad, Storage? momentumBuffer, double lr, double momentum, double weightDecay, bool nesterov, bool firstStep)
-        => FusedFallback.SgdStep(this, param, grad, momentumBuffer, lr, momentum, weightDecay, nesterov, firstStep);
+        => HostFallback.SgdStep(this, param, grad, momentumBuffer, lr, momentum, weightDecay, nesterov, firstStep);
 }

@@ -35,11 +35,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         TensorPrimitives.Multiply(g, inv, g);
     }
 
-    /// <summary>ln of the smallest normal number: exp below it would return a subnormal (slow on x86, and negligible).</summary>
-    private static readonly T LogMinNormal = T.CreateChecked(Math.Log(MinNormal));
+    /// <summary>The element type's dtype, for the constants the backends share (<see cref="AttentionFamily"/>).</summary>
+    private static DType ElementType => typeof(T) == typeof(float) ? DType.Float32 : DType.Float64;
 
-    /// <summary>The smallest positive normal number of T (2^−126 for float, 2^−1022 for double).</summary>
-    private static double MinNormal => typeof(T) == typeof(float) ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+    /// <summary>ln of the smallest normal number: exp below it would return a subnormal (slow on x86, and negligible).</summary>
+    private static readonly T LogMinNormal = T.CreateChecked(AttentionFamily.LogMinNormal(ElementType));
 
     /// <summary>
     /// First stage, in place on the scores s of one row: s ← a = f(s)/Σ f(s). For the backward, sig (when given)
@@ -286,7 +286,6 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>The smallest y whose p-th power is still a normal number.</summary>
-    private static T Cutoff(double p) =>
-        T.CreateChecked(Math.Exp(Math.Log(MinNormal) / p) * 1.01);
+    private static T Cutoff(double p) => T.CreateChecked(AttentionFamily.PowerCutoff(p, ElementType));
 
 }

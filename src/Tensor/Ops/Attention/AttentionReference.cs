@@ -24,7 +24,7 @@ public static class AttentionReference
     {
         AttentionChecks.Validate(q, k, k, queryOffset, "attention_reference");
         int heads = q.Dim(1), tq = q.Dim(2), tk = k.Dim(2), d = q.Dim(3);
-        var family = AttentionFamily.Of(spec, d, "attention_reference");
+        var family = spec.Family(d, "attention_reference");
         q = AttentionChecks.ScaleHeads(q, headScale, "attention_reference");
         // mask[i, j] = 1 where key j is visible from query i; n[i] = number of visible keys; dist[i, j] = t_i − j.
         var maskValues = new double[tq * tk];

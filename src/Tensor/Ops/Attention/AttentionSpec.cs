@@ -85,6 +85,30 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
         }
     }
 
+    /// <summary>The family member computing this spec for heads of dimension <paramref name="headDim"/>; validates the spec (errors name <paramref name="op"/>).</summary>
+    public AttentionFamily Family(int headDim, string op = "causal_attention")
+    {
+        var spec = this;
+        if (headDim < 1) throw new ArgumentException($"{op}: head dimension must be at least 1, got {headDim}");
+        if (spec.Reweight && (!double.IsFinite(spec.Power) || spec.Power < 1))
+            throw new ArgumentException($"{op}: re-weighting power must be finite and at least 1, got {spec.Power} ({spec.Label})");
+        if (spec.Window is int w && w < 1)
+            throw new ArgumentException($"{op}: the sliding window must be at least 1 key, got {w}");
+        int scaleDim = spec.ScaleDim ?? headDim;
+        if (spec.Kind is AttentionKind.Lssa or AttentionKind.SigmoidL1 && scaleDim < 2)
+            throw new ArgumentException($"{op}: {spec.Label} needs log(d) > 0, so d (ScaleDim, default the head dimension) must be at least 2; got {scaleDim}");
+        double? power = spec.Reweight ? spec.Power : null;
+        return spec.Kind switch
+        {
+            AttentionKind.Softmax => new(PositiveFunction.Exp, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SsMax => new(PositiveFunction.Exp, false, ScoreScale.LogLengthOverSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.SigmoidL1 => new(PositiveFunction.Sigmoid, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            _ => throw new ArgumentException($"{op}: unknown attention kind {spec.Kind}"),
+        };
+    }
+
     /// <summary>This spec with the re-weighting switched on or off (for re-weighting applied only at evaluation).</summary>
     public AttentionSpec WithReweight(bool reweight) => this with { Reweight = reweight };
 

@@ -17,7 +17,7 @@ public sealed partial class Tensor
         AttentionChecks.Validate(q, k, v, queryOffset, "causal_attention");
         q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
-        var family = AttentionFamily.Of(spec, dims.HeadDim);
+        var family = spec.Family(dims.HeadDim);
         Tensor qc = Packed(q), kc = Packed(k), vc = Packed(v);
         var y = new Tensor(q.Backend.CausalAttentionForward(qc.Storage, kc.Storage, vc.Storage, dims, family), q.ShapeSpan);
         return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(qc, kc, vc, dims, family), q, k, v);
@@ -33,7 +33,7 @@ public sealed partial class Tensor
         AttentionChecks.Validate(q, k, k, queryOffset, "causal_attention_weights");
         q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention_weights");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
-        var family = AttentionFamily.Of(spec, dims.HeadDim, "causal_attention_weights");
+        var family = spec.Family(dims.HeadDim, "causal_attention_weights");
         Tensor qc = Packed(q), kc = Packed(k);
         return new Tensor(q.Backend.CausalAttentionWeights(qc.Storage, kc.Storage, dims, family), [dims.Batch, dims.Heads, dims.Queries, dims.Keys]);
     }

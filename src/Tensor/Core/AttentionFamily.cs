@@ -1,5 +1,8 @@
 namespace Engine;
 
+// The kernel contract of the attention family: what every backend's attention kernels receive (IBackend), and the
+// constants they share. AttentionSpec.Family maps a user's choice onto it.
+
 /// <summary>The positive function f of the first attention stage, u_ij = f(s_ij).</summary>
 public enum PositiveFunction
 {
@@ -78,29 +81,17 @@ public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK
         return head < pow2 ? Math.Pow(2, -8.0 * (head + 1) / pow2) : Math.Pow(2, -8.0 * (2 * (head - pow2) + 1) / (2 * pow2));
     }
 
-    /// <summary>The family member computing <paramref name="spec"/> for heads of dimension <paramref name="headDim"/>; validates the spec.</summary>
-    public static AttentionFamily Of(AttentionSpec spec, int headDim, string op = "causal_attention")
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        if (headDim < 1) throw new ArgumentException($"{op}: head dimension must be at least 1, got {headDim}");
-        if (spec.Reweight && (!double.IsFinite(spec.Power) || spec.Power < 1))
-            throw new ArgumentException($"{op}: re-weighting power must be finite and at least 1, got {spec.Power} ({spec.Label})");
-        if (spec.Window is int w && w < 1)
-            throw new ArgumentException($"{op}: the sliding window must be at least 1 key, got {w}");
-        int scaleDim = spec.ScaleDim ?? headDim;
-        if (spec.Kind is AttentionKind.Lssa or AttentionKind.SigmoidL1 && scaleDim < 2)
-            throw new ArgumentException($"{op}: {spec.Label} needs log(d) > 0, so d (ScaleDim, default the head dimension) must be at least 2; got {scaleDim}");
-        double? power = spec.Reweight ? spec.Power : null;
-        return spec.Kind switch
-        {
-            AttentionKind.Softmax => new(PositiveFunction.Exp, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SsMax => new(PositiveFunction.Exp, false, ScoreScale.LogLengthOverSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SigmoidL1 => new(PositiveFunction.Sigmoid, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            _ => throw new ArgumentException($"{op}: unknown attention kind {spec.Kind}"),
-        };
-    }
+    /// <summary>The smallest positive normal number of a float dtype (2^−126 for float32, 2^−1022 for float64).</summary>
+    public static double MinNormal(DType dtype) => dtype == DType.Float32 ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
+
+    /// <summary>ln of <see cref="MinNormal"/>: exp arguments below it are clamped there (the result would be subnormal, slow on x86, and negligible).</summary>
+    public static double LogMinNormal(DType dtype) => Math.Log(MinNormal(dtype));
+
+    /// <summary>
+    /// The smallest y in [0, 1] whose p-th power is still a normal number (with a 1 % margin): the re-weighting counts
+    /// smaller y as 0, since their powers are below 10⁻³⁸ of the row's largest term.
+    /// </summary>
+    public static double PowerCutoff(double p, DType dtype) => Math.Exp(LogMinNormal(dtype) / p) * 1.01;
 }
 
 /// <summary>Sizes of one causal attention call: q [Batch, Heads, Queries, HeadDim], k and v [Batch, Heads, Keys, HeadDim].</summary>

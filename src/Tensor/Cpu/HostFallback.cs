@@ -1,12 +1,11 @@
-using Engine.Cpu;
-
-namespace Engine;
+namespace Engine.Cpu;
 
 /// <summary>
-/// The default implementations of <see cref="IBackend"/>'s fused kernels for a backend without a native one: copy the
-/// inputs to the host, run the CPU kernel, copy the results back to the backend's device. Correct, but slow.
+/// The default implementations of <see cref="IBackend"/>'s fused kernels (attention, norms, cross-entropy, RoPE,
+/// optimiser steps) for a backend without a native one: copy the inputs to the host, run the CPU kernel, copy the
+/// results back to the backend's device. Correct, but slow.
 /// </summary>
-internal static class FusedFallback
+internal static class HostFallback
 {
     /// <summary>A host copy of a whole storage (the storage itself when it is already on the CPU).</summary>
     internal static Storage ToCpu(IBackend backend, Storage s)
@@ -29,7 +28,7 @@ internal static class FusedFallback
         CpuStorage<float> f => backend.FromHost<float>(f.Data),
         CpuStorage<double> d => backend.FromHost<double>(d.Data),
         CpuStorage<int> i => backend.FromHost<int>(i.Data),
-        _ => throw new ArgumentException($"fused fallback: unexpected host storage {host.GetType().Name}"),
+        _ => throw new ArgumentException($"host fallback: unexpected host storage {host.GetType().Name}"),
     };
 
     private static Storage? FromCpuOpt(IBackend backend, Storage? host) => host is null ? null : FromCpu(backend, host);
@@ -42,6 +41,18 @@ internal static class FusedFallback
         var layout = Layout.Contiguous([dst.Length]);
         backend.CopyInto(staged, layout, dst, layout);
     }
+
+    public static Storage CausalAttentionForward(IBackend b, Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family) =>
+        FromCpu(b, CpuBackend.Instance.CausalAttentionForward(ToCpu(b, q), ToCpu(b, k), ToCpu(b, v), dims, family));
+
+    public static (Storage, Storage, Storage) CausalAttentionBackward(IBackend b, Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
+    {
+        var (dq, dk, dv) = CpuBackend.Instance.CausalAttentionBackward(ToCpu(b, q), ToCpu(b, k), ToCpu(b, v), ToCpu(b, gradOutput), dims, family);
+        return (FromCpu(b, dq), FromCpu(b, dk), FromCpu(b, dv));
+    }
+
+    public static Storage CausalAttentionWeights(IBackend b, Storage q, Storage k, AttentionDims dims, AttentionFamily family) =>
+        FromCpu(b, CpuBackend.Instance.CausalAttentionWeights(ToCpu(b, q), ToCpu(b, k), dims, family));
 
     public static (Storage, Storage, Storage) NormForward(IBackend b, Storage x, Storage? w, Storage? bias, int rows, int cols, double eps, bool rms)
     {
