@@ -15,7 +15,7 @@ public sealed record SamplerState(ulong[] Rng, long Batches);
 /// in [0, N − T − 1] and holds tokens s … s+T−1, with targets s+1 … s+T. Seeded with <see cref="Engine.Rng"/>; its
 /// <see cref="State"/> can be saved and restored, so a resumed run draws exactly the batches the uninterrupted run would.
 /// </summary>
-public sealed class BatchSampler
+public sealed class BatchSampler : IBatchSource
 {
     private readonly int[] tokens;
     private readonly Rng rng;
@@ -57,6 +57,13 @@ public sealed class BatchSampler
     /// <summary>Draws the next batch.</summary>
     public Batch Next()
     {
+        var (x, y) = NextArrays();
+        return new Batch(Tensor.FromArray<int>(x, [BatchSize, Context]), Tensor.FromArray<int>(y, [BatchSize, Context]));
+    }
+
+    /// <summary>The next batch as row-major [B, T] arrays (inputs, targets), for samplers that edit rows.</summary>
+    internal (int[] Inputs, int[] Targets) NextArrays()
+    {
         int b = BatchSize, t = Context;
         var x = new int[b * t];
         var y = new int[b * t];
@@ -67,6 +74,6 @@ public sealed class BatchSampler
             Array.Copy(tokens, start + 1, y, row * t, t);
         }
         Batches++;
-        return new Batch(Tensor.FromArray<int>(x, [b, t]), Tensor.FromArray<int>(y, [b, t]));
+        return (x, y);
     }
 }
