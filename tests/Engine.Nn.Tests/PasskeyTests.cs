@@ -24,15 +24,15 @@ public class PasskeyPromptTests
     {
         var p = Builder().Build(length, new Rng(11), depth);
         Assert.Equal(length, p.Length);
-        Assert.Equal(PasskeyPrompts.StatementPrefix + p.Key + PasskeyPrompts.StatementSuffix,
-            Text(p, p.StatementIndex, PasskeyPrompts.StatementPrefix.Length + 5 + PasskeyPrompts.StatementSuffix.Length));
-        Assert.Equal(p.StatementIndex + PasskeyPrompts.StatementPrefix.Length, p.KeyIndex);
+        Assert.Equal(PasskeyTemplate.Paper.StatementPrefix + p.Key + PasskeyTemplate.Paper.StatementSuffix,
+            Text(p, p.StatementIndex, PasskeyTemplate.Paper.StatementPrefix.Length + 5 + PasskeyTemplate.Paper.StatementSuffix.Length));
+        Assert.Equal(p.StatementIndex + PasskeyTemplate.Paper.StatementPrefix.Length, p.KeyIndex);
         Assert.Equal(p.Key, Text(p, p.KeyIndex, 5));
         Assert.Equal(p.Key, Data.Tokenizer.Decode(p.Answer));
         Assert.Matches("^[1-9][0-9]{4}$", p.Key);
-        Assert.Equal(length - PasskeyPrompts.Question.Length, p.QuestionIndex);
-        Assert.EndsWith(PasskeyPrompts.Question, Data.Tokenizer.Decode(p.Tokens));
-        int filler = length - PasskeyPrompts.FixedLength;
+        Assert.Equal(length - PasskeyTemplate.Paper.Question.Length, p.QuestionIndex);
+        Assert.EndsWith(PasskeyTemplate.Paper.Question, Data.Tokenizer.Decode(p.Tokens));
+        int filler = length - PasskeyTemplate.Paper.FixedLength;
         Assert.Equal((int)Math.Floor(depth * filler + 0.5), p.StatementIndex);
         Assert.Equal(p.StatementIndex / (double)filler, p.Depth);
         Assert.Equal([.. p.Tokens, .. p.Answer], p.Sequence());
@@ -44,13 +44,13 @@ public class PasskeyPromptTests
         var b = Builder();
         var first = b.Build(300, new Rng(1), 0.0);
         Assert.Equal(0, first.StatementIndex);
-        Assert.StartsWith(PasskeyPrompts.StatementPrefix, Data.Tokenizer.Decode(first.Tokens));
+        Assert.StartsWith(PasskeyTemplate.Paper.StatementPrefix, Data.Tokenizer.Decode(first.Tokens));
         var last = b.Build(300, new Rng(1), 1.0);
-        Assert.EndsWith(PasskeyPrompts.StatementSuffix + PasskeyPrompts.Question, Data.Tokenizer.Decode(last.Tokens));
+        Assert.EndsWith(PasskeyTemplate.Paper.StatementSuffix + PasskeyTemplate.Paper.Question, Data.Tokenizer.Decode(last.Tokens));
         Assert.Equal(1.0, last.Depth);
         // No filler at all: statement then question.
-        var bare = b.Build(PasskeyPrompts.FixedLength, new Rng(1), 0.5);
-        Assert.Equal(PasskeyPrompts.StatementPrefix + bare.Key + PasskeyPrompts.StatementSuffix + PasskeyPrompts.Question, Data.Tokenizer.Decode(bare.Tokens));
+        var bare = b.Build(PasskeyTemplate.Paper.FixedLength, new Rng(1), 0.5);
+        Assert.Equal(PasskeyTemplate.Paper.StatementPrefix + bare.Key + PasskeyTemplate.Paper.StatementSuffix + PasskeyTemplate.Paper.Question, Data.Tokenizer.Decode(bare.Tokens));
     }
 
     [Fact]
@@ -58,8 +58,8 @@ public class PasskeyPromptTests
     {
         var corpus = Data.Validation;
         var p = Builder().Build(200, 0.5, "12345", corpus.Length - 10);
-        int filler = 200 - PasskeyPrompts.FixedLength;
-        var read = p.Tokens.Take(p.StatementIndex).Concat(p.Tokens.Skip(p.KeyIndex + 5 + PasskeyPrompts.StatementSuffix.Length).Take(filler - p.StatementIndex)).ToArray();
+        int filler = 200 - PasskeyTemplate.Paper.FixedLength;
+        var read = p.Tokens.Take(p.StatementIndex).Concat(p.Tokens.Skip(p.KeyIndex + 5 + PasskeyTemplate.Paper.StatementSuffix.Length).Take(filler - p.StatementIndex)).ToArray();
         var expected = Enumerable.Range(0, filler).Select(i => corpus[(corpus.Length - 10 + i) % corpus.Length]).ToArray();
         Assert.Equal(expected, read);
     }
@@ -88,9 +88,9 @@ public class PasskeyPromptTests
     public void BadInputsAreClearErrors()
     {
         var b = Builder();
-        var shortPrompt = Assert.Throws<ArgumentOutOfRangeException>(() => b.Build(PasskeyPrompts.FixedLength - 1, new Rng(1)));
-        Assert.Contains($"{PasskeyPrompts.FixedLength - 1} tokens is too short", shortPrompt.Message);
-        Assert.Contains(PasskeyPrompts.FixedLength.ToString(), shortPrompt.Message);
+        var shortPrompt = Assert.Throws<ArgumentOutOfRangeException>(() => b.Build(PasskeyTemplate.Paper.FixedLength - 1, new Rng(1)));
+        Assert.Contains($"{PasskeyTemplate.Paper.FixedLength - 1} tokens is too short", shortPrompt.Message);
+        Assert.Contains(PasskeyTemplate.Paper.FixedLength.ToString(), shortPrompt.Message);
         foreach (double depth in new[] { -0.01, 1.01, double.NaN })
         {
             var e = Assert.Throws<ArgumentOutOfRangeException>(() => b.Build(200, new Rng(1), depth));
@@ -99,10 +99,24 @@ public class PasskeyPromptTests
         Assert.Throws<ArgumentException>(() => b.Build(200, 0.5, "1234", 0));
         Assert.Throws<ArgumentException>(() => b.Build(200, 0.5, "12a45", 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => b.Build(200, 0.5, "12345", Data.Validation.Length));
-        var window = Assert.Throws<ArgumentOutOfRangeException>(() => PasskeyPrompts.PromptLengthForWindow(PasskeyPrompts.FixedLength + 3));
+        var window = Assert.Throws<ArgumentOutOfRangeException>(() => b.PromptLengthForWindow(PasskeyTemplate.Paper.FixedLength + 3));
         Assert.Contains("too short", window.Message);
-        Assert.Equal(PasskeyPrompts.FixedLength, PasskeyPrompts.PromptLengthForWindow(PasskeyPrompts.FixedLength + 4));
+        Assert.Equal(PasskeyTemplate.Paper.FixedLength, b.PromptLengthForWindow(PasskeyTemplate.Paper.FixedLength + 4));
         Assert.Throws<ArgumentException>(() => new PasskeyPrompts(Data.Tokenizer, []));
+        Assert.Throws<ArgumentException>(() => PasskeyTemplate.Named("long"));
+    }
+
+    [Fact]
+    public void TheShortTemplateFitsSmallWindows()
+    {
+        var b = new PasskeyPrompts(Data.Tokenizer, Data.Validation, PasskeyTemplate.Named("short"));
+        Assert.Equal(20, b.FixedLength);
+        Assert.Equal(24, PasskeyTemplate.Short.MinimumWindow);
+        var p = b.Build(b.PromptLengthForWindow(32), new Rng(3), 0.5);
+        Assert.Equal(28, p.Length);
+        Assert.Equal("key " + p.Key + ". ", Data.Tokenizer.Decode(p.Tokens.AsSpan(p.StatementIndex, 11)));
+        Assert.EndsWith("key? key ", Data.Tokenizer.Decode(p.Tokens));
+        Assert.Throws<ArgumentOutOfRangeException>(() => b.PromptLengthForWindow(23));
     }
 
     [Fact]
@@ -137,8 +151,8 @@ public class PasskeyProbeTests
     private static double[] Oracle(IReadOnlyList<int> tokens)
     {
         string text = Tok.Decode(tokens.ToArray());
-        int key = text.IndexOf(PasskeyPrompts.StatementPrefix, StringComparison.Ordinal) + PasskeyPrompts.StatementPrefix.Length;
-        int question = text.LastIndexOf(PasskeyPrompts.Question, StringComparison.Ordinal) + PasskeyPrompts.Question.Length;
+        int key = text.IndexOf(PasskeyTemplate.Paper.StatementPrefix, StringComparison.Ordinal) + PasskeyTemplate.Paper.StatementPrefix.Length;
+        int question = text.LastIndexOf(PasskeyTemplate.Paper.Question, StringComparison.Ordinal) + PasskeyTemplate.Paper.Question.Length;
         int produced = text.Length - question;
         var logits = new double[Tok.VocabSize];
         logits[Tok.Encode(text[key + produced].ToString())[0]] = 5;
@@ -180,7 +194,7 @@ public class PasskeyProbeTests
     {
         var seen = new List<int>();
         var model = NextTokenModel.FromFunction(t => { seen.Add(t.Count); return Oracle(t); });
-        var p = PasskeyPromptTests.Builder().Build(PasskeyPrompts.PromptLengthForWindow(100), new Rng(2));
+        var p = PasskeyPromptTests.Builder().Build(PasskeyPromptTests.Builder().PromptLengthForWindow(100), new Rng(2));
         Assert.Equal(p.Answer, PasskeyProbe.GreedyAnswer(model, p));
         Assert.Equal([96, 97, 98, 99, 100], seen);
     }
@@ -232,8 +246,8 @@ public class PasskeySamplerTests
     {
         string input = Data.Tokenizer.Decode(x.AsSpan(row * T, T));
         string target = Data.Tokenizer.Decode(y.AsSpan(row * T, T));
-        return input.Contains(PasskeyPrompts.StatementPrefix + target[^5..] + PasskeyPrompts.StatementSuffix, StringComparison.Ordinal)
-            && input.EndsWith(PasskeyPrompts.Question + target[^5..^1], StringComparison.Ordinal);
+        return input.Contains(PasskeyTemplate.Paper.StatementPrefix + target[^5..] + PasskeyTemplate.Paper.StatementSuffix, StringComparison.Ordinal)
+            && input.EndsWith(PasskeyTemplate.Paper.Question + target[^5..^1], StringComparison.Ordinal);
     }
 
     [Fact]

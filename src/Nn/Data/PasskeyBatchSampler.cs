@@ -36,7 +36,7 @@ public sealed class PasskeyBatchSampler : IBatchSource
         this.prompts = prompts;
         this.seed = seed;
         Fraction = fraction;
-        promptLength = fraction > 0 ? PasskeyPrompts.PromptLengthForWindow(inner.Context) : 0;
+        promptLength = fraction > 0 ? prompts.PromptLengthForWindow(inner.Context) : 0;
     }
 
     /// <summary>Fraction of rows replaced by passkey windows (in expectation).</summary>

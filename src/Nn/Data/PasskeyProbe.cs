@@ -47,7 +47,7 @@ public static class PasskeyProbe
         ArgumentNullException.ThrowIfNull(prompts);
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "passkey probe: the number of prompts must be positive");
         PasskeyPrompts.CheckDepth(depth);
-        int length = PasskeyPrompts.PromptLengthForWindow(window);
+        int length = prompts.PromptLengthForWindow(window);
         var rng = new Rng(seed);
         int correct = 0, digits = 0;
         for (int n = 0; n < count; n++)

@@ -25,7 +25,7 @@ public sealed record PasskeyPrompt(int[] Tokens, int[] Answer, string Key, int S
 /// <summary>
 /// Builds passkey-retrieval prompts (the long-context probe of Gao &amp; Spratling, arXiv 2501.13428, after
 /// Mohtashami &amp; Jaggi): <c>filler · "the pass key is 48213. remember it. " · filler · "what is the pass key? the pass
-/// key is "</c>, whose answer is the five digits. The filler is a contiguous span of corpus tokens (read cyclically, so
+/// key is "</c> (the <see cref="PasskeyTemplate.Paper"/> wording), whose answer is the five digits. The filler is a contiguous span of corpus tokens (read cyclically, so
 /// any non-empty corpus works), split at the depth: depth 0 puts the statement first, depth 1 right before the question.
 /// Everything random comes from an <see cref="Rng"/>, so a seed gives the same prompts on every machine.
 /// </summary>
@@ -33,57 +33,55 @@ public sealed class PasskeyPrompts
 {
     /// <summary>Digits in a key.</summary>
     public const int KeyDigits = 5;
-    /// <summary>The statement's text before the key.</summary>
-    public const string StatementPrefix = "the pass key is ";
-    /// <summary>The statement's text after the key.</summary>
-    public const string StatementSuffix = ". remember it. ";
-    /// <summary>The question that ends every prompt; the answer follows it directly.</summary>
-    public const string Question = "what is the pass key? the pass key is ";
-
-    /// <summary>Tokens of a prompt that are not filler: the statement with its key, and the question.</summary>
-    public static readonly int FixedLength = StatementPrefix.Length + KeyDigits + StatementSuffix.Length + Question.Length;
-
-    /// <summary>Every character a prompt or an answer needs besides the filler: the templates' letters and the ten digits.</summary>
-    public static readonly string Alphabet = new((StatementPrefix + StatementSuffix + Question + "0123456789").Distinct().Order().ToArray());
-
     private readonly int[] filler;
     private readonly int[] statementPrefix, statementSuffix, question;
     private readonly int[] digits;
 
     /// <summary>A builder that takes filler from <paramref name="fillerTokens"/> (ids of <paramref name="tokenizer"/>).</summary>
-    /// <exception cref="ArgumentException">The tokenizer lacks characters of <see cref="Alphabet"/> (named), or there is no filler.</exception>
-    public PasskeyPrompts(CharTokenizer tokenizer, int[] fillerTokens)
+    /// <param name="tokenizer">The model's tokenizer; it must hold the template's <see cref="PasskeyTemplate.Alphabet"/>.</param>
+    /// <param name="fillerTokens">Corpus tokens the filler is read from.</param>
+    /// <param name="template">The wording; null is <see cref="PasskeyTemplate.Paper"/>.</param>
+    /// <exception cref="ArgumentException">The tokenizer lacks characters of the alphabet (named), or there is no filler.</exception>
+    public PasskeyPrompts(CharTokenizer tokenizer, int[] fillerTokens, PasskeyTemplate? template = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(fillerTokens);
-        RequireAlphabet(tokenizer, "passkey");
+        template ??= PasskeyTemplate.Paper;
+        RequireAlphabet(tokenizer, "passkey", template);
         if (fillerTokens.Length == 0) throw new ArgumentException("passkey: the filler token sequence is empty", nameof(fillerTokens));
         foreach (int id in fillerTokens)
             if ((uint)id >= (uint)tokenizer.VocabSize)
                 throw new ArgumentException($"passkey: filler token id {id} is outside the tokenizer's vocabulary [0, {tokenizer.VocabSize})", nameof(fillerTokens));
         Tokenizer = tokenizer;
+        Template = template;
         filler = fillerTokens;
-        statementPrefix = tokenizer.Encode(StatementPrefix);
-        statementSuffix = tokenizer.Encode(StatementSuffix);
-        question = tokenizer.Encode(Question);
+        statementPrefix = tokenizer.Encode(template.StatementPrefix);
+        statementSuffix = tokenizer.Encode(template.StatementSuffix);
+        question = tokenizer.Encode(template.Question);
         digits = tokenizer.Encode("0123456789");
     }
 
     /// <summary>The tokenizer of the prompts.</summary>
     public CharTokenizer Tokenizer { get; }
 
-    /// <summary>The characters of <see cref="Alphabet"/> that <paramref name="tokenizer"/> lacks (empty when it has them all).</summary>
-    public static string MissingCharacters(CharTokenizer tokenizer)
+    /// <summary>The wording of the prompts.</summary>
+    public PasskeyTemplate Template { get; }
+
+    /// <summary>Tokens of a prompt that are not filler (<see cref="PasskeyTemplate.FixedLength"/>).</summary>
+    public int FixedLength => Template.FixedLength;
+
+    /// <summary>The characters of the template's alphabet (null: <see cref="PasskeyTemplate.Paper"/>) that <paramref name="tokenizer"/> lacks (empty when it has them all).</summary>
+    public static string MissingCharacters(CharTokenizer tokenizer, PasskeyTemplate? template = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        return new string(Alphabet.Where(ch => !tokenizer.Contains(new Rune(ch))).ToArray());
+        return new string((template ?? PasskeyTemplate.Paper).Alphabet.Where(ch => !tokenizer.Contains(new Rune(ch))).ToArray());
     }
 
-    /// <summary>Throws when <paramref name="tokenizer"/> cannot write a prompt, naming the missing characters.</summary>
-    /// <exception cref="ArgumentException">Some characters of <see cref="Alphabet"/> are not in the vocabulary.</exception>
-    public static void RequireAlphabet(CharTokenizer tokenizer, string what)
+    /// <summary>Throws when <paramref name="tokenizer"/> cannot write a prompt, naming the missing characters; <paramref name="what"/> starts the message.</summary>
+    /// <exception cref="ArgumentException">Some characters of the template's alphabet are not in the vocabulary.</exception>
+    public static void RequireAlphabet(CharTokenizer tokenizer, string what, PasskeyTemplate? template = null)
     {
-        string missing = MissingCharacters(tokenizer);
+        string missing = MissingCharacters(tokenizer, template);
         if (missing.Length > 0)
             throw new ArgumentException(
                 $"{what}: the vocabulary of {tokenizer.VocabSize} symbols lacks {string.Join(", ", missing.Select(ch => ch == ' ' ? "' ' (space)" : $"'{ch}'"))}, " +
@@ -91,23 +89,25 @@ public sealed class PasskeyPrompts
     }
 
     /// <summary>
-    /// <paramref name="tokenizer"/> with the missing characters of <see cref="Alphabet"/> added (itself when none is
-    /// missing). Ids are code-point ranks, so existing symbols may get new ids: re-encode the corpus with the result.
+    /// <paramref name="tokenizer"/> with the missing characters of the template's alphabet added (itself when none is
+    /// missing). Ids are code-point ranks, so existing symbols may get new ids: re-encode the corpus with the result
+    /// (<see cref="TextDataset.WithTokenizer"/>).
     /// </summary>
-    public static CharTokenizer WithAlphabet(CharTokenizer tokenizer)
+    public static CharTokenizer WithAlphabet(CharTokenizer tokenizer, PasskeyTemplate? template = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        string missing = MissingCharacters(tokenizer);
+        string missing = MissingCharacters(tokenizer, template);
         return missing.Length == 0 ? tokenizer : CharTokenizer.FromSymbols(tokenizer.Symbols.Concat(missing.Select(ch => ch.ToString())));
     }
 
     /// <summary>Prompt length that makes a window of <paramref name="window"/> tokens: the prompt plus all answer digits but the last, which the model reads while it predicts the five digits.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The window is too short for the statement and the question.</exception>
-    public static int PromptLengthForWindow(int window)
+    public int PromptLengthForWindow(int window)
     {
         int length = window - KeyDigits + 1;
         if (length < FixedLength)
-            throw new ArgumentOutOfRangeException(nameof(window), window, $"passkey: a window of {window} tokens is too short; it needs at least {FixedLength + KeyDigits - 1} (statement, key, question and the answer digits the model reads)");
+            throw new ArgumentOutOfRangeException(nameof(window), window,
+                $"passkey: a window of {window} tokens is too short for the template; it needs at least {Template.MinimumWindow} (statement, key, question and the answer digits the model reads)");
         return length;
     }
 
@@ -168,7 +168,7 @@ public sealed class PasskeyPrompts
         return new PasskeyPrompt(tokens, answer, key, statement, keyIndex, questionIndex, fillerLength == 0 ? 0 : before / (double)fillerLength);
     }
 
-    private static void CheckLength(int length)
+    private void CheckLength(int length)
     {
         if (length < FixedLength)
             throw new ArgumentOutOfRangeException(nameof(length), length, $"passkey: a prompt of {length} tokens is too short; the statement, key and question alone take {FixedLength}");
