@@ -28,6 +28,9 @@ app.Configure(config =>
     config.AddCommand<ExtrapolateCommand>("extrapolate")
         .WithDescription("Length extrapolation: train each attention variant at context L, evaluate at factor × L; writes results.csv, results.md and a plot.")
         .WithExample("extrapolate", "--data", "synthetic", "--context", "32", "--steps", "300", "--out", "runs/extrapolate");
+    config.AddCommand<PasskeyCommand>("passkey")
+        .WithDescription("Passkey retrieval: train each variant with passkey prompts mixed in (or load --checkpoint), then score greedy key retrieval at factor × L and several depths; writes passkey.csv, passkey.md and plots.")
+        .WithExample("passkey", "--context", "128", "--steps", "1000", "--variants", "softmax,lssar", "--out", "runs/passkey");
     config.AddCommand<AttentionCommand>("attention")
         .WithDescription("Attention diagnostics of a checkpoint: entropy per layer and head against row length, and attention-map heatmaps for a prompt.")
         .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar", "--out", "runs/attention-lssar");
