@@ -27,8 +27,8 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         [CommandOption("--passkey-fraction <F>"), Description("Fraction of training rows that are passkey windows of length L, in [0, 1]"), DefaultValue(0.25)]
         public double PasskeyFraction { get; init; } = 0.25;
 
-        [CommandOption("--template <NAME>"), Description("Prompt wording: 'paper' (\"the pass key is …\", needs L ≥ 78) or 'short' (\"key …\", needs L ≥ 24)"), DefaultValue("paper")]
-        public string Template { get; init; } = "paper";
+        [CommandOption("--template <NAME>"), Description("Prompt wording: 'paper' (\"the pass key is …\", needs L ≥ 78), 'short' (\"key …\", needs L ≥ 24), or 'auto' (paper when L allows it, else short)"), DefaultValue("auto")]
+        public string Template { get; init; } = "auto";
 
         [CommandOption("--factors <LIST>"), Description("Evaluation window lengths as multiples of L"), DefaultValue("1,2,4,8,16")]
         public string Factors { get; init; } = "1,2,4,8,16";
@@ -88,18 +88,22 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var c = CultureInfo.InvariantCulture;
-        var template = PasskeyTemplate.Named(s.Template);
         var factors = ExtrapolateCommand.ParseFactors(s.Factors);
         var depths = ParseDepths(s.Depths);
         if (s.Threads > 0) EngineThreads.Count = s.Threads;
         Directory.CreateDirectory(s.Out);
 
-        LoadedModel? loaded = null;
+        var loaded = s.Checkpoint is null ? null : GptCheckpoint.Load(s.Checkpoint);
+        int L = loaded?.Model.Config.ContextLength ?? s.Context;
+        string templateName = s.Template.Trim().ToLowerInvariant() is "auto"
+            ? (L >= PasskeyTemplate.Paper.MinimumWindow ? "paper" : "short")
+            : s.Template.Trim().ToLowerInvariant();
+        var template = PasskeyTemplate.Named(templateName);
+
         TextDataset data;
         string vocabularyNote = "";
-        if (s.Checkpoint is not null)
+        if (loaded is not null)
         {
-            loaded = GptCheckpoint.Load(s.Checkpoint);
             // A trained embedding cannot grow new symbols: the checkpoint must already write every prompt character.
             PasskeyPrompts.RequireAlphabet(loaded.Tokenizer, $"--checkpoint {s.Checkpoint}", template);
             data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer);
@@ -115,20 +119,19 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
                 Console.WriteLine($"vocabulary: added {Quoted(missing)} for the passkey prompts ({data.Tokenizer.VocabSize} symbols)");
             }
         }
-        int L = loaded?.Model.Config.ContextLength ?? s.Context;
         var windows = factors.Select(f => checked(f * L)).ToArray();
         var trainPrompts = new PasskeyPrompts(data.Tokenizer, data.Train, template);
         var evalPrompts = new PasskeyPrompts(data.Tokenizer, data.Validation, template);
         // Fail before any training when a window cannot hold a prompt.
         bool trains = loaded is null || s.FinetuneSteps > 0;
         if (trains && s.PasskeyFraction > 0)
-            CheckWindow(trainPrompts, L, "the training context L", s.Template, loaded is null ? "raise --context" : "fine-tune with --passkey-fraction 0");
-        CheckWindow(evalPrompts, windows[0], $"the shortest evaluation window ({factors[0]}×L)", s.Template, "drop the small --factors");
+            CheckWindow(trainPrompts, L, "the training context L", templateName, loaded is null ? "raise --context" : "fine-tune with --passkey-fraction 0");
+        CheckWindow(evalPrompts, windows[0], $"the shortest evaluation window ({factors[0]}×L)", templateName, "drop the small --factors");
 
         ulong mixSeed = Trainer.DeriveSeed(s.Seed, 3), promptSeed = Trainer.DeriveSeed(s.Seed, 4);
         Func<BatchSampler, IBatchSource> mix = inner => new PasskeyBatchSampler(inner, trainPrompts, s.PasskeyFraction, mixSeed);
         Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize}); " +
-            $"passkey template '{s.Template}' ({template.FixedLength} fixed tokens); evaluate at {string.Join(", ", windows)} × depths {string.Join(", ", depths.Select(d => d.ToString("G3", c)))} × {s.Prompts} prompts; {EngineThreads.Count} threads");
+            $"passkey template '{templateName}' ({template.FixedLength} fixed tokens); evaluate at {string.Join(", ", windows)} × depths {string.Join(", ", depths.Select(d => d.ToString("G3", c)))} × {s.Prompts} prompts; {EngineThreads.Count} threads");
 
         var models = new List<(Probed Probed, Engine.Nn.Gpt Model)>();
         var training = new List<(string Label, double TrainLoss, double ValLoss, double MsPerStep, int Steps)>();
@@ -195,7 +198,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         var names = models.Select(m => m.Probed.Name).ToList();
         double MeanAccuracy(string name, int window) => rows.Where(r => r.Variant == name && r.Score.Window == window).Average(r => r.Score.Accuracy);
         WriteCsv(Path.Combine(s.Out, "passkey.csv"), rows, models.Select(m => m.Probed).ToList(), L);
-        WriteMarkdown(Path.Combine(s.Out, "passkey.md"), rows, models.Select(m => m.Probed).ToList(), windows, depths, s, L, data, template, vocabularyNote, training);
+        WriteMarkdown(Path.Combine(s.Out, "passkey.md"), rows, models.Select(m => m.Probed).ToList(), windows, depths, s, L, data, templateName, template, vocabularyNote, training);
         PasskeyPlot.SaveAccuracy(Path.Combine(s.Out, "passkey"), names, windows, MeanAccuracy, L);
         foreach (var name in names)
             PasskeyPlot.SaveHeatmap(Path.Combine(s.Out, $"passkey-{FileName(name)}"), name, windows, depths,
@@ -241,7 +244,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
     }
 
     private static void WriteMarkdown(string path, List<Row> rows, List<Probed> probed, int[] windows, double[] depths, Settings s, int context,
-        TextDataset data, PasskeyTemplate template, string vocabularyNote, List<(string Label, double TrainLoss, double ValLoss, double MsPerStep, int Steps)> training)
+        TextDataset data, string templateName, PasskeyTemplate template, string vocabularyNote, List<(string Label, double TrainLoss, double ValLoss, double MsPerStep, int Steps)> training)
     {
         var c = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
@@ -260,7 +263,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
             s.Checkpoint is null
                 ? string.Format(c, "{0} layers, {1} heads, d_model {2}, {3} steps, batch {4}, seed {5}, with {6:G3} of the training rows passkey windows of length L", s.Layers, s.Heads, s.Dim, s.Steps, s.Batch, s.Seed, s.PasskeyFraction)
                 : probed[0].Origin + (s.FinetuneSteps > 0 ? string.Format(c, " with {0:G3} of the rows passkey windows of length L", s.PasskeyFraction) : ""),
-            s.Template, template.StatementPrefix, template.StatementSuffix, template.Question, s.Prompts, EngineThreads.Count));
+            templateName, template.StatementPrefix, template.StatementSuffix, template.Question, s.Prompts, EngineThreads.Count));
         sb.AppendLine();
         Table(sb, "Exact-match accuracy (%), mean over depths", probed, windows, context, (name, w) => rows.Where(r => r.Variant == name && r.Score.Window == w).Average(r => r.Score.Accuracy));
         Table(sb, "Digit accuracy (%), mean over depths (chance: 10 %)", probed, windows, context, (name, w) => rows.Where(r => r.Variant == name && r.Score.Window == w).Average(r => r.Score.DigitAccuracy));
