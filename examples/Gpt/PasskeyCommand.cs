@@ -27,6 +27,9 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         [CommandOption("--passkey-fraction <F>"), Description("Fraction of training rows that are passkey windows of length L, in [0, 1]"), DefaultValue(0.25)]
         public double PasskeyFraction { get; init; } = 0.25;
 
+        [CommandOption("--passkey-loss <WHAT>"), Description("What passkey rows are trained on: 'window' (next-token over the whole row) or 'answer' (only the five answer digits)"), DefaultValue("window")]
+        public string PasskeyLoss { get; init; } = "window";
+
         [CommandOption("--template <NAME>"), Description("Prompt wording: 'paper' (\"the pass key is …\", needs L ≥ 78), 'short' (\"key …\", needs L ≥ 24), or 'auto' (paper when L allows it, else short)"), DefaultValue("auto")]
         public string Template { get; init; } = "auto";
 
@@ -52,6 +55,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         {
             if (!(PasskeyFraction >= 0 && PasskeyFraction <= 1))
                 return ValidationResult.Error($"--passkey-fraction must be in [0, 1], got {PasskeyFraction.ToString(CultureInfo.InvariantCulture)}");
+            if (PasskeyLoss is not ("window" or "answer")) return ValidationResult.Error($"--passkey-loss must be 'window' or 'answer', got '{PasskeyLoss}'");
             if (Prompts < 1) return ValidationResult.Error($"--prompts must be positive, got {Prompts}");
             if (FinetuneSteps < 0) return ValidationResult.Error($"--finetune-steps must not be negative, got {FinetuneSteps}");
             if (FinetuneSteps > 0 && Checkpoint is null) return ValidationResult.Error("--finetune-steps needs --checkpoint (without one, every variant is trained from scratch for --steps)");
@@ -129,7 +133,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         CheckWindow(evalPrompts, windows[0], $"the shortest evaluation window ({factors[0]}×L)", templateName, "drop the small --factors");
 
         ulong mixSeed = Trainer.DeriveSeed(s.Seed, 3), promptSeed = Trainer.DeriveSeed(s.Seed, 4);
-        Func<BatchSampler, IBatchSource> mix = inner => new PasskeyBatchSampler(inner, trainPrompts, s.PasskeyFraction, mixSeed);
+        Func<BatchSampler, IBatchSource> mix = inner => new PasskeyBatchSampler(inner, trainPrompts, s.PasskeyFraction, mixSeed, answerOnly: s.PasskeyLoss == "answer");
         Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize}); " +
             $"passkey template '{templateName}' ({template.FixedLength} fixed tokens); evaluate at {string.Join(", ", windows)} × depths {string.Join(", ", depths.Select(d => d.ToString("G3", c)))} × {s.Prompts} prompts; {EngineThreads.Count} threads");
 
@@ -223,6 +227,8 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         return summary;
     }
 
+    private static string LossText(Settings s) => s.PasskeyLoss == "answer" ? "answer digits only" : "whole window";
+
     private static string Quoted(string chars) => string.Join(", ", chars.Select(ch => ch == ' ' ? "' '" : $"'{ch}'"));
 
     /// <summary>A variant name as a file-name part: letters, digits and '-' kept, anything else '_'.</summary>
@@ -261,8 +267,8 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
             "(the same prompts for every variant); accuracy is exact match of all five digits, digit accuracy counts digits position by position. {11} CPU threads.",
             data.Source, data.Train.Length, data.Validation.Length, vocabularyNote, context,
             s.Checkpoint is null
-                ? string.Format(c, "{0} layers, {1} heads, d_model {2}, {3} steps, batch {4}, seed {5}, with {6:G3} of the training rows passkey windows of length L", s.Layers, s.Heads, s.Dim, s.Steps, s.Batch, s.Seed, s.PasskeyFraction)
-                : probed[0].Origin + (s.FinetuneSteps > 0 ? string.Format(c, " with {0:G3} of the rows passkey windows of length L", s.PasskeyFraction) : ""),
+                ? string.Format(c, "{0} layers, {1} heads, d_model {2}, {3} steps, batch {4}, seed {5}, with {6:G3} of the training rows passkey windows of length L (loss: {7})", s.Layers, s.Heads, s.Dim, s.Steps, s.Batch, s.Seed, s.PasskeyFraction, LossText(s))
+                : probed[0].Origin + (s.FinetuneSteps > 0 ? string.Format(c, " with {0:G3} of the rows passkey windows of length L (loss: {1})", s.PasskeyFraction, LossText(s)) : ""),
             templateName, template.StatementPrefix, template.StatementSuffix, template.Question, s.Prompts, EngineThreads.Count));
         sb.AppendLine();
         Table(sb, "Exact-match accuracy (%), mean over depths", probed, windows, context, (name, w) => rows.Where(r => r.Variant == name && r.Score.Window == w).Average(r => r.Score.Accuracy));

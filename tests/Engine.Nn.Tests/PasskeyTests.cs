@@ -294,6 +294,37 @@ public class PasskeySamplerTests
     }
 
     [Fact]
+    public void AnswerOnlyRowsScoreJustTheFiveDigits()
+    {
+        var sampler = new PasskeyBatchSampler(new BatchSampler(Data.Train, 8, T, 5), new PasskeyPrompts(Data.Tokenizer, Data.Train), 0.5, 77, answerOnly: true);
+        var plain = new PasskeyBatchSampler(new BatchSampler(Data.Train, 8, T, 5), new PasskeyPrompts(Data.Tokenizer, Data.Train), 0.5, 77);
+        var batch = sampler.Next();
+        var reference = plain.Next();
+        Assert.Equal(PasskeyBatchSampler.IgnoreTarget, batch.IgnoreIndex);
+        Assert.Null(reference.IgnoreIndex);
+        Assert.Equal(reference.Inputs.ToArray<int>(), batch.Inputs.ToArray<int>());
+        var y = batch.Targets.ToArray<int>();
+        var full = reference.Targets.ToArray<int>();
+        var x = reference.Inputs.ToArray<int>();
+        int masked = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            var row = y.AsSpan(r * T, T).ToArray();
+            if (IsPasskeyRow(x, full, r))
+            {
+                masked++;
+                Assert.All(row[..^5], v => Assert.Equal(PasskeyBatchSampler.IgnoreTarget, v));
+                Assert.Equal(full.AsSpan(r * T + T - 5, 5).ToArray(), row[^5..]);
+            }
+            else Assert.Equal(full.AsSpan(r * T, T).ToArray(), row);
+        }
+        Assert.Equal(4, masked);
+        var model = new Gpt(new GptConfig { VocabSize = Data.Tokenizer.VocabSize, ContextLength = T, Layers = 1, Heads = 2, ModelDim = 16 });
+        double loss = model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex).Item();
+        Assert.True(double.IsFinite(loss));
+    }
+
+    [Fact]
     public void BadFractionsAndShortContextsAreClearErrors()
     {
         foreach (double f in new[] { -0.1, 1.5, double.NaN })

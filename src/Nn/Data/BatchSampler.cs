@@ -3,7 +3,8 @@ namespace Engine.Nn.Data;
 /// <summary>One training batch: input tokens and the same windows shifted by one (the next-token targets).</summary>
 /// <param name="Inputs">Token ids [B, T], int32.</param>
 /// <param name="Targets">Token ids [B, T], int32: <c>Targets[b, t] = Inputs[b, t + 1]</c> within the corpus.</param>
-public sealed record Batch(Tensor Inputs, Tensor Targets);
+/// <param name="IgnoreIndex">A target value that is not scored (passed to the cross-entropy), or null when every target counts.</param>
+public sealed record Batch(Tensor Inputs, Tensor Targets, int? IgnoreIndex = null);
 
 /// <summary>The state of a <see cref="BatchSampler"/>, enough to continue the exact same stream of batches.</summary>
 /// <param name="Rng">The generator's four state words.</param>

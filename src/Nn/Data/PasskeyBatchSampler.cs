@@ -6,8 +6,10 @@ namespace Engine.Nn.Data;
 /// Training batches with passkey prompts mixed in: each batch of the wrapped <see cref="BatchSampler"/> has about
 /// <see cref="Fraction"/> of its rows (⌊f·B⌋, plus one with probability f·B − ⌊f·B⌋, at random rows) replaced by a
 /// passkey window of exactly T tokens: a prompt of T − 4 tokens with a random key, filler offset and depth, followed
-/// by the five answer digits, shifted by one for the targets like any other row. The loss is next-token over the
-/// whole window (the filler is corpus text; the key's digits in the statement are unpredictable, the answer's are not).
+/// by the five answer digits, shifted by one for the targets like any other row. By default the loss is next-token over
+/// the whole window (the filler is corpus text; the key's digits in the statement are unpredictable, the answer's are
+/// not); with <see cref="AnswerOnly"/> every target of a passkey row but the five answer digits is
+/// <see cref="IgnoreTarget"/>, which the batch names as its ignore index, so those rows train retrieval alone.
 /// <para>
 /// The passkey rows of batch n come from a generator seeded by (seed, n) alone, so the state is the wrapped
 /// sampler's (<see cref="SamplerState"/>, with the batch count) and exact resume still holds.
@@ -25,8 +27,9 @@ public sealed class PasskeyBatchSampler : IBatchSource
     /// <param name="prompts">The prompt builder (its filler should be training text).</param>
     /// <param name="fraction">Fraction of rows that are passkey windows, in [0, 1].</param>
     /// <param name="seed">Seed of the passkey rows (combined with each batch's index).</param>
+    /// <param name="answerOnly">Score only the answer digits of passkey rows (see <see cref="AnswerOnly"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">The fraction is outside [0, 1], or the context is too short for a prompt.</exception>
-    public PasskeyBatchSampler(BatchSampler inner, PasskeyPrompts prompts, double fraction, ulong seed)
+    public PasskeyBatchSampler(BatchSampler inner, PasskeyPrompts prompts, double fraction, ulong seed, bool answerOnly = false)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(prompts);
@@ -36,11 +39,18 @@ public sealed class PasskeyBatchSampler : IBatchSource
         this.prompts = prompts;
         this.seed = seed;
         Fraction = fraction;
+        AnswerOnly = answerOnly;
         promptLength = fraction > 0 ? prompts.PromptLengthForWindow(inner.Context) : 0;
     }
 
+    /// <summary>The target of passkey-row positions that are not scored when <see cref="AnswerOnly"/> is set.</summary>
+    public const int IgnoreTarget = -1;
+
     /// <summary>Fraction of rows replaced by passkey windows (in expectation).</summary>
     public double Fraction { get; }
+
+    /// <summary>True when only the answer digits of passkey rows are scored; corpus rows are always scored in full.</summary>
+    public bool AnswerOnly { get; }
     /// <inheritdoc/>
     public int BatchSize => inner.BatchSize;
     /// <inheritdoc/>
@@ -74,8 +84,9 @@ public sealed class PasskeyBatchSampler : IBatchSource
                 var sequence = prompts.Build(promptLength, rng).Sequence();   // T + 1 tokens
                 Array.Copy(sequence, 0, x, order[i] * t, t);
                 Array.Copy(sequence, 1, y, order[i] * t, t);
+                if (AnswerOnly) Array.Fill(y, IgnoreTarget, order[i] * t, t - PasskeyPrompts.KeyDigits);
             }
         }
-        return new Batch(Tensor.FromArray<int>(x, [b, t]), Tensor.FromArray<int>(y, [b, t]));
+        return new Batch(Tensor.FromArray<int>(x, [b, t]), Tensor.FromArray<int>(y, [b, t]), AnswerOnly ? IgnoreTarget : null);
     }
 }

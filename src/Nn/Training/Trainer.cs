@@ -109,7 +109,7 @@ public sealed class Trainer
         var batch = Sampler.Next();
         double lr = Schedule.At(Step);
         Optimizer.LearningRate = lr;
-        var loss = Model.Loss(batch.Inputs, batch.Targets);
+        var loss = Model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex);
         double lossValue = loss.Item();
         if (!double.IsFinite(lossValue))
             throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
