@@ -45,7 +45,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         [CommandOption("--checkpoint <DIR>"), Description("Evaluate (or fine-tune, see --finetune-steps) this model instead of training variants from scratch")]
         public string? Checkpoint { get; init; }
 
-        [CommandOption("--finetune-steps <N>"), Description("With --checkpoint: steps of training on the passkey mix before evaluating (0: evaluate as is)"), DefaultValue(0)]
+        [CommandOption("--finetune-steps <N>"), Description("With --checkpoint: steps of training on the passkey mix before evaluating, with the --lr, --batch, … options (0: evaluate as is)"), DefaultValue(0)]
         public int FinetuneSteps { get; init; }
 
         [CommandOption("--out <DIR>"), Description("Output directory"), DefaultValue("runs/passkey")]
@@ -149,7 +149,9 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
             {
                 var trainerConfig = s.TrainerConfig(evalInterval: Math.Max(1, s.FinetuneSteps / 5), evalTokens: Math.Min(8192, data.Validation.Length - 1))
                     with { Steps = s.FinetuneSteps, WarmupSteps = Math.Min(s.Warmup, s.FinetuneSteps) };
-                var trainer = new Trainer(config, trainerConfig, data, Path.Combine(s.Out, "runs", "finetune"), mix);
+                string runDir = Path.Combine(s.Out, "runs", "finetune");
+                if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+                var trainer = new Trainer(config, trainerConfig, data, runDir, mix);
                 trainer.Model.LoadStateDict(loaded.Model.StateDict());
                 AnsiConsole.MarkupLine($"[bold]fine-tuning {Markup.Escape(attention)}[/] for {s.FinetuneSteps} steps with {s.PasskeyFraction.ToString("G3", c)} passkey rows");
                 var summary = RunTraining(trainer, cancellation);
