@@ -104,6 +104,8 @@ public class PasskeyPromptTests
         Assert.Equal(PasskeyTemplate.Paper.FixedLength, b.PromptLengthForWindow(PasskeyTemplate.Paper.FixedLength + 4));
         Assert.Throws<ArgumentException>(() => new PasskeyPrompts(Data.Tokenizer, []));
         Assert.Throws<ArgumentException>(() => PasskeyTemplate.Named("long"));
+        Assert.Throws<ArgumentException>(() => new PasskeyTemplate("key 1 ", ". ", "key? "));
+        Assert.Throws<ArgumentException>(() => new PasskeyTemplate("key ", ". ", ""));
     }
 
     [Fact]
@@ -221,6 +223,18 @@ public class PasskeyProbeTests
             Assert.Equal(full[19 * v + i], first[i], 1e-4);
             Assert.Equal(full[20 * v + i], next[i], 1e-4);
         }
+    }
+
+    [Fact]
+    public void AGptIsScoredInEvalModeAndLeftAsItWas()
+    {
+        var model = new Gpt(new GptConfig { VocabSize = Tok.VocabSize, ContextLength = 32, Layers = 1, Heads = 2, ModelDim = 16 }, seed: 1);
+        model.Train();
+        var s = PasskeyProbe.Evaluate(model, new PasskeyPrompts(Tok, PasskeyPromptTests.Data.Validation, PasskeyTemplate.Short), 64, 0.5, 3, 1, TestContext.Current.CancellationToken);
+        Assert.Equal(3, s.Count);
+        Assert.Equal(60, s.PromptLength);
+        Assert.InRange(s.DigitAccuracy, 0, 1);
+        Assert.True(model.Training);
     }
 
     [Fact]

@@ -10,6 +10,22 @@ namespace Engine.Nn.Data;
 /// <param name="Question">Text that ends the prompt; the answer follows it directly.</param>
 public sealed record PasskeyTemplate(string StatementPrefix, string StatementSuffix, string Question)
 {
+    /// <summary>Text before the key in the statement (no digits).</summary>
+    public string StatementPrefix { get; } = Checked(StatementPrefix, nameof(StatementPrefix), allowEmpty: true);
+    /// <summary>Text after the key in the statement (no digits).</summary>
+    public string StatementSuffix { get; } = Checked(StatementSuffix, nameof(StatementSuffix), allowEmpty: true);
+    /// <summary>Text that ends the prompt (not empty, no digits); the answer follows it directly.</summary>
+    public string Question { get; } = Checked(Question, nameof(Question), allowEmpty: false);
+
+    // Digits in the wording would make the key ambiguous to read back.
+    private static string Checked(string text, string name, bool allowEmpty)
+    {
+        ArgumentNullException.ThrowIfNull(text, name);
+        if (!allowEmpty && text.Length == 0) throw new ArgumentException($"passkey template: {name} must not be empty", name);
+        if (text.Any(char.IsAsciiDigit)) throw new ArgumentException($"passkey template: {name} \"{text}\" must not contain digits", name);
+        return text;
+    }
+
     /// <summary>"the pass key is 48213. remember it. " … "what is the pass key? the pass key is ".</summary>
     public static PasskeyTemplate Paper { get; } = new("the pass key is ", ". remember it. ", "what is the pass key? the pass key is ");
 
