@@ -29,6 +29,9 @@ app.Configure(config =>
         .WithDescription("Length extrapolation: train each attention variant at context L (once per seed), evaluate at factor × L; writes loss, loss by position and attention statistics as CSV, Markdown and plots.")
         .WithExample("extrapolate", "--data", "synthetic", "--context", "32", "--steps", "300", "--out", "runs/extrapolate")
         .WithExample("extrapolate", "--context", "32", "--steps", "300", "--seeds", "1,2,3", "--out", "runs/extrapolate-seeds");
+    config.AddCommand<PasskeyCommand>("passkey")
+        .WithDescription("Passkey retrieval: train each variant with passkey prompts mixed in (or load --checkpoint), then score greedy key retrieval at factor × L and several depths; writes passkey.csv, passkey.md and plots.")
+        .WithExample("passkey", "--context", "128", "--steps", "1000", "--variants", "softmax,lssar", "--out", "runs/passkey");
     config.AddCommand<AttentionCommand>("attention")
         .WithDescription("Attention diagnostics of a checkpoint: entropy, far mass and sink mass per layer and head against row length, and attention-map heatmaps for a prompt.")
         .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar/seed-1", "--out", "runs/attention-lssar");

@@ -3,7 +3,8 @@ namespace Engine.Nn.Data;
 /// <summary>One training batch: input tokens and the same windows shifted by one (the next-token targets).</summary>
 /// <param name="Inputs">Token ids [B, T], int32.</param>
 /// <param name="Targets">Token ids [B, T], int32: <c>Targets[b, t] = Inputs[b, t + 1]</c> within the corpus.</param>
-public sealed record Batch(Tensor Inputs, Tensor Targets);
+/// <param name="IgnoreIndex">A target value that is not scored (passed to the cross-entropy), or null when every target counts.</param>
+public sealed record Batch(Tensor Inputs, Tensor Targets, int? IgnoreIndex = null);
 
 /// <summary>The state of a <see cref="BatchSampler"/>, enough to continue the exact same stream of batches.</summary>
 /// <param name="Rng">The generator's four state words.</param>
@@ -15,7 +16,7 @@ public sealed record SamplerState(ulong[] Rng, long Batches);
 /// in [0, N − T − 1] and holds tokens s … s+T−1, with targets s+1 … s+T. Seeded with <see cref="Engine.Rng"/>; its
 /// <see cref="State"/> can be saved and restored, so a resumed run draws exactly the batches the uninterrupted run would.
 /// </summary>
-public sealed class BatchSampler
+public sealed class BatchSampler : IBatchSource
 {
     private readonly int[] tokens;
     private readonly Rng rng;
@@ -57,6 +58,13 @@ public sealed class BatchSampler
     /// <summary>Draws the next batch.</summary>
     public Batch Next()
     {
+        var (x, y) = NextArrays();
+        return new Batch(Tensor.FromArray<int>(x, [BatchSize, Context]), Tensor.FromArray<int>(y, [BatchSize, Context]));
+    }
+
+    /// <summary>The next batch as row-major [B, T] arrays (inputs, targets), for samplers that edit rows.</summary>
+    internal (int[] Inputs, int[] Targets) NextArrays()
+    {
         int b = BatchSize, t = Context;
         var x = new int[b * t];
         var y = new int[b * t];
@@ -67,6 +75,6 @@ public sealed class BatchSampler
             Array.Copy(tokens, start + 1, y, row * t, t);
         }
         Batches++;
-        return new Batch(Tensor.FromArray<int>(x, [b, t]), Tensor.FromArray<int>(y, [b, t]));
+        return (x, y);
     }
 }

@@ -111,6 +111,19 @@ public sealed class TextDataset
         return new TextDataset(source, tokenizer, tokenizer.Encode(text), validationFraction);
     }
 
+    /// <summary>
+    /// The same text and split with another tokenizer that holds every symbol of this one (e.g. the vocabulary
+    /// extended by <see cref="PasskeyPrompts.WithAlphabet"/>): the token ids are re-mapped, the text is not re-read.
+    /// </summary>
+    /// <exception cref="ArgumentException">The tokenizer lacks a symbol of this dataset's vocabulary.</exception>
+    public TextDataset WithTokenizer(CharTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var map = Tokenizer.Symbols.Select(symbol => tokenizer.Encode(symbol)[0]).ToArray();
+        var tokens = Array.ConvertAll(Tokens, id => map[id]);
+        return new TextDataset(Source, tokenizer, tokens, ValidationFraction);
+    }
+
     /// <summary>The embedded default corpus.</summary>
     public static TextDataset Synthetic(SyntheticCorpusOptions options, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction)
     {

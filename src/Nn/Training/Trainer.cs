@@ -51,7 +51,12 @@ public sealed class Trainer
     /// <param name="config">Training settings.</param>
     /// <param name="data">The corpus.</param>
     /// <param name="outputDirectory">Where checkpoints and log.csv go; null writes nothing.</param>
-    public Trainer(GptConfig model, TrainerConfig config, TextDataset data, string? outputDirectory = null)
+    /// <param name="batches">
+    /// Wraps the default sampler of random training windows into another batch source (e.g. a
+    /// <see cref="PasskeyBatchSampler"/>); its state is what checkpoints save, so it must be reproducible from it.
+    /// </param>
+    /// <exception cref="ArgumentException">The batch source's batch size or context differs from the configuration's.</exception>
+    public Trainer(GptConfig model, TrainerConfig config, TextDataset data, string? outputDirectory = null, Func<BatchSampler, IBatchSource>? batches = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(config);
@@ -66,7 +71,10 @@ public sealed class Trainer
         Model = new Gpt(model, DeriveSeed(config.Seed, 1));
         Model.Train();
         Optimizer = new AdamW(ParamGroup.DecayAndNoDecay(Model, config.WeightDecay), config.LearningRate, config.Beta1, config.Beta2, config.Eps);
-        Sampler = new BatchSampler(data.Train, config.BatchSize, model.ContextLength, DeriveSeed(config.Seed, 2));
+        var windows = new BatchSampler(data.Train, config.BatchSize, model.ContextLength, DeriveSeed(config.Seed, 2));
+        Sampler = batches is null ? windows : batches(windows);
+        if (Sampler.BatchSize != config.BatchSize || Sampler.Context != model.ContextLength)
+            throw new ArgumentException($"trainer: the batch source draws [{Sampler.BatchSize}, {Sampler.Context}] batches, expected [{config.BatchSize}, {model.ContextLength}] (batch size, context)");
         Schedule = new WarmupCosineSchedule(config.LearningRate, Math.Min(config.WarmupSteps, config.Steps), config.Steps, config.MinLearningRate);
         evaluator = new Evaluator(data.Validation, model.ContextLength, config.EvalTokens);
     }
@@ -75,8 +83,8 @@ public sealed class Trainer
     public Gpt Model { get; }
     /// <summary>The optimiser.</summary>
     public AdamW Optimizer { get; }
-    /// <summary>The batch sampler over the training tokens.</summary>
-    public BatchSampler Sampler { get; }
+    /// <summary>The source of training batches (random windows of the training tokens unless wrapped).</summary>
+    public IBatchSource Sampler { get; }
     /// <summary>The learning-rate schedule.</summary>
     public WarmupCosineSchedule Schedule { get; }
     /// <summary>The corpus.</summary>
@@ -90,8 +98,8 @@ public sealed class Trainer
     /// <summary>Called after every step of <see cref="Run"/>.</summary>
     public Action<TrainingProgress>? Progress { get; set; }
 
-    /// <summary>A seed for one purpose (1: weights, 2: batches) derived from the run's seed.</summary>
-    private static ulong DeriveSeed(ulong seed, ulong purpose) => new Rng(seed ^ (purpose * 0x9E3779B97F4A7C15UL)).NextUInt64();
+    /// <summary>A seed for one purpose (1: weights, 2: batches; others are free for callers) derived from the run's seed.</summary>
+    public static ulong DeriveSeed(ulong seed, ulong purpose) => new Rng(seed ^ (purpose * 0x9E3779B97F4A7C15UL)).NextUInt64();
 
     /// <summary>One optimiser step on the next batch.</summary>
     /// <exception cref="InvalidOperationException">The loss or the gradient norm is not finite (training diverged).</exception>
@@ -101,7 +109,7 @@ public sealed class Trainer
         var batch = Sampler.Next();
         double lr = Schedule.At(Step);
         Optimizer.LearningRate = lr;
-        var loss = Model.Loss(batch.Inputs, batch.Targets);
+        var loss = Model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex);
         double lossValue = loss.Item();
         if (!double.IsFinite(lossValue))
             throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
@@ -224,8 +232,10 @@ public sealed class Trainer
     /// <param name="adjust">Changes to the stored training settings, e.g. more steps (the schedule follows the new total).</param>
     /// <param name="data">The corpus; null rebuilds it from the stored source (and checks a file's hash).</param>
     /// <param name="outputDirectory">Where to write; null means the run directory the checkpoint is in.</param>
+    /// <param name="batches">The same batch-source wrapper the run was started with (see the constructor), or null.</param>
     /// <exception cref="CheckpointException">The checkpoint is missing, corrupted, or does not fit its configuration.</exception>
-    public static Trainer Resume(string checkpoint, Func<TrainerConfig, TrainerConfig>? adjust = null, TextDataset? data = null, string? outputDirectory = null)
+    public static Trainer Resume(string checkpoint, Func<TrainerConfig, TrainerConfig>? adjust = null, TextDataset? data = null, string? outputDirectory = null,
+        Func<BatchSampler, IBatchSource>? batches = null)
     {
         var reader = Checkpoint.Open(checkpoint);
         var meta = reader.Metadata;
@@ -247,7 +257,7 @@ public sealed class Trainer
         if (!data.Tokenizer.Symbols.SequenceEqual(meta.Tokenizer.Symbols))
             throw new CheckpointException($"{reader.Directory}: the dataset's tokenizer differs from the checkpoint's ({data.Tokenizer.VocabSize} vs {meta.Tokenizer.VocabSize} symbols)");
         outputDirectory ??= Path.GetDirectoryName(Path.GetFullPath(reader.Directory));
-        var trainer = new Trainer(model, config, data, outputDirectory);
+        var trainer = new Trainer(model, config, data, outputDirectory, batches);
         if (trainer.Model.Config != model)
             throw new CheckpointException($"{reader.Directory}: the stored model configuration does not match its tokenizer");
         trainer.Model.LoadStateDict(reader.ReadModel(GptCheckpoint.SpecsOf(trainer.Model.StateDict())));
