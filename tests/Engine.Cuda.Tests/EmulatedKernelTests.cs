@@ -203,6 +203,16 @@ public class EmulatedKernelTests
 
     [Theory]
     [MemberData(nameof(FloatTypes))]
+    public void ScaleInPlaceMatchesTheCpu(DType dtype)
+    {
+        var d = Pair(dtype, TestData.Values(300, 17));
+        Cpu.ScaleInPlace(d.cpu, 0.3125);
+        Gpu.ScaleInPlace(d.gpu, 0.3125);
+        Same(d.cpu, d.gpu, "mul_");
+    }
+
+    [Theory]
+    [MemberData(nameof(FloatTypes))]
     public void SoftmaxForwardAndBackward(DType dtype)
     {
         int rows = 6, cols = 37;

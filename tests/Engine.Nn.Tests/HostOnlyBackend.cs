@@ -58,6 +58,7 @@ internal sealed class HostOnlyBackend : IBackend
     public Storage Binary(BinaryOp op, Storage a, Layout la, Storage b, Layout lb) => throw Unsupported("binary");
     public Storage Where(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb) => throw Unsupported("where");
     public void AddInPlace(Storage dst, Storage src, double alpha) => throw Unsupported("add_in_place");
+    public void ScaleInPlace(Storage dst, double alpha) => throw Unsupported("scale_in_place");
     public Storage Reduce(ReduceOp op, Storage x, Layout lx, ReadOnlySpan<int> axes) => throw Unsupported("reduce");
     public Storage ArgReduce(ReduceOp op, Storage x, Layout lx, int axis) => throw Unsupported("arg_reduce");
     public Storage Softmax(Storage x, Layout lx, bool log) => throw Unsupported("softmax");

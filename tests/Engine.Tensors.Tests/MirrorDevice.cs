@@ -39,6 +39,7 @@ internal sealed class MirrorBackend : IBackend
     public Storage Binary(BinaryOp op, Storage a, Layout la, Storage b, Layout lb) => W(Cpu.Binary(op, U(a), la, U(b), lb));
     public Storage Where(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb) => W(Cpu.Where(U(cond), lc, U(a), la, U(b), lb));
     public void AddInPlace(Storage dst, Storage src, double alpha) => Cpu.AddInPlace(U(dst), U(src), alpha);
+    public void ScaleInPlace(Storage dst, double alpha) => Cpu.ScaleInPlace(U(dst), alpha);
     public Storage Reduce(ReduceOp op, Storage x, Layout lx, ReadOnlySpan<int> axes) => W(Cpu.Reduce(op, U(x), lx, axes));
     public Storage ArgReduce(ReduceOp op, Storage x, Layout lx, int axis) => W(Cpu.ArgReduce(op, U(x), lx, axis));
     public Storage Softmax(Storage x, Layout lx, bool log) => W(Cpu.Softmax(U(x), lx, log));

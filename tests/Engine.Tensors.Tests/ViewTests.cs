@@ -202,4 +202,24 @@ public class ViewTests
             Assert.Equal(vals, nv.Contiguous().ToDoubleArray());
         }, iter: 150, threads: 1);
     }
+
+    [Fact]
+    public void DenseMeansTheWholeStorageFromItsFirstElement()
+    {
+        var t = Tensor.FromArray<float>([1, 2, 3, 4], [4]);
+        Assert.True(t.IsDense);
+        var prefix = t.Narrow(0, 0, 2);        // contiguous, offset 0, but only half the storage
+        Assert.True(prefix.IsContiguous);
+        Assert.False(prefix.IsDense);
+        var copy = prefix.Contiguous();
+        Assert.True(copy.IsDense);
+        Assert.Equal([1f, 2f], copy.ToArray<float>());
+        Assert.False(t.Narrow(0, 1, 3).IsDense);
+        Assert.False(Tensor.FromArray<float>([1, 2, 3, 4], [2, 2]).T.IsDense);
+        // A gradient accumulated into a leaf through a prefix view stays correct.
+        var x = Tensor.FromArray<double>([1, 2, 3, 4], [4]).RequireGrad();
+        x.Narrow(0, 0, 2).Sum().Backward();
+        x.Narrow(0, 0, 2).MulScalar(2).Sum().Backward();
+        Assert.Equal([3.0, 3.0, 0.0, 0.0], x.Grad!.ToDoubleArray());
+    }
 }

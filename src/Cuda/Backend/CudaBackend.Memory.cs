@@ -124,4 +124,16 @@ public sealed partial class CudaBackend
         else
             Launch("elementwise", "axpy_f64", n, a => a.Add(n).Add(d.Pointer).Add(s.Pointer).Add(alpha));
     }
+
+    /// <inheritdoc/>
+    public void ScaleInPlace(Storage dst, double alpha)
+    {
+        var d = Own(dst, "mul_");
+        RequireFloat(d, "mul_");
+        int n = d.Length;
+        if (d.DType == DType.Float32)
+            Launch("elementwise", "scale_f32", n, a => a.Add(n).Add(d.Pointer).Add((float)alpha));
+        else
+            Launch("elementwise", "scale_f64", n, a => a.Add(n).Add(d.Pointer).Add(alpha));
+    }
 }

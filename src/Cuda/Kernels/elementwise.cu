@@ -136,3 +136,8 @@ template <typename T> __device__ void axpy_impl(int n, T* y, const T* x, T alpha
 }
 extern "C" __global__ void axpy_f32(int n, float* y, const float* x, float alpha) { axpy_impl(n, y, x, alpha); }
 extern "C" __global__ void axpy_f64(int n, double* y, const double* x, double alpha) { axpy_impl(n, y, x, alpha); }
+
+// y *= alpha over a contiguous buffer (gradient clipping).
+template <typename T> __device__ void scale_impl(int n, T* y, T alpha) { GRID_STRIDE(i, n) y[i] = y[i] * alpha; }
+extern "C" __global__ void scale_f32(int n, float* y, float alpha) { scale_impl(n, y, alpha); }
+extern "C" __global__ void scale_f64(int n, double* y, double alpha) { scale_impl(n, y, alpha); }

@@ -62,7 +62,7 @@ public abstract class Optimizer
             if (!tensors.Add(p)) throw new ArgumentException($"{name}: the parameter '{pname}' appears more than once (same tensor)");
             if (!p.DType.IsFloat() || !p.IsLeaf)
                 throw new ArgumentException($"{name}: '{pname}' must be a floating-point leaf tensor, got {p.DType.Name()}{(p.IsLeaf ? "" : " made by " + p.GradFn!.Name)}");
-            if (!p.IsContiguous || p.Layout.Offset != 0 || p.Count != p.Storage.Length)
+            if (!p.IsDense)
                 throw new ArgumentException($"{name}: '{pname}' must own its storage contiguously (layout {p.Layout}); optimisers update it in place");
         }
         if (seen.Count == 0) throw new ArgumentException($"{name}: no parameters to optimise");

@@ -47,8 +47,8 @@ public static class GradClip
         foreach (var p in grads)
         {
             var g = p.Grad!;
-            if (g.IsContiguous && g.Layout.Offset == 0 && g.Count == g.Storage.Length)
-                g.Backend.AddInPlace(g.Storage, g.Storage, scale - 1);   // g += (scale − 1)·g
+            if (g.IsDense)
+                g.Backend.ScaleInPlace(g.Storage, scale);
             else
                 p.Grad = g.MulScalar(scale);
         }

@@ -58,7 +58,7 @@ internal static class BackwardEngine
         }
         else
         {
-            if (!Shapes.Equal(leaf.Grad.ShapeSpan, g.ShapeSpan) || !leaf.Grad.IsContiguous || leaf.Grad.Layout.Offset != 0 || leaf.Grad.Count != leaf.Grad.Storage.Length)
+            if (!Shapes.Equal(leaf.Grad.ShapeSpan, g.ShapeSpan) || !leaf.Grad.IsDense)
                 leaf.Grad = leaf.Grad.Add(g);
             else
                 leaf.Grad.Backend.AddInPlace(leaf.Grad.Storage, g.Contiguous().Storage, 1.0);

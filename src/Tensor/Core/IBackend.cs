@@ -36,6 +36,8 @@ public interface IBackend
     Storage Where(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb);
     /// <summary>In place: dst += alpha · src, both contiguous with equal length (gradient accumulation, optimisers).</summary>
     void AddInPlace(Storage dst, Storage src, double alpha);
+    /// <summary>In place: dst ← alpha · dst, contiguous (gradient clipping).</summary>
+    void ScaleInPlace(Storage dst, double alpha);
 
     /// <summary>Reduces over <paramref name="axes"/> (sorted, distinct); the result has the input shape with those dims set to 1.</summary>
     Storage Reduce(ReduceOp op, Storage x, Layout lx, ReadOnlySpan<int> axes);

@@ -46,6 +46,11 @@ public sealed partial class Tensor
     public int Count => Layout.Count;
     /// <summary>True when the elements are row-major without gaps.</summary>
     public bool IsContiguous => Layout.IsContiguous;
+    /// <summary>
+    /// True when the elements are exactly the storage, row-major from its first element (contiguous, offset 0, as many
+    /// elements as the storage holds): kernels and in-place updates may then use the storage as the tensor.
+    /// </summary>
+    public bool IsDense => Layout.IsContiguous && Layout.Offset == 0 && Layout.Count == Storage.Length;
 
     /// <summary>Size of one dimension; negative axes count from the end.</summary>
     public int Dim(int axis) => Layout.ShapeArray[Shapes.Axis(axis, Rank, "dim", ShapeSpan)];

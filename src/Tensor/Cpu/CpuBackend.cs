@@ -150,6 +150,14 @@ public sealed partial class CpuBackend : IBackend
         else throw new NotSupportedException($"add_: {dst.DType.Name()} is not a floating-point type");
     }
 
+    /// <inheritdoc/>
+    public void ScaleInPlace(Storage dst, double alpha)
+    {
+        if (dst.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Multiply(Data<float>(dst), (float)alpha, Data<float>(dst));
+        else if (dst.DType == DType.Float64) System.Numerics.Tensors.TensorPrimitives.Multiply(Data<double>(dst), alpha, Data<double>(dst));
+        else throw new NotSupportedException($"mul_: {dst.DType.Name()} is not a floating-point type");
+    }
+
     private static void AddInPlace<T>(T[] dst, T[] src, T alpha) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (alpha == T.One) System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);

@@ -18,7 +18,7 @@ public sealed partial class Tensor
         q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
         var family = spec.Family(dims.HeadDim);
-        Tensor qc = Packed(q), kc = Packed(k), vc = Packed(v);
+        Tensor qc = Dense(q), kc = Dense(k), vc = Dense(v);
         var y = new Tensor(q.Backend.CausalAttentionForward(qc.Storage, kc.Storage, vc.Storage, dims, family), q.ShapeSpan);
         return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(qc, kc, vc, dims, family), q, k, v);
     }
@@ -34,13 +34,12 @@ public sealed partial class Tensor
         q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention_weights");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
         var family = spec.Family(dims.HeadDim, "causal_attention_weights");
-        Tensor qc = Packed(q), kc = Packed(k);
+        Tensor qc = Dense(q), kc = Dense(k);
         return new Tensor(q.Backend.CausalAttentionWeights(qc.Storage, kc.Storage, dims, family), [dims.Batch, dims.Heads, dims.Queries, dims.Keys]);
     }
 
-    /// <summary>The tensor itself when it is row-major from its storage's first element, else a compact copy (not recorded).</summary>
-    private static Tensor Packed(Tensor t) =>
-        t.IsContiguous && t.Layout.Offset == 0 ? t : new Tensor(t.Backend.Contiguous(t.Storage, t.Layout), t.ShapeSpan);
+    /// <summary>The tensor itself when it is dense (<see cref="IsDense"/>), else a compact copy (not recorded).</summary>
+    internal static Tensor Dense(Tensor t) => t.IsDense ? t : new Tensor(t.Packed(), t.ShapeSpan);
 }
 
 /// <summary>
@@ -56,7 +55,7 @@ internal sealed class CausalAttentionNode(Tensor q, Tensor k, Tensor v, Attentio
     protected internal override Tensor?[] Backward(Tensor g)
     {
         Tensor q = Saved(0), k = Saved(1), v = Saved(2);
-        var gc = g.IsContiguous && g.Layout.Offset == 0 ? g : new Tensor(g.Backend.Contiguous(g.Storage, g.Layout), g.ShapeSpan);
+        var gc = Tensor.Dense(g);
         var (dq, dk, dv) = q.Backend.CausalAttentionBackward(q.Storage, k.Storage, v.Storage, gc.Storage, dims, family);
         return [new Tensor(dq, q.ShapeSpan), new Tensor(dk, k.ShapeSpan), new Tensor(dv, v.ShapeSpan)];
     }

@@ -4,10 +4,10 @@ namespace Engine;
 
 public sealed partial class Tensor
 {
-    /// <summary>This tensor if it is already row-major and starts at its storage's first element, else a compact copy.</summary>
+    /// <summary>This tensor if it already is its whole storage in row-major order (<see cref="IsDense"/>), else a compact copy.</summary>
     public Tensor Contiguous()
     {
-        if (IsContiguous && Layout.Offset == 0) return this;
+        if (IsDense) return this;
         return CloneNode.Apply(this);
     }
 }
