@@ -3,7 +3,7 @@ using System.Numerics.Tensors;
 
 namespace Engine.Cpu;
 
-// Fused kernels: normalisation, cross-entropy, rotary embedding and optimiser steps. Each is a flat loop over
+// Fused kernels: normalisation, cross-entropy and rotary embedding (optimiser steps: CpuBackend.Optim.cs). Each is a flat loop over
 // rows (parallel across rows); reductions across rows (weight gradients, the loss) run in a fixed order so
 // results do not depend on the thread count.
 public sealed partial class CpuBackend
@@ -211,15 +211,6 @@ public sealed partial class CpuBackend
         return y;
     }
 
-    // ---- optimiser steps ----
-
-    /// <inheritdoc/>
-    public void AdamWStep(Storage param, Storage grad, Storage m, Storage v, double lr, double beta1, double beta2, double eps, double weightDecay, int step)
-    {
-        if (param.DType == DType.Float32) AdamW(Data<float>(param), Data<float>(grad), Data<float>(m), Data<float>(v), lr, beta1, beta2, eps, weightDecay, step);
-        else if (param.DType == DType.Float64) AdamW(Data<double>(param), Data<double>(grad), Data<double>(m), Data<double>(v), lr, beta1, beta2, eps, weightDecay, step);
-        else throw new NotSupportedException($"adamw: parameters must be floating-point, got {param.DType.Name()}");
-    }
 
     private static void AdamW<T>(T[] p, T[] g, T[] m, T[] v, double lr, double beta1, double beta2, double eps, double weightDecay, int step) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -237,14 +228,6 @@ public sealed partial class CpuBackend
                 p[i] = p[i] * decay - stepSize * mi / (T.Sqrt(vi) * invSqrtBc2 + e);
             }
         });
-    }
-
-    /// <inheritdoc/>
-    public void SgdStep(Storage param, Storage grad, Storage? momentumBuffer, double lr, double momentum, double weightDecay, bool nesterov, bool firstStep)
-    {
-        if (param.DType == DType.Float32) Sgd(Data<float>(param), Data<float>(grad), Opt<float>(momentumBuffer), lr, momentum, weightDecay, nesterov, firstStep);
-        else if (param.DType == DType.Float64) Sgd(Data<double>(param), Data<double>(grad), Opt<double>(momentumBuffer), lr, momentum, weightDecay, nesterov, firstStep);
-        else throw new NotSupportedException($"sgd: parameters must be floating-point, got {param.DType.Name()}");
     }
 
     private static void Sgd<T>(T[] p, T[] g, T[]? buf, double lr, double momentum, double weightDecay, bool nesterov, bool firstStep) where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,0 +1,120 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Engine.Cpu;
+
+// Buffers: creation, host transfers, strided copies, casts and the in-place updates of gradients and optimisers.
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Storage Zeros(DType dtype, int length) => dtype switch
+    {
+        DType.Float32 => Wrap(new float[length]),
+        DType.Float64 => Wrap(new double[length]),
+        DType.Int32 => Wrap(new int[length]),
+        _ => throw new NotSupportedException(dtype.ToString()),
+    };
+
+    /// <inheritdoc/>
+    public Storage Full(DType dtype, int length, double value)
+    {
+        switch (dtype)
+        {
+            case DType.Float32: { var a = new float[length]; a.AsSpan().Fill((float)value); return Wrap(a); }
+            case DType.Float64: { var a = new double[length]; a.AsSpan().Fill(value); return Wrap(a); }
+            case DType.Int32: { var a = new int[length]; a.AsSpan().Fill(checked((int)value)); return Wrap(a); }
+            default: throw new NotSupportedException(dtype.ToString());
+        }
+    }
+
+    /// <inheritdoc/>
+    public Storage FromHost<T>(ReadOnlySpan<T> data) where T : unmanaged => Wrap(data.ToArray());
+
+    /// <inheritdoc/>
+    public void ToHost<T>(Storage src, Layout layout, Span<T> dst) where T : unmanaged => Gather(Data<T>(src), layout, dst);
+
+    /// <inheritdoc/>
+    public Storage Contiguous(Storage src, Layout layout) => src.DType switch
+    {
+        DType.Float32 => Wrap(Dense<float>(src, layout).ToArray()),
+        DType.Float64 => Wrap(Dense<double>(src, layout).ToArray()),
+        DType.Int32 => Wrap(Dense<int>(src, layout).ToArray()),
+        _ => throw new NotSupportedException(src.DType.ToString()),
+    };
+
+    /// <inheritdoc/>
+    public void CopyInto(Storage src, Layout srcLayout, Storage dst, Layout dstLayout)
+    {
+        switch (src.DType)
+        {
+            case DType.Float32: CopyInto<float>(src, srcLayout, dst, dstLayout); break;
+            case DType.Float64: CopyInto<double>(src, srcLayout, dst, dstLayout); break;
+            case DType.Int32: CopyInto<int>(src, srcLayout, dst, dstLayout); break;
+        }
+    }
+
+    private static void CopyInto<T>(Storage src, Layout ls, Storage dst, Layout ld) where T : unmanaged
+    {
+        if (ld.Count == 0) return;
+        var values = Dense<T>(src, ls);
+        var d = Data<T>(dst);
+        if (ld.IsContiguous) { values.CopyTo(d.AsSpan(ld.Offset, ld.Count)); return; }
+        // Row by row (a row is the last dimension): whole-span copies when the destination rows are dense, as when
+        // concat or narrow's backward writes into a window of a larger tensor.
+        int inner = ld.ShapeArray[^1], stride = ld.StrideArray[^1], rows = ld.Count / inner;
+        var offsets = new int[rows];
+        ld.RowOffsets(offsets);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = values.Slice(r * inner, inner);
+            if (stride == 1) row.CopyTo(d.AsSpan(offsets[r], inner));
+            else for (int i = 0, o = offsets[r]; i < inner; i++, o += stride) d[o] = row[i];
+        }
+    }
+
+    /// <inheritdoc/>
+    public Storage Cast(Storage src, Layout layout, DType to)
+    {
+        return (src.DType, to) switch
+        {
+            (DType.Float32, DType.Float64) => Convert<float, double>(src, layout),
+            (DType.Float64, DType.Float32) => Convert<double, float>(src, layout),
+            (DType.Int32, DType.Float32) => Convert<int, float>(src, layout),
+            (DType.Int32, DType.Float64) => Convert<int, double>(src, layout),
+            (DType.Float32, DType.Int32) => Convert<float, int>(src, layout),
+            (DType.Float64, DType.Int32) => Convert<double, int>(src, layout),
+            _ => Contiguous(src, layout),
+        };
+    }
+
+    private static Storage Convert<TFrom, TTo>(Storage src, Layout layout)
+        where TFrom : unmanaged, INumberBase<TFrom> where TTo : unmanaged, INumberBase<TTo>
+    {
+        var s = Dense<TFrom>(src, layout);
+        var d = new TTo[s.Length];
+        for (int i = 0; i < s.Length; i++) d[i] = TTo.CreateTruncating(s[i]);
+        return Wrap(d);
+    }
+
+    /// <inheritdoc/>
+    public void AddInPlace(Storage dst, Storage src, double alpha)
+    {
+        if (dst.DType == DType.Float32) AddInPlace(Data<float>(dst), Data<float>(src), (float)alpha);
+        else if (dst.DType == DType.Float64) AddInPlace(Data<double>(dst), Data<double>(src), alpha);
+        else throw new NotSupportedException($"add_: {dst.DType.Name()} is not a floating-point type");
+    }
+
+    /// <inheritdoc/>
+    public void ScaleInPlace(Storage dst, double alpha)
+    {
+        if (dst.DType == DType.Float32) System.Numerics.Tensors.TensorPrimitives.Multiply(Data<float>(dst), (float)alpha, Data<float>(dst));
+        else if (dst.DType == DType.Float64) System.Numerics.Tensors.TensorPrimitives.Multiply(Data<double>(dst), alpha, Data<double>(dst));
+        else throw new NotSupportedException($"mul_: {dst.DType.Name()} is not a floating-point type");
+    }
+
+    private static void AddInPlace<T>(T[] dst, T[] src, T alpha) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (alpha == T.One) System.Numerics.Tensors.TensorPrimitives.Add(dst, src, dst);
+        else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(src, alpha, dst, dst);
+    }
+}
