@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 using Engine.Nn.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

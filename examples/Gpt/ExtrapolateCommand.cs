@@ -3,6 +3,7 @@ using System.Globalization;
 using Engine.Nn;
 using Engine.Nn.Data;
 using Engine.Nn.Diagnostics;
+using Engine.Nn.Evaluation;
 using Engine.Nn.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Engine.Nn.Data;
 using Engine.Nn.Diagnostics;
+using Engine.Nn.Evaluation;
 using Spectre.Console;
 
 namespace Engine.Examples.Gpt;

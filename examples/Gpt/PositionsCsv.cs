@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 
 namespace Engine.Examples.Gpt;
 

@@ -46,7 +46,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
     {
         var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(null, 15, s.RopeScale));
         var prompt = loaded.Tokenizer.Encode(s.Prompt);
-        var generated = Sampler.Generate(loaded.Model, prompt, s.Tokens, new SamplingOptions(s.Temperature, s.TopK, s.Seed));
+        var generated = TextGenerator.Generate(loaded.Model, prompt, s.Tokens, new SamplingOptions(s.Temperature, s.TopK, s.Seed));
         // Plain output so that it can be piped; the prompt is echoed dimmed on a terminal.
         if (Console.IsOutputRedirected) Console.Write(s.Prompt);
         else AnsiConsole.Markup($"[dim]{Markup.Escape(s.Prompt)}[/]");

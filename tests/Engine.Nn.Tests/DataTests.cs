@@ -1,5 +1,6 @@
 using System.Text;
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 
 namespace Engine.Nn.Tests;
 

@@ -1,5 +1,6 @@
 using Engine.Nn.Data;
 using Engine.Nn.Diagnostics;
+using Engine.Nn.Evaluation;
 
 namespace Engine.Nn.Tests;
 

@@ -29,13 +29,13 @@ public class GenerationTests
     {
         var model = new Gpt(GptTests.Tiny(), seed: 8);
         int[] prompt = [1, 2, 3];
-        var a = Sampler.Generate(model, prompt, 12, new SamplingOptions(0.8, TopK: 4, Seed: 42));
-        var b = Sampler.Generate(model, prompt, 12, new SamplingOptions(0.8, TopK: 4, Seed: 42));
+        var a = TextGenerator.Generate(model, prompt, 12, new SamplingOptions(0.8, TopK: 4, Seed: 42));
+        var b = TextGenerator.Generate(model, prompt, 12, new SamplingOptions(0.8, TopK: 4, Seed: 42));
         Assert.Equal(a, b);
         Assert.Equal(12, a.Length);
         Assert.All(a, t => Assert.InRange(t, 0, 6));
-        var greedy = Sampler.Generate(model, prompt, 12, new SamplingOptions(Temperature: 0));
-        var top1 = Sampler.Generate(model, prompt, 12, new SamplingOptions(1.0, TopK: 1, Seed: 5));
+        var greedy = TextGenerator.Generate(model, prompt, 12, new SamplingOptions(Temperature: 0));
+        var top1 = TextGenerator.Generate(model, prompt, 12, new SamplingOptions(1.0, TopK: 1, Seed: 5));
         Assert.Equal(greedy, top1);
         Assert.True(model.Training, "the model's mode is restored");
         // Greedy generation equals repeated argmax over full uncached forwards.
@@ -53,7 +53,7 @@ public class GenerationTests
     public void LearnedPositionsSlideTheWindowPastTheContext()
     {
         var model = new Gpt(GptTests.Tiny(PositionEmbedding.Learned) with { ContextLength = 5 }, seed: 9);
-        var tokens = Sampler.Generate(model, [1, 2, 3, 4], 10, new SamplingOptions(Temperature: 0));
+        var tokens = TextGenerator.Generate(model, [1, 2, 3, 4], 10, new SamplingOptions(Temperature: 0));
         Assert.Equal(10, tokens.Length);
     }
 
@@ -63,9 +63,9 @@ public class GenerationTests
         var rng = new Rng(3);
         double[] logits = [0.0, 5.0, 4.9, -1.0, 4.8];
         for (int i = 0; i < 200; i++)
-            Assert.Contains(Sampler.SampleNext(logits, 2.0, 2, rng), new[] { 1, 2 });
-        Assert.Equal(1, Sampler.SampleNext(logits, 0, null, rng));
-        Assert.Throws<ArgumentException>(() => Sampler.SampleNext(logits, -1, null, rng));
-        Assert.Throws<ArgumentException>(() => Sampler.SampleNext(logits, 1, 0, rng));
+            Assert.Contains(TextGenerator.SampleNext(logits, 2.0, 2, rng), new[] { 1, 2 });
+        Assert.Equal(1, TextGenerator.SampleNext(logits, 0, null, rng));
+        Assert.Throws<ArgumentException>(() => TextGenerator.SampleNext(logits, -1, null, rng));
+        Assert.Throws<ArgumentException>(() => TextGenerator.SampleNext(logits, 1, 0, rng));
     }
 }

@@ -1,4 +1,5 @@
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 using Engine.Nn.Training;
 
 namespace Engine.Nn.Tests;

@@ -1,5 +1,6 @@
 using Engine.Nn.Checkpoints;
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 using Engine.Nn.Training;
 
 namespace Engine.Nn.Tests;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Engine.Nn.Checkpoints;
 using Engine.Nn.Data;
+using Engine.Nn.Evaluation;
 
 namespace Engine.Nn.Training;
 

@@ -1,4 +1,6 @@
-namespace Engine.Nn.Data;
+using Engine.Nn.Data;
+
+namespace Engine.Nn.Evaluation;
 
 /// <summary>How a model did on the passkey prompts of one window length and depth.</summary>
 /// <param name="Window">Tokens the model reads: the prompt plus the first four answer digits fed back.</param>

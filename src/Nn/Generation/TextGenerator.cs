@@ -12,7 +12,7 @@ public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null,
 /// Autoregressive generation from a <see cref="Gpt"/>: the prompt is run once, then each new token is one forward
 /// step of a single position over the <see cref="KvCache"/> (O(T) per token instead of O(T²)).
 /// </summary>
-public static class Sampler
+public static class TextGenerator
 {
     /// <summary>
     /// Generates <paramref name="maxNewTokens"/> token ids after <paramref name="prompt"/> (which must not be empty).

@@ -1,4 +1,4 @@
-namespace Engine.Nn.Data;
+namespace Engine.Nn.Evaluation;
 
 /// <summary>
 /// One evaluation pass of an <see cref="Evaluator"/>: the mean loss and, for every position p of the window

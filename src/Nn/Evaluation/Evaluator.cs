@@ -1,6 +1,6 @@
 using Engine.Autograd;
 
-namespace Engine.Nn.Data;
+namespace Engine.Nn.Evaluation;
 
 /// <summary>
 /// Mean next-token cross-entropy (nats per token) of a model on a fixed set of validation windows of one length.
