@@ -19,18 +19,26 @@ public sealed class Embedding : Layer
     /// <summary>The table [count, dim].</summary>
     public Tensor Weight => Param("weight");
 
-    /// <summary>Looks up int32 ids; an id outside [0, count) is an error naming it, its position and the table size.</summary>
+    /// <summary>
+    /// Looks up int32 ids; an id outside [0, count) is an error naming it, its position and the table size. The ids
+    /// are checked once per forward, by the backend's index kernel; only on that error are they copied to the host to
+    /// say which one was wrong.
+    /// </summary>
     public override Tensor Forward(Tensor input)
     {
-        CheckIds(input, Count, "embedding");
-        return Weight.IndexSelect(0, input);
+        if (input.DType != DType.Int32)
+            throw new ArgumentException($"embedding: ids must be int32, got {input.DType.Name()} of shape {Shapes.Format(input.Shape)}");
+        try { return Weight.IndexSelect(0, input); }
+        catch (ArgumentOutOfRangeException)
+        {
+            ThrowForFirstBadId(input, Count, "embedding");
+            throw;
+        }
     }
 
-    /// <summary>Throws unless <paramref name="ids"/> is int32 with every value in [0, <paramref name="count"/>).</summary>
-    internal static void CheckIds(Tensor ids, int count, string op)
+    /// <summary>Throws for the first id of <paramref name="ids"/> outside [0, <paramref name="count"/>), naming its position; returns if there is none.</summary>
+    private static void ThrowForFirstBadId(Tensor ids, int count, string op)
     {
-        if (ids.DType != DType.Int32)
-            throw new ArgumentException($"{op}: ids must be int32, got {ids.DType.Name()} of shape {Shapes.Format(ids.Shape)}");
         var values = ids.ToArray<int>();
         for (int i = 0; i < values.Length; i++)
         {

@@ -66,7 +66,6 @@ public sealed class Gpt : Module
     {
         if (tokens.Rank != 2)
             throw new ArgumentException($"gpt: tokens must be [batch, time] int32, got {tokens.DType.Name()} {Shapes.Format(tokens.Shape)}");
-        Embedding.CheckIds(tokens, Config.VocabSize, "gpt");
         if (cache is not null && cache.Layers != Config.Layers)
             throw new ArgumentException($"gpt: the cache has {cache.Layers} layers, the model {Config.Layers}");
         int b = tokens.Dim(0), t = tokens.Dim(1), offset = cache?.Length ?? 0;
