@@ -21,7 +21,7 @@ namespace Engine.Examples.Gpt;
 /// </summary>
 internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : EngineSettings
     {
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
@@ -50,19 +50,16 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         [CommandOption("--out <DIR>"), Description("Where entropy.csv and the heatmaps go"), DefaultValue("runs/attention")]
         public string Out { get; init; } = "runs/attention";
 
-        [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
-        public int Threads { get; init; }
 
         public override ValidationResult Validate() =>
             string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint is required")
             : Windows < 1 ? ValidationResult.Error("--windows must be positive")
             : Sink < 0 ? ValidationResult.Error($"--sink must be non-negative, got {Sink}")
-            : ValidationResult.Success();
+            : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var c = CultureInfo.InvariantCulture;
         var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale));
         var model = loaded.Model;

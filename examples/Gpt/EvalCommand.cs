@@ -15,7 +15,7 @@ namespace Engine.Examples.Gpt;
 /// </summary>
 internal sealed class EvalCommand : Command<EvalCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : EngineSettings
     {
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
@@ -44,16 +44,13 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         [CommandOption("--csv <FILE>"), Description("Where to write the CSV (default: eval-<checkpoint>.csv in the run directory)")]
         public string? Csv { get; init; }
 
-        [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
-        public int Threads { get; init; }
 
         public override ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint is required") : ValidationResult.Success();
+            string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint is required") : base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale));
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;

@@ -114,7 +114,6 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         var factors = ParseFactors(s.Factors);
         var seeds = s.Seeds is null ? [s.Seed] : SeedList.Parse(s.Seeds);
         var lengths = factors.Select(f => checked(f * s.Context)).ToArray();
-        if (s.Threads > 0) EngineThreads.Count = s.Threads;
         var data = s.OpenData();
         // One span, a multiple of the longest window, so every length scores exactly the same validation tokens.
         int longest = lengths.Max();

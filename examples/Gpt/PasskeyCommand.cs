@@ -95,7 +95,6 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         var c = CultureInfo.InvariantCulture;
         var factors = ExtrapolateCommand.ParseFactors(s.Factors);
         var depths = ParseDepths(s.Depths);
-        if (s.Threads > 0) EngineThreads.Count = s.Threads;
         Directory.CreateDirectory(s.Out);
 
         var loaded = s.Checkpoint is null ? null : GptCheckpoint.Load(s.Checkpoint);

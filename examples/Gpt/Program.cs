@@ -15,6 +15,7 @@ var app = new CommandApp();
 app.Configure(config =>
 {
     config.SetApplicationName("gpt");
+    config.SetInterceptor(new EngineSettingsInterceptor());
     config.AddCommand<TrainCommand>("train")
         .WithDescription("Train a GPT on the embedded synthetic corpus or a UTF-8 text file; writes checkpoints and log.csv to --out.")
         .WithExample("train", "--data", "synthetic", "--attention", "softmax", "--context", "64", "--steps", "500", "--out", "runs/softmax")

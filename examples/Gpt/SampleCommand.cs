@@ -9,7 +9,7 @@ namespace Engine.Examples.Gpt;
 /// <summary><c>gpt sample</c>: generates text from a checkpoint.</summary>
 internal sealed class SampleCommand : Command<SampleCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : EngineSettings
     {
         [CommandOption("--checkpoint <DIR>"), Description("A run directory (its latest checkpoint) or a checkpoint directory")]
         public string Checkpoint { get; init; } = "";
@@ -38,7 +38,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
             if (Tokens < 0) return ValidationResult.Error("--tokens must not be negative");
             if (!(Temperature >= 0)) return ValidationResult.Error("--temperature must not be negative");
             if (TopK is < 1) return ValidationResult.Error("--top-k must be positive");
-            return string.IsNullOrEmpty(Prompt) ? ValidationResult.Error("--prompt must not be empty") : ValidationResult.Success();
+            return string.IsNullOrEmpty(Prompt) ? ValidationResult.Error("--prompt must not be empty") : base.Validate();
         }
     }
 

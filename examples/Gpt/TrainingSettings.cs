@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Engine.Examples.Gpt;
 
 /// <summary>The data, model and optimiser options that <c>train</c> and <c>extrapolate</c> share.</summary>
-internal abstract class TrainingSettings : CommandSettings
+internal abstract class TrainingSettings : EngineSettings
 {
     [CommandOption("--data <DATA>"), Description("'synthetic' (the embedded generated corpus) or the path of a UTF-8 text file"), DefaultValue("synthetic")]
     public string Data { get; init; } = "synthetic";
@@ -67,8 +67,6 @@ internal abstract class TrainingSettings : CommandSettings
     [CommandOption("--seed <SEED>"), Description("Seed of the weights, dropout and batches"), DefaultValue(1UL)]
     public ulong Seed { get; init; } = 1;
 
-    [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
-    public int Threads { get; init; }
 
     public override ValidationResult Validate()
     {
@@ -78,7 +76,7 @@ internal abstract class TrainingSettings : CommandSettings
         if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) return ValidationResult.Error($"--rope-base must be a finite number > 1, got {RopeBase}");
         try { AttentionNames.ParsePositions(Positions); }
         catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
-        return ValidationResult.Success();
+        return base.Validate();
     }
 
     /// <summary>The corpus named by --data.</summary>
