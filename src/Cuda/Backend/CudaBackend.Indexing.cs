@@ -33,7 +33,7 @@ public sealed partial class CudaBackend
     {
         var sx = Own(x, "index_select");
         var si = Own(indices, "index_select");
-        var (outer, size, inner) = Around(lx.ShapeArray, axis);
+        var (outer, size, inner) = Around(lx.ShapeSpan, axis);
         int total = outer * indexCount * inner;
         var y = Allocate(sx.DType, total);
         if (total == 0) return y;
@@ -66,8 +66,8 @@ public sealed partial class CudaBackend
     {
         var sx = Own(x, "gather");
         var si = Own(index, "gather");
-        var (_, size, inner) = Around(lx.ShapeArray, axis);
-        int count = lindex.ShapeArray[axis], total = lindex.Count;
+        var (_, size, inner) = Around(lx.ShapeSpan, axis);
+        int count = lindex.ShapeSpan[axis], total = lindex.Count;
         var y = Allocate(sx.DType, total);
         if (total == 0) return y;
         var kx = KernelLayout.From(lx, "gather");
@@ -86,7 +86,7 @@ public sealed partial class CudaBackend
         RequireFloat(ss, "scatter_add");
         var (outer, size, inner) = Around(shape, axis);
         var y = (CudaStorage)Zeros(ss.DType, outer * size * inner);
-        int count = lindex.ShapeArray[axis], total = lindex.Count;
+        int count = lindex.ShapeSpan[axis], total = lindex.Count;
         if (total == 0) return y;
         var ki = KernelLayout.FromMany("scatter_add", lindex, lsrc);
         WithIndexCheck("scatter_add", axis, size, err =>

@@ -21,9 +21,9 @@ public sealed partial class CudaBackend
         int r = la.Rank;
         if (r < 2 || lb.Rank != r)
             throw new ArgumentException($"matmul: backend expects operands of equal rank ≥ 2 with broadcast batch dims, got {la} and {lb}");
-        int m = la.ShapeArray[r - 2], k = la.ShapeArray[r - 1], n = lb.ShapeArray[r - 1];
+        int m = la.ShapeSpan[r - 2], k = la.ShapeSpan[r - 1], n = lb.ShapeSpan[r - 1];
         int batch = 1;
-        for (int d = 0; d < r - 2; d++) batch *= la.ShapeArray[d];
+        for (int d = 0; d < r - 2; d++) batch *= la.ShapeSpan[d];
         var c = Allocate(sa.DType, batch * m * n);
         if (c.Length == 0) return c;
         if (k == 0) { Api.MemsetZero(c.Pointer, (long)c.Length * c.DType.SizeOf()); return c; }
@@ -63,12 +63,12 @@ public sealed partial class CudaBackend
     {
         op = default;
         int r = l.Rank;
-        var batchShape = l.ShapeArray.AsSpan(0, r - 2).ToArray();
-        var batchStrides = new[] { l.StrideArray.AsSpan(0, r - 2).ToArray() };
+        var batchShape = l.ShapeSpan[..(r - 2)].ToArray();
+        var batchStrides = new[] { l.StrideSpan[..(r - 2)].ToArray() };
         Runtime.KernelLayout.Coalesce(ref batchShape, batchStrides);
         if (batchShape.Length > 1) return false;
         long batchStride = batchShape.Length == 1 ? batchStrides[0][0] : 0;
-        int sr = l.StrideArray[r - 2], sc = l.StrideArray[r - 1];
+        int sr = l.StrideSpan[r - 2], sc = l.StrideSpan[r - 1];
         ulong ptr = s.At(l.Offset);
         if (cols == 1 || sc == 1)
         {

@@ -90,7 +90,7 @@ public sealed partial class CudaBackend
     {
         int n = ls.Count;
         // The destination walks in its own shape, the source in its own; both enumerate row-major.
-        var (ks, kd) = Shapes.Equal(ls.ShapeArray, ld.ShapeArray)
+        var (ks, kd) = Shapes.Equal(ls.ShapeSpan, ld.ShapeSpan)
             ? Pair(KernelLayout.FromMany(op, ls, ld))
             : (KernelLayout.From(ls, op), KernelLayout.From(ld, op));
         Launch("elementwise", "copy_" + Bits(s.DType), n, a => a.Add(n).Add(s.Pointer).Add(ks).Add(d.Pointer).Add(kd));

@@ -9,8 +9,8 @@ public sealed partial class CudaBackend
     {
         var perm = new int[l.Rank];
         int p = 0, rows = 1, cols = 1;
-        for (int d = 0; d < l.Rank; d++) if (!axes.Contains(d)) { perm[p++] = d; rows *= l.ShapeArray[d]; }
-        foreach (int a in axes) { perm[p++] = a; cols *= l.ShapeArray[a]; }
+        for (int d = 0; d < l.Rank; d++) if (!axes.Contains(d)) { perm[p++] = d; rows *= l.ShapeSpan[d]; }
+        foreach (int a in axes) { perm[p++] = a; cols *= l.ShapeSpan[a]; }
         return (rows, cols, l.Permute(perm));
     }
 

@@ -10,7 +10,7 @@ public sealed partial class CudaBackend
     {
         var s = Own(x, "softmax");
         RequireFloat(s, "softmax");
-        int cols = lx.Rank == 0 ? 1 : lx.ShapeArray[^1];
+        int cols = lx.Rank == 0 ? 1 : lx.ShapeSpan[^1];
         int rows = cols == 0 ? 0 : lx.Count / cols;
         var y = Allocate(s.DType, lx.Count);
         var k = KernelLayout.From(lx, "softmax");

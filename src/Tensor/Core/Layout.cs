@@ -36,6 +36,10 @@ public sealed class Layout
     public int[] Shape => (int[])ShapeArray.Clone();
     /// <summary>The strides in elements (a copy).</summary>
     public int[] Strides => (int[])StrideArray.Clone();
+    /// <summary>The shape without a copy (backends read it on every call).</summary>
+    public ReadOnlySpan<int> ShapeSpan => ShapeArray;
+    /// <summary>The strides in elements, without a copy.</summary>
+    public ReadOnlySpan<int> StrideSpan => StrideArray;
 
     private bool ComputeContiguous()
     {
@@ -100,7 +104,8 @@ public sealed class Layout
 
     // ---- views: each returns a new layout over the same storage ----
 
-    internal Layout Permute(ReadOnlySpan<int> axes)
+    /// <summary>The same elements with the axes reordered: axis i of the result is axis <paramref name="axes"/>[i] of this layout.</summary>
+    public Layout Permute(ReadOnlySpan<int> axes)
     {
         var shape = new int[Rank];
         var strides = new int[Rank];

@@ -27,7 +27,7 @@ public sealed partial class Tensor
     /// The elements as a storage holding exactly them in row-major order (the tensor's own storage when it is
     /// contiguous, starts at 0 and fills it; otherwise a copy). Fused kernels take such storages. Records nothing.
     /// </summary>
-    internal Storage Packed() =>
+    public Storage Packed() =>
         IsDense ? Storage : Backend.Contiguous(Storage, Layout);
 
     /// <summary>Throws unless <paramref name="t"/> is a 1-D tensor of length <paramref name="n"/> with this tensor's dtype and device.</summary>

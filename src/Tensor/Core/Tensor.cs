@@ -11,7 +11,13 @@ public sealed partial class Tensor
 {
     private bool requiresGrad;
 
-    internal Tensor(Storage storage, Layout layout)
+    /// <summary>
+    /// A tensor over a backend's <paramref name="storage"/> with a <paramref name="layout"/> (shape, strides, offset)
+    /// that must stay inside it. This is how a backend or a fused op outside this assembly returns its results; the
+    /// tensor takes no part in autograd until <see cref="Graph.Output"/> records it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The layout reaches past the storage.</exception>
+    public Tensor(Storage storage, Layout layout)
     {
         if (layout.Count > 0 && layout.Rank > 0)
         {
@@ -25,7 +31,8 @@ public sealed partial class Tensor
         Layout = layout;
     }
 
-    internal Tensor(Storage storage, ReadOnlySpan<int> shape) : this(storage, Layout.Contiguous(shape)) { }
+    /// <summary>A row-major tensor of <paramref name="shape"/> over <paramref name="storage"/> from its first element.</summary>
+    public Tensor(Storage storage, ReadOnlySpan<int> shape) : this(storage, Layout.Contiguous(shape)) { }
 
     /// <summary>The buffer this tensor views.</summary>
     public Storage Storage { get; }

@@ -36,9 +36,11 @@ public sealed partial class Tensor
     }
 }
 
-/// <summary>d loss / d logits = (softmax(x) − onehot(t)) · g / count on counted rows; softmax is exp(x − lse) from the saved row log-sum-exp.</summary>
-/// <summary>Target checks every backend's cross-entropy kernel runs on the host, so a bad target fails alike everywhere.</summary>
-internal static class CrossEntropyTargets
+/// <summary>
+/// The target check every backend's cross-entropy kernel runs on the host, so a bad target fails with the same
+/// message on every device. Public so that a backend outside this assembly can run it too.
+/// </summary>
+public static class CrossEntropyTargets
 {
     /// <summary>Counts the rows that are not ignored; throws naming the first target outside [0, cols).</summary>
     public static int CountCounted(ReadOnlySpan<int> targets, int cols, int ignoreIndex)
@@ -55,6 +57,7 @@ internal static class CrossEntropyTargets
     }
 }
 
+/// <summary>d loss / d logits = (softmax(x) − onehot(t)) · g / count on counted rows; softmax is exp(x − lse) from the saved row log-sum-exp.</summary>
 internal sealed class CrossEntropyNode(Tensor logits, Tensor targets, Tensor lse, int ignoreIndex, int count) : Node(logits, targets, lse)
 {
     public override string Name => "cross_entropy";
