@@ -25,9 +25,9 @@ public sealed partial class CudaBackend
                 Tk = dims.Keys,
                 D = dims.HeadDim,
                 Offset = dims.QueryOffset,
-                Positive = family.Positive switch { PositiveFunction.Exp => 0, PositiveFunction.Softplus => 1, _ => 2 },
+                Positive = (int)family.Positive,          // attention.cu reads the enums' values as its codes
                 Normalize = family.NormalizeQK ? 1 : 0,
-                ScaleMode = family.Scale switch { ScoreScale.InverseSqrtDim => 0, ScoreScale.LogDimLogLength => 1, _ => 2 },
+                ScaleMode = (int)family.Scale,
                 Reweight = family.Power is null ? 0 : 1,
                 PowerInt = integer ? (int)p : 0,
                 Heads = dims.Heads,

@@ -3,26 +3,26 @@ namespace Engine;
 // The kernel contract of the attention family: what every backend's attention kernels receive (IBackend), and the
 // constants they share. AttentionSpec.Family maps a user's choice onto it.
 
-/// <summary>The positive function f of the first attention stage, u_ij = f(s_ij).</summary>
+/// <summary>The positive function f of the first attention stage, u_ij = f(s_ij). The values are the CUDA kernel's codes.</summary>
 public enum PositiveFunction
 {
     /// <summary>f(s) = e^s (Softmax once l1-normalised).</summary>
-    Exp,
+    Exp = 0,
     /// <summary>f(s) = ln(1 + e^s).</summary>
-    Softplus,
+    Softplus = 1,
     /// <summary>f(s) = σ(s) = 1 / (1 + e^−s).</summary>
-    Sigmoid,
+    Sigmoid = 2,
 }
 
-/// <summary>The factor λ_i of the scores s_ij = λ_i·q̃_i·k̃_j.</summary>
+/// <summary>The factor λ_i of the scores s_ij = λ_i·q̃_i·k̃_j. The values are the CUDA kernel's codes.</summary>
 public enum ScoreScale
 {
     /// <summary>λ = 1/√d.</summary>
-    InverseSqrtDim,
+    InverseSqrtDim = 0,
     /// <summary>λ_i = log(d_s)·log(n_i), LSSA's length scale.</summary>
-    LogDimLogLength,
+    LogDimLogLength = 1,
     /// <summary>λ_i = log(n_i)/√d, Scalable-Softmax's (the learnable per-head s_h multiplies the queries before the kernel).</summary>
-    LogLengthOverSqrtDim,
+    LogLengthOverSqrtDim = 2,
 }
 
 /// <summary>
