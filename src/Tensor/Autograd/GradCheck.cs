@@ -56,16 +56,10 @@ public static class GradCheck
         Validate(inputs);
         var (loss, analytic) = Analytic(f, inputs, seed);
         var reports = new List<InputReport>();
-        for (int i = 0; i < inputs.Length; i++)
+        foreach (var (i, x, data, idx) in Perturbable(inputs))
         {
-            var x = inputs[i];
-            if (!x.RequiresGrad) continue;
-            var data = CpuBackend.Data<double>(x.Storage);
-            var idx = new int[x.Count];
-            x.Layout.StorageIndices(idx);
             var a = analytic[i]!;
-            double worstAbs = 0, worstRel = 0; int worst = 0; bool passed = true;
-            double worstA = 0, worstN = 0;
+            var worst = new Worst(atol, rtol);
             for (int e = 0; e < idx.Length; e++)
             {
                 double saved = data[idx[e]];
@@ -74,15 +68,9 @@ public static class GradCheck
                 data[idx[e]] = saved - eps;
                 double minus = loss();
                 data[idx[e]] = saved;
-                double numeric = (plus - minus) / (2 * eps);
-                double abs = Math.Abs(a[e] - numeric);
-                double rel = abs / Math.Max(Math.Max(Math.Abs(a[e]), Math.Abs(numeric)), 1e-12);
-                bool ok = abs <= atol + rtol * Math.Abs(numeric) && double.IsFinite(a[e]);
-                passed &= ok;
-                if (abs > worstAbs || (!ok && worstAbs == 0) || double.IsNaN(abs)) { worstAbs = double.IsNaN(abs) ? double.PositiveInfinity : abs; worst = e; worstA = a[e]; worstN = numeric; }
-                worstRel = Math.Max(worstRel, rel);
+                worst.Add(e, a[e], (plus - minus) / (2 * eps));
             }
-            reports.Add(new InputReport(i, x.Shape, worstAbs, worstRel, Unravel(worst, x.Shape), worstA, worstN, passed));
+            reports.Add(new InputReport(i, x.Shape, worst.Abs, worst.Rel, Unravel(worst.At, x.Shape), worst.Analytic, worst.Numeric, worst.Passed));
         }
         return Finish(reports, throwOnFailure);
     }
@@ -97,15 +85,10 @@ public static class GradCheck
         var (loss, analytic) = Analytic(f, inputs, seed);
         var rng = new Rng(seed ^ 0x5DEECE66DUL);
         var reports = new List<InputReport>();
-        for (int i = 0; i < inputs.Length; i++)
+        foreach (var (i, x, data, idx) in Perturbable(inputs))
         {
-            var x = inputs[i];
-            if (!x.RequiresGrad) continue;
-            var data = CpuBackend.Data<double>(x.Storage);
-            var idx = new int[x.Count];
-            x.Layout.StorageIndices(idx);
             var a = analytic[i]!;
-            double worstAbs = 0, worstRel = 0, worstA = 0, worstN = 0; int worst = 0; bool passed = true;
+            var worst = new Worst(atol, rtol);
             for (int k = 0; k < directions; k++)
             {
                 var d = new double[idx.Length];
@@ -120,16 +103,42 @@ public static class GradCheck
                 for (int e = 0; e < d.Length; e++) data[idx[e]] = saved[e] - eps * d[e];
                 double minus = loss();
                 for (int e = 0; e < d.Length; e++) data[idx[e]] = saved[e];
-                double numeric = (plus - minus) / (2 * eps);
-                double abs = Math.Abs(dirAnalytic - numeric);
-                bool ok = abs <= atol + rtol * Math.Abs(numeric) && double.IsFinite(dirAnalytic);
-                passed &= ok;
-                if (abs >= worstAbs) { worstAbs = abs; worst = k; worstA = dirAnalytic; worstN = numeric; }
-                worstRel = Math.Max(worstRel, abs / Math.Max(Math.Max(Math.Abs(dirAnalytic), Math.Abs(numeric)), 1e-12));
+                worst.Add(k, dirAnalytic, (plus - minus) / (2 * eps));
             }
-            reports.Add(new InputReport(i, x.Shape, worstAbs, worstRel, [worst], worstA, worstN, passed));
+            reports.Add(new InputReport(i, x.Shape, worst.Abs, worst.Rel, [worst.At], worst.Analytic, worst.Numeric, worst.Passed));
         }
         return Finish(reports, throwOnFailure);
+    }
+
+    /// <summary>The inputs that require a gradient, with their float64 host data and the storage index of each element.</summary>
+    private static IEnumerable<(int Index, Tensor X, double[] Data, int[] Indices)> Perturbable(Tensor[] inputs)
+    {
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            var x = inputs[i];
+            if (!x.RequiresGrad) continue;
+            var idx = new int[x.Count];
+            x.Layout.StorageIndices(idx);
+            yield return (i, x, CpuBackend.Data<double>(x.Storage), idx);
+        }
+    }
+
+    /// <summary>The worst of the comparisons of one input: |analytic − numeric| against atol + rtol·|numeric|.</summary>
+    private sealed class Worst(double atol, double rtol)
+    {
+        public double Abs, Rel, Analytic, Numeric;
+        public int At;
+        public bool Passed = true;
+
+        public void Add(int at, double analytic, double numeric)
+        {
+            double abs = Math.Abs(analytic - numeric);
+            bool ok = abs <= atol + rtol * Math.Abs(numeric) && double.IsFinite(analytic);
+            Passed &= ok;
+            // a NaN difference or the first failure is reported even when it is not the largest
+            if (abs > Abs || (!ok && Abs == 0) || double.IsNaN(abs)) { Abs = double.IsNaN(abs) ? double.PositiveInfinity : abs; At = at; Analytic = analytic; Numeric = numeric; }
+            Rel = Math.Max(Rel, abs / Math.Max(Math.Max(Math.Abs(analytic), Math.Abs(numeric)), 1e-12));
+        }
     }
 
     private static void Validate(Tensor[] inputs)
