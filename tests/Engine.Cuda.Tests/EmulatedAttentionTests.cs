@@ -76,7 +76,7 @@ public class EmulatedAttentionTests
     {
         var d = new AttentionDims(1, 1, 6, 6, 8, 0); // rows 1–3 (o = 0) and 4–6 (o = 1)
         string[] labels = ["softmax", "softmax-r", "lssa", "lssar", "softplus-l1", "softplus-l1-r", "lssar-p3", "lssar-p2.5",
-            "ssmax", "ssmax-r", "sigmoid-l1", "sigmoid-l1-r", "softmax-w3", "lssar-w4", "softmax-alibi", "lssar-alibi"];
+            "ssmax", "ssmax-r", "sigmoid-l1", "sigmoid-l1-r", "softmax-w3", "lssar-w4", "softmax-alibi", "lssar-alibi", "lssar-nowarm"];
         int seed = 1;
         foreach (var label in labels)
         {

@@ -154,7 +154,7 @@ public class AttentionEdgeCaseTests
     public void LabelsRoundTrip()
     {
         foreach (var s in new[] { "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "softplus-l1", "softplus-l1-r", "ssmax", "ssmax-r-p3",
-                     "sigmoid-l1", "sigmoid-l1-r", "softmax-w64", "lssar-p3-w16-alibi", "softmax-alibi" })
+                     "sigmoid-l1", "sigmoid-l1-r", "softmax-w64", "lssar-p3-w16-alibi", "softmax-alibi", "lssar-nowarm", "lssar-p3-w8-nowarm-alibi" })
             Assert.Equal(s, AttentionSpec.Parse(s).Label);
         Assert.Equal(AttentionSpec.Lssar, AttentionSpec.Lssa.WithReweight(true));
     }

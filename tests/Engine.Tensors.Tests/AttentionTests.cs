@@ -12,7 +12,7 @@ public class AttentionTests
     public static readonly TheoryData<string> Variants = new()
     {
         "softmax", "softmax-r", "lssa", "lssar", "lssar-p3", "lssar-p2.5", "softplus-l1", "softplus-l1-r",
-        "ssmax", "ssmax-r", "sigmoid-l1", "sigmoid-l1-r", "softmax-w3", "lssar-w4", "softmax-alibi", "lssar-alibi", "ssmax-w5-alibi",
+        "ssmax", "ssmax-r", "sigmoid-l1", "sigmoid-l1-r", "softmax-w3", "lssar-w4", "softmax-alibi", "lssar-alibi", "ssmax-w5-alibi", "lssar-nowarm", "softmax-r-w3-nowarm",
     };
 
     internal static (Tensor q, Tensor k, Tensor v) Inputs(int b, int h, int tq, int offset, int d, ulong seed, DType dtype = DType.Float64, double scale = 1)

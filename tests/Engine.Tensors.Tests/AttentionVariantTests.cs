@@ -135,4 +135,21 @@ public class AttentionVariantTests
             for (int r = 0; r < tq; r++) Assert.Equal(1.0, w32.AsSpan(r * n, n).ToArray().Sum(), 4);
         }
     }
+
+    [Fact]
+    public void TheFirstRowOffsetRuleChangesOnlyRowsWithAtMostThreeKeys()
+    {
+        var (q, k, _) = AttentionTests.Inputs(1, 2, 8, 0, 4, 31);
+        var warm = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssar).ToDoubleArray();
+        var cold = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssar with { WarmRowOffset = false }).ToDoubleArray();
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 8; i++)
+            {
+                double diff = 0;
+                for (int j = 0; j < 8; j++) diff += Math.Abs(warm[(h * 8 + i) * 8 + j] - cold[(h * 8 + i) * 8 + j]);
+                if (i >= 3) Assert.Equal(0.0, diff);
+                if (i is 1 or 2) Assert.True(diff > 0, $"head {h} row {i}: the offset 1 must cut the weights below 1/n");
+            }
+        Assert.Throws<FormatException>(() => AttentionSpec.Parse("lssa-nowarm"));
+    }
 }

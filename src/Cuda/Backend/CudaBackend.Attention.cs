@@ -11,7 +11,7 @@ public sealed partial class CudaBackend
     [StructLayout(LayoutKind.Sequential)]
     internal struct AttentionArgs
     {
-        public int Bh, Tq, Tk, D, Offset, Positive, Normalize, ScaleMode, Reweight, PowerInt, Heads, Window, Alibi, Reserved;
+        public int Bh, Tq, Tk, D, Offset, Positive, Normalize, ScaleMode, Reweight, PowerInt, Heads, Window, Alibi, WarmRows;
         public double LogScaleDim, InvSqrtD, Power, Cut, LogMinNormal, Eps2;
 
         public static AttentionArgs Of(AttentionDims dims, AttentionFamily family, DType dtype)
@@ -33,6 +33,7 @@ public sealed partial class CudaBackend
                 Heads = dims.Heads,
                 Window = family.Window ?? 0,
                 Alibi = family.Alibi ? 1 : 0,
+                WarmRows = family.WarmRows,
                 LogScaleDim = Math.Log(family.ScaleDim),
                 InvSqrtD = 1 / Math.Sqrt(family.HeadDim),
                 Power = p,

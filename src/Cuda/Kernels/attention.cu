@@ -39,7 +39,7 @@ struct AttnArgs {
     int heads;         // heads per batch entry (the head of row block bh is bh % heads)
     int window;        // the sliding window, or 0 for none
     int alibi;         // add -m_h (t - j) to the scores
-    int reserved;      // keeps the doubles 8-byte aligned in both languages
+    int warm_rows;     // rows with n <= warm_rows use the re-weighting offset o = 0 (also keeps the doubles 8-byte aligned)
     double log_scale_dim; // log(d_s)
     double inv_sqrt_d;    // 1/sqrt(d)
     double p;             // the re-weighting power
@@ -175,7 +175,7 @@ template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnAr
     for (int j = r.lo + threadIdx.x; j < r.end; j += blockDim.x)
         am = nan_max(am, attn_stage_one(attn_score(r, A, qrow, kb, j), r, lo, &sg) / r.sum);
     am = block_reduce(R_MAX, am, buf);
-    T nT = (T)r.n, o = r.n <= 3 ? (T)0 : (T)1;
+    T nT = (T)r.n, o = r.n <= A.warm_rows ? (T)0 : (T)1;
     T xmax = nT * am - o;
     if (!(xmax > (T)0)) return;  // degenerate row: every r_ij is 0, the row keeps its first-stage weights
     r.scale = nT / xmax;

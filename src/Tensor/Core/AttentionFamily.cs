@@ -35,7 +35,7 @@ public enum ScoreScale
 /// λ_i is given by <see cref="Scale"/> and the ALiBi slope m_h is 0 unless <see cref="Alibi"/>;</item>
 /// <item>first stage a_ij = f(s_ij) / Σ_j f(s_ij) over the visible keys;</item>
 /// <item>optional sharpening r_ij = ReLU(n_i·a_ij − o_i)^p, w_ij = r_ij / Σ_j r_ij, with o_i = 0 for rows with
-/// n_i ≤ <see cref="WarmRows"/> and 1 after; a row whose r_ij are all zero keeps its first-stage weights;</item>
+/// n_i ≤ <see cref="WarmRows"/> (3 by default) and 1 after; a row whose r_ij are all zero keeps its first-stage weights;</item>
 /// <item>output o_i = Σ_j w_ij v_j.</item>
 /// </list>
 /// </summary>
@@ -47,13 +47,14 @@ public enum ScoreScale
 /// <param name="Power">The sharpening exponent p, or null for no sharpening.</param>
 /// <param name="Window">The sliding window w, or null for full causal attention.</param>
 /// <param name="Alibi">Add ALiBi's distance bias −m_h·(t_i − j) to the scores.</param>
-public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK, ScoreScale Scale, int HeadDim, int ScaleDim, double? Power, int? Window = null, bool Alibi = false)
+/// <param name="WarmRows">Rows with at most this many visible keys use the re-weighting offset o = 0 (0: o = 1 on every row).</param>
+public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK, ScoreScale Scale, int HeadDim, int ScaleDim, double? Power, int? Window = null, bool Alibi = false, int WarmRows = AttentionFamily.DefaultWarmRows)
 {
     /// <summary>‖x‖ is taken as max(‖x‖, ε) when normalising queries and keys, so a zero vector maps to zero instead of NaN.</summary>
     public const double NormEpsilon = 1e-12;
 
-    /// <summary>Rows with n_i ≤ 3 visible keys use the offset o_i = 0 in the re-weighting, the rest o_i = 1.</summary>
-    public const int WarmRows = 3;
+    /// <summary>Rows with n_i ≤ 3 visible keys use the offset o_i = 0 in the re-weighting by default (Gao &amp; Spratling's rule for the first rows).</summary>
+    public const int DefaultWarmRows = 3;
 
     /// <summary>The score scale λ for a row that sees <paramref name="n"/> keys.</summary>
     public double RowScale(int n) => Scale switch
@@ -67,7 +68,7 @@ public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK
     public int FirstKey(int end) => Window is int w && end > w ? end - w : 0;
 
     /// <summary>The re-weighting offset o for a row that sees <paramref name="n"/> keys.</summary>
-    public static double ReweightOffset(int n) => n <= WarmRows ? 0 : 1;
+    public double ReweightOffset(int n) => n <= WarmRows ? 0 : 1;
 
     /// <summary>
     /// ALiBi's slope m_h of head <paramref name="head"/> (0-based) of <paramref name="heads"/> (Press et al., 2022):

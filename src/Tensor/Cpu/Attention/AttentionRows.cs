@@ -190,7 +190,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>
-    /// Re-weighting of one row of first-stage weights a (n = its length): x = n·a − o, y = ReLU(x)/max x,
+    /// Re-weighting of one row of first-stage weights a (n = its length, o = 0 or 1 its offset): x = n·a − o, y = ReLU(x)/max x,
     /// w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any length, and w does
     /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
     /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
@@ -198,9 +198,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T StageTwo(ReadOnlySpan<T> a, int n, Span<T> dpow, Span<T> w, double p)
+    private static T StageTwo(ReadOnlySpan<T> a, int n, double offset, Span<T> dpow, Span<T> w, double p)
     {
-        T nT = T.CreateChecked(n), o = T.CreateChecked(AttentionFamily.ReweightOffset(n));
+        T nT = T.CreateChecked(n), o = T.CreateChecked(offset);
         T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
         if (!(xMax > T.Zero))
         {

@@ -106,7 +106,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 if (f.Alibi) AddDistanceBias(row, lo - (end - 1));
                 StageOne(row, keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default, f.Positive);
                 if (f.Power is double p)
-                    kappa[r] = StageTwo(row, n, keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
+                    kappa[r] = StageTwo(row, n, f.ReweightOffset(n), keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
                 w.AsSpan(r * tk, lo).Clear();
                 w.AsSpan(r * tk + end, nMax - end).Clear();
             }

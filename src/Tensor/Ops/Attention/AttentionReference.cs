@@ -73,7 +73,7 @@ public static class AttentionReference
         // Second stage: x = n·a − o, r = ReLU(x / max x)^p, w = r / Σ r; rows with max x ≤ 0 keep a.
         // Dividing by the row maximum keeps x^p finite in float32; w does not depend on that factor, so it is
         // treated as a constant (detached) without changing the gradient. Hidden keys have a = 0, so x ≤ 0 there.
-        var o = n.Gt(AttentionFamily.WarmRows);
+        var o = n.Gt(family.WarmRows);
         var x = a.Mul(n).Sub(o);
         var xMax = x.Max(-1, keepDim: true).Detach();
         var live = xMax.Gt(0);

@@ -37,7 +37,11 @@ public enum AttentionKind
 /// <param name="ScaleDim">d in log(d) for LSSA; null means the head dimension. Must be ≥ 2 so that log(d) &gt; 0.</param>
 /// <param name="Window">Query i sees only keys j with i − w &lt; j ≤ i (n_i = min(w, i + 1)); null: every key j ≤ i.</param>
 /// <param name="Alibi">Add −m_h·(i − j) to every score before the positive function (Press et al. 2022, slopes m_h per head).</param>
-public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, bool Reweight = false, double Power = 15, int? ScaleDim = null, int? Window = null, bool Alibi = false)
+/// <param name="WarmRowOffset">
+/// Gao &amp; Spratling's rule for the first rows of the re-weighting: rows with n_i ≤ 3 use the offset o = 0 (true, the
+/// default), or every row uses o = 1 (false; label suffix "-nowarm"), the ablation the study measures.
+/// </param>
+public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, bool Reweight = false, double Power = 15, int? ScaleDim = null, int? Window = null, bool Alibi = false, bool WarmRowOffset = true)
 {
     /// <summary>Softmax attention.</summary>
     public static AttentionSpec Softmax { get; } = new();
@@ -65,7 +69,8 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
 
     /// <summary>The variant names <see cref="Parse"/> accepts, with the suffixes it reads.</summary>
     public const string Grammar = "softmax, softmax-r, lssa, lssar, softplus-l1, softplus-l1-r, ssmax, ssmax-r, sigmoid-l1, sigmoid-l1-r, " +
-        "each optionally followed by -pP (re-weighting power other than 15), -wW (sliding window of W keys) and -alibi";
+        "each optionally followed by -pP (re-weighting power other than 15), -wW (sliding window of W keys), -nowarm " +
+        "(re-weighting offset 1 on the first rows too) and -alibi";
 
     /// <summary>
     /// Short name used in logs and result tables: the kind ("softmax", "lssa" and "lssar" for LSSA with re-weighting,
@@ -80,6 +85,7 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
             string label = Kind == AttentionKind.Lssa && Reweight ? "lssar" : Reweight ? name + "-r" : name;
             if (Reweight && Power != 15) label += "-p" + Power.ToString("G", CultureInfo.InvariantCulture);
             if (Window is int w) label += "-w" + w.ToString(CultureInfo.InvariantCulture);
+            if (Reweight && !WarmRowOffset) label += "-nowarm";
             if (Alibi) label += "-alibi";
             return label;
         }
@@ -98,13 +104,14 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
         if (spec.Kind is AttentionKind.Lssa or AttentionKind.SigmoidL1 && scaleDim < 2)
             throw new ArgumentException($"{op}: {spec.Label} needs log(d) > 0, so d (ScaleDim, default the head dimension) must be at least 2; got {scaleDim}");
         double? power = spec.Reweight ? spec.Power : null;
+        int warmRows = spec.WarmRowOffset ? AttentionFamily.DefaultWarmRows : 0;
         return spec.Kind switch
         {
-            AttentionKind.Softmax => new(PositiveFunction.Exp, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SsMax => new(PositiveFunction.Exp, false, ScoreScale.LogLengthOverSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi),
-            AttentionKind.SigmoidL1 => new(PositiveFunction.Sigmoid, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi),
+            AttentionKind.Softmax => new(PositiveFunction.Exp, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi, warmRows),
+            AttentionKind.Lssa => new(PositiveFunction.Softplus, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi, warmRows),
+            AttentionKind.SoftplusL1 => new(PositiveFunction.Softplus, false, ScoreScale.InverseSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi, warmRows),
+            AttentionKind.SsMax => new(PositiveFunction.Exp, false, ScoreScale.LogLengthOverSqrtDim, headDim, scaleDim, power, spec.Window, spec.Alibi, warmRows),
+            AttentionKind.SigmoidL1 => new(PositiveFunction.Sigmoid, true, ScoreScale.LogDimLogLength, headDim, scaleDim, power, spec.Window, spec.Alibi, warmRows),
             _ => throw new ArgumentException($"{op}: unknown attention kind {spec.Kind}"),
         };
     }
@@ -121,7 +128,9 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
         bool alibi = false;
         int? window = null;
         double power = 15;
+        bool warm = true;
         if (s.EndsWith("-alibi", StringComparison.Ordinal)) { alibi = true; s = s[..^"-alibi".Length]; }
+        if (s.EndsWith("-nowarm", StringComparison.Ordinal)) { warm = false; s = s[..^"-nowarm".Length]; }
         int at = s.LastIndexOf("-w", StringComparison.Ordinal);
         if (at > 0 && at + 2 < s.Length && char.IsDigit(s[at + 2]))
         {
@@ -150,6 +159,8 @@ public sealed record AttentionSpec(AttentionKind Kind = AttentionKind.Softmax, b
             throw new FormatException($"attention: unknown variant '{label}'; expected {Grammar}");
         if (power != 15 && !reweight)
             throw new FormatException($"attention: '{label}' sets a power but has no re-weighting");
-        return new AttentionSpec(kind.Value, reweight, power, null, window, alibi);
+        if (!warm && !reweight)
+            throw new FormatException($"attention: '{label}' changes the re-weighting's first-row offset but has no re-weighting");
+        return new AttentionSpec(kind.Value, reweight, power, null, window, alibi, warm);
     }
 }
