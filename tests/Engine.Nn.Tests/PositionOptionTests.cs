@@ -117,4 +117,20 @@ public class PositionOptionTests
         var e5 = Assert.Throws<ArgumentException>(() => (GptTests.Tiny() with { Attention = AttentionSpec.SlidingWindow(0) }).Validate());
         Assert.Contains("window", e5.Message);
     }
+
+    [Fact]
+    public void RopeThenNormalisationEqualsNormalisationThenRope()
+    {
+        // RoPE is a rotation, so it keeps norms: LSSA's q̂·k̂ does not depend on whether RoPE comes first.
+        var rope = new RotaryEmbedding(8);
+        var x = Tensor.RandN([1, 2, 6, 8], 3, DType.Float64);
+        static Tensor Normalise(Tensor t) => t.Div(t.Square().Sum(-1, keepDim: true).Sqrt());
+        var a = Normalise(rope.Forward(x)).ToDoubleArray();
+        var b = rope.Forward(Normalise(x)).ToDoubleArray();
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a[i], b[i], 12);
+        var (q, k) = (rope.Forward(x), rope.Forward(Tensor.RandN([1, 2, 6, 8], 4, DType.Float64)));
+        var w1 = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssar).ToDoubleArray();
+        var w2 = Tensor.CausalAttentionWeights(Normalise(q), Normalise(k), AttentionSpec.Lssar).ToDoubleArray();
+        for (int i = 0; i < w1.Length; i++) Assert.Equal(w1[i], w2[i], 12);
+    }
 }
