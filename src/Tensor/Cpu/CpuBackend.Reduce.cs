@@ -57,7 +57,7 @@ public sealed partial class CpuBackend
                 var row = new ReadOnlySpan<T>(src, offset + r * cols, cols);
                 y[r] = op switch
                 {
-                    ReduceOp.Sum => TensorPrimitives.Sum(row),
+                    ReduceOp.Sum => SimdMath.AccurateSum(row),
                     ReduceOp.Max => TensorPrimitives.Max(row),
                     _ => TensorPrimitives.Min(row),
                 };

@@ -58,30 +58,24 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         int n = s.Length, W = Vector<T>.Count, j = 0;
         T max = TensorPrimitives.Max<T>(s);
         ref T S = ref MemoryMarshal.GetReference(s);
-        var vsum = Vector<T>.Zero;
-        T sum = T.Zero;
         if (f == PositiveFunction.Exp)
         {
             if (Vector512.IsHardwareAccelerated)
             {
                 var wmax = Vector512.Create(max); var wlo = Vector512.Create(LogMinNormal);
-                var wsum = Vector512<T>.Zero;
                 for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
                 {
                     var e = VExp(Vector512.Max(Vector512.LoadUnsafe(ref S, (nuint)j) - wmax, wlo));
                     e.StoreUnsafe(ref S, (nuint)j);
-                    wsum += e;
                 }
-                sum = Vector512.Sum(wsum);
             }
             var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
             for (; j + W <= n; j += W)
             {
                 var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
                 e.StoreUnsafe(ref S, (nuint)j);
-                vsum += e;
             }
-            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; sum += e; }
+            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; }
         }
         else if (max >= T.Zero)
         {
@@ -92,7 +86,6 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             ref T G = ref MemoryMarshal.GetReference(sig);
             if (Vector512.IsHardwareAccelerated)
             {
-                var wsum = Vector512<T>.Zero;
                 for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
                 {
                     var x = Vector512.LoadUnsafe(ref S, (nuint)j);
@@ -100,10 +93,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                     var onePlusT = Vector512<T>.One + t;
                     var u = Vector512.Max(x, Vector512<T>.Zero) + VLog(onePlusT);
                     u.StoreUnsafe(ref S, (nuint)j);
-                    wsum += u;
                     if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
                 }
-                sum = Vector512.Sum(wsum);
             }
             for (; j + W <= n; j += W)
             {
@@ -112,14 +103,12 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var onePlusT = Vector<T>.One + t;
                 var u = Vector.Max(x, Vector<T>.Zero) + VLog(onePlusT);
                 u.StoreUnsafe(ref S, (nuint)j);
-                vsum += u;
                 if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
             }
             for (; j < n; j++)
             {
                 T x = s[j], t = T.Exp(-T.Abs(x));
                 s[j] = T.Max(x, T.Zero) + T.Log(T.One + t);
-                sum += s[j];
                 if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
             }
         }
@@ -131,10 +120,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
                 if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
                 s[j] = shifted * ratio;
-                sum += s[j];
             }
         }
-        sum += Vector.Sum(vsum);
+        T sum = AccurateSum(s);
         TensorPrimitives.Divide(s, sum, s);
         if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
     }
@@ -150,12 +138,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     {
         int n = s.Length, W = Vector<T>.Count, j = 0;
         bool wantSig = !sig.IsEmpty;
-        T max = TensorPrimitives.Max<T>(s), sum = T.Zero;
+        T max = TensorPrimitives.Max<T>(s);
         if (max >= T.Zero)
         {
             ref T S = ref MemoryMarshal.GetReference(s);
             ref T G = ref MemoryMarshal.GetReference(sig);
-            var vsum = Vector<T>.Zero;
             for (; j + W <= n; j += W)
             {
                 var x = Vector.LoadUnsafe(ref S, (nuint)j);
@@ -163,15 +150,12 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var onePlusT = Vector<T>.One + t;
                 var u = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
                 u.StoreUnsafe(ref S, (nuint)j);
-                vsum += u;
                 if (wantSig) (t / (onePlusT * onePlusT)).StoreUnsafe(ref G, (nuint)j);
             }
-            sum = Vector.Sum(vsum);
             for (; j < n; j++)
             {
                 T x = s[j], t = T.Exp(-T.Abs(x)), onePlusT = T.One + t;
                 s[j] = (x >= T.Zero ? T.One : t) / onePlusT;
-                sum += s[j];
                 if (wantSig) sig[j] = t / (onePlusT * onePlusT);
             }
         }
@@ -181,10 +165,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             {
                 T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
                 s[j] = shifted / u;
-                sum += s[j];
                 if (wantSig) sig[j] = shifted / (u * u);
             }
         }
+        T sum = AccurateSum(s);
         TensorPrimitives.Divide(s, sum, s);
         if (wantSig) TensorPrimitives.Divide(sig, sum, sig);
     }
@@ -215,10 +199,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         ref T Ar = ref MemoryMarshal.GetReference(a);
         ref T Wr = ref MemoryMarshal.GetReference(w);
         ref T Dr = ref MemoryMarshal.GetReference(dpow);
-        T sum = T.Zero;
         if (Vector512.IsHardwareAccelerated)
         {
-            var wsum = Vector512<T>.Zero;
             var wscale = Vector512.Create(scale); var wshift = Vector512.Create(shift); var wcut = Vector512.Create(cut);
             for (; j2 + Vector512<T>.Count <= len; j2 += Vector512<T>.Count)
             {
@@ -230,11 +212,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var r = d * y;
                 r.StoreUnsafe(ref Wr, (nuint)j2);
                 if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
-                wsum += r;
             }
-            sum = Vector512.Sum(wsum);
         }
-        var vsum = Vector<T>.Zero;
         var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
         for (; j2 + W <= len; j2 += W)
         {
@@ -246,9 +225,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             var r = d * y;
             r.StoreUnsafe(ref Wr, (nuint)j2);
             if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
-            vsum += r;
         }
-        sum += Vector.Sum(vsum);
         for (; j2 < len; j2++)
         {
             T y = a[j2] * scale - shift;
@@ -258,9 +235,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             T r = d * y;
             w[j2] = r;
             if (wantD) dpow[j2] = d;
-            sum += r;
         }
-        // sum ≥ 1: the maximum contributes 1^p.
+        T sum = AccurateSum(w);                                                                  // ≥ 1: the maximum contributes 1^p
         TensorPrimitives.Multiply(w, T.One / sum, w);
         return nT * pT / (xMax * sum);
     }
