@@ -24,20 +24,23 @@ public class EmulatedAttentionTests
 
     /// <summary>Inputs for one call; <paramref name="zeroRows"/> zeroes query rows (all scores 0: uniform first stage).</summary>
     private static ((Storage cpu, Storage gpu) q, (Storage cpu, Storage gpu) k, (Storage cpu, Storage gpu) v, (Storage cpu, Storage gpu) g)
-        Inputs(DType dtype, AttentionDims d, int seed, bool negativeScores = false, int[]? zeroRows = null, bool zeroKey = false)
+        Inputs(DType dtype, AttentionDims d, int seed, bool negativeScores = false, int[]? zeroRows = null, bool zeroKey = false, bool identicalKeys = false)
     {
         int nq = d.Batch * d.Heads * d.Queries * d.HeadDim, nk = d.Batch * d.Heads * d.Keys * d.HeadDim;
         var q = negativeScores ? TestData.Values(nq, seed, -3, -1) : TestData.Values(nq, seed);
         var k = negativeScores ? TestData.Values(nk, seed + 1, 0.5, 2) : TestData.Values(nk, seed + 1);
         foreach (int r in zeroRows ?? []) Array.Clear(q, r * d.HeadDim, d.HeadDim);
         if (zeroKey) Array.Clear(k, d.HeadDim, d.HeadDim); // key 1 of the first head: the norm guard
+        if (identicalKeys)                                 // every key of a head equal to its first: exact ties
+            for (int h = 0; h < d.Batch * d.Heads; h++)
+                for (int j = 1; j < d.Keys; j++) Array.Copy(k, h * d.Keys * d.HeadDim, k, (h * d.Keys + j) * d.HeadDim, d.HeadDim);
         return (Pair(dtype, q), Pair(dtype, k), Pair(dtype, TestData.Values(nk, seed + 2)), Pair(dtype, TestData.Values(nq, seed + 3)));
     }
 
-    private static void Check(DType dtype, AttentionSpec spec, AttentionDims d, int seed, double scale, bool negativeScores = false, int[]? zeroRows = null, bool zeroKey = false)
+    private static void Check(DType dtype, AttentionSpec spec, AttentionDims d, int seed, double scale, bool negativeScores = false, int[]? zeroRows = null, bool zeroKey = false, bool identicalKeys = false)
     {
         var family = spec.Family(d.HeadDim);
-        var (q, k, v, g) = Inputs(dtype, d, seed, negativeScores, zeroRows, zeroKey);
+        var (q, k, v, g) = Inputs(dtype, d, seed, negativeScores, zeroRows, zeroKey, identicalKeys);
         string c = $"{spec.Label} {dtype.Name()} Tq={d.Queries} offset={d.QueryOffset}";
         Same(Cpu.CausalAttentionForward(q.cpu, k.cpu, v.cpu, d, family), Gpu.CausalAttentionForward(q.gpu, k.gpu, v.gpu, d, family), c + " output", scale);
         Same(Cpu.CausalAttentionWeights(q.cpu, k.cpu, d, family), Gpu.CausalAttentionWeights(q.gpu, k.gpu, d, family), c + " weights", scale);
@@ -65,6 +68,9 @@ public class EmulatedAttentionTests
             var spec = AttentionSpec.Parse(label);
             Check(dtype, spec, d, seed += 10, Tol(dtype, spec.Reweight));
         }
+        // identical keys: every row uniform up to rounding takes the degenerate-row rule on both backends
+        Check(dtype, AttentionSpec.Lssar, new AttentionDims(1, 2, 5, 37, 8, 32), 603, Tol(dtype, true), identicalKeys: true);
+        Check(dtype, AttentionSpec.SoftmaxReweighted, new AttentionDims(1, 1, 3, 21, 4, 18), 604, Tol(dtype, true), identicalKeys: true);
         // every cosine negative: the sigmoid's shifted form
         Check(dtype, AttentionSpec.SigmoidL1 with { Reweight = true }, new AttentionDims(1, 2, 6, 9, 4, 3), 601, Tol(dtype, true), negativeScores: true);
         Check(dtype, AttentionSpec.SigmoidL1, new AttentionDims(1, 2, 6, 9, 4, 3), 602, Tol(dtype, false), negativeScores: true);
@@ -195,14 +201,14 @@ public class EmulatedAttentionTests
     [Fact]
     public void KernelArgumentsMatchTheAttnArgsStruct()
     {
-        // fourteen ints, then six doubles (8-byte aligned): the layout of AttnArgs in attention.cu
-        Assert.Equal(14 * 4 + 6 * 8, System.Runtime.CompilerServices.Unsafe.SizeOf<CudaBackend.AttentionArgs>());
+        // fourteen ints, then seven doubles (8-byte aligned): the layout of AttnArgs in attention.cu
+        Assert.Equal(14 * 4 + 7 * 8, System.Runtime.CompilerServices.Unsafe.SizeOf<CudaBackend.AttentionArgs>());
         string source = KernelSources_Attention;
         int start = source.IndexOf("struct AttnArgs {", StringComparison.Ordinal), end = source.IndexOf("};", start, StringComparison.Ordinal);
         var fields = source[start..end].Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("int ", StringComparison.Ordinal) || l.StartsWith("double ", StringComparison.Ordinal)).ToArray();
         Assert.Equal(14, fields.Count(f => f.StartsWith("int ", StringComparison.Ordinal)));
-        Assert.Equal(6, fields.Count(f => f.StartsWith("double ", StringComparison.Ordinal)));
-        Assert.StartsWith("double eps2;", fields[^1]);
+        Assert.Equal(7, fields.Count(f => f.StartsWith("double ", StringComparison.Ordinal)));
+        Assert.StartsWith("double tie;", fields[^1]);
     }
 
     private static string KernelSources_Attention => Runtime.KernelSources.Read("attention.cu");

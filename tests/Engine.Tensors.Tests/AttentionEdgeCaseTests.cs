@@ -118,6 +118,46 @@ public class AttentionEdgeCaseTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.Float64, 37)]
+    [InlineData(DType.Float64, 1000)]
+    [InlineData(DType.Float32, 37)]
+    [InlineData(DType.Float32, 1000)]
+    public void IdenticalKeysTakeTheDegenerateRowRuleWhateverTheLastUlp(DType dtype, int n)
+    {
+        // Identical keys: every score of the row is equal, so the first stage is uniform in exact arithmetic, and
+        // n·a − 1 is a rounding error of either sign. The row must take the fallback (the first stage's weights and
+        // gradients, as plain LSSA) instead of dividing by a max x of 1e-16, which gave gradients near 1e12.
+        var rng = new Rng((ulong)n + 7);
+        var q = Tensor.RandN([1, 2, 1, 8], rng, DType.Float64).To(dtype);
+        var k = Tensor.RandN([1, 2, 1, 8], rng, DType.Float64).Expand(1, 2, n, 8).Contiguous().To(dtype);
+        var v = Tensor.RandN([1, 2, n, 8], rng, DType.Float64).To(dtype);
+        var g = Tensor.RandN([1, 2, 1, 8], 5, DType.Float64).To(dtype);
+        Tensor[] Grads(AttentionSpec spec, bool reference)
+        {
+            var ins = new[] { q.Clone().RequireGrad(), k.Clone().RequireGrad(), v.Clone().RequireGrad() };
+            var y = reference ? AttentionReference.Compute(ins[0], ins[1], ins[2], spec, n - 1) : Tensor.CausalAttention(ins[0], ins[1], ins[2], spec, n - 1);
+            y.Mul(g).Sum().Backward();
+            return [ins[0].Grad!, ins[1].Grad!, ins[2].Grad!];
+        }
+        var fused = Grads(AttentionSpec.Lssar, false);
+        var plain = Grads(AttentionSpec.Lssa, false);
+        var reference = dtype == DType.Float64 ? Grads(AttentionSpec.Lssar, true) : null;
+        double tol = dtype == DType.Float64 ? 1e-12 : 1e-5;
+        for (int i = 0; i < 3; i++)
+        {
+            var f = fused[i].ToDoubleArray(); var l = plain[i].ToDoubleArray();
+            for (int t = 0; t < f.Length; t++)
+            {
+                Assert.True(Math.Abs(f[t]) < 10, $"input {i} element {t}: gradient {f[t]:G6} is not of order one");
+                Assert.Equal(l[t], f[t]);
+                if (reference is not null) Assert.True(Math.Abs(reference[i].ToDoubleArray()[t] - f[t]) <= tol, $"input {i} element {t}: reference {reference[i].ToDoubleArray()[t]} vs fused {f[t]}");
+            }
+        }
+        var w = Tensor.CausalAttentionWeights(q, k, AttentionSpec.Lssar, n - 1).ToDoubleArray();
+        Assert.All(w, x => Assert.Equal(1.0 / n, x, dtype == DType.Float64 ? 14 : 6));
+    }
+
     [Fact]
     public void ReweightingSharpensAboveUniformAndCutsBelow()
     {

@@ -12,7 +12,7 @@ public sealed partial class CudaBackend
     internal struct AttentionArgs
     {
         public int Bh, Tq, Tk, D, Offset, Positive, Normalize, ScaleMode, Reweight, PowerInt, Heads, Window, Alibi, WarmRows;
-        public double LogScaleDim, InvSqrtD, Power, Cut, LogMinNormal, Eps2;
+        public double LogScaleDim, InvSqrtD, Power, Cut, LogMinNormal, Eps2, Tie;
 
         public static AttentionArgs Of(AttentionDims dims, AttentionFamily family, DType dtype)
         {
@@ -42,6 +42,7 @@ public sealed partial class CudaBackend
                 Cut = AttentionFamily.PowerCutoff(p, dtype),
                 LogMinNormal = AttentionFamily.LogMinNormal(dtype),
                 Eps2 = AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon,
+                Tie = AttentionFamily.DegenerateTolerance(1, dtype),
             };
         }
     }

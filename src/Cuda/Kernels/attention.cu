@@ -46,6 +46,7 @@ struct AttnArgs {
     double cut;           // the smallest y whose p-th power is a normal number (smaller y count as 0)
     double lo;            // log of the smallest normal number: exp arguments are clamped there
     double eps2;          // the squared norm guard
+    double tie;           // a row is degenerate when max x <= tie * n (AttentionFamily.DegenerateTolerance)
 };
 
 // What a row needs to turn a score into its weights (see the statistics above).
@@ -177,7 +178,7 @@ template <typename T> __device__ void attn_row_stats(AttnRow<T>& r, const AttnAr
     am = block_reduce(R_MAX, am, buf);
     T nT = (T)r.n, o = r.n <= A.warm_rows ? (T)0 : (T)1;
     T xmax = nT * am - o;
-    if (!(xmax > (T)0)) return;  // degenerate row: every r_ij is 0, the row keeps its first-stage weights
+    if (!(xmax > (T)(A.tie * r.n))) return;  // degenerate row (uniform up to rounding): it keeps its first-stage weights
     r.scale = nT / xmax;
     r.shift = o / xmax;
     r.rew = 1;

@@ -82,6 +82,20 @@ public sealed record AttentionFamily(PositiveFunction Positive, bool NormalizeQK
         return head < pow2 ? Math.Pow(2, -8.0 * (head + 1) / pow2) : Math.Pow(2, -8.0 * (2 * (head - pow2) + 1) / (2 * pow2));
     }
 
+    /// <summary>
+    /// The re-weighting treats a row as degenerate (keeps its first-stage weights) when max x = n·max a − o is at most
+    /// this tolerance: c·n·ε with c = <see cref="TieFactor"/> and ε the dtype's machine epsilon. A row that is uniform
+    /// in exact arithmetic (identical keys) has max x of a few rounding errors of n·a, positive or negative by the last
+    /// ulp; without the tolerance its branch, and a gradient of order 1/max x ≈ 10¹², would hang on that ulp.
+    /// </summary>
+    public static double DegenerateTolerance(int n, DType dtype) => TieFactor * n * MachineEpsilon(dtype);
+
+    /// <summary>c in <see cref="DegenerateTolerance"/>.</summary>
+    public const double TieFactor = 4;
+
+    /// <summary>The gap between 1 and the next representable number: 2^−23 for float32, 2^−52 for float64.</summary>
+    public static double MachineEpsilon(DType dtype) => dtype == DType.Float32 ? Math.ScaleB(1, -23) : Math.ScaleB(1, -52);
+
     /// <summary>The smallest positive normal number of a float dtype (2^−126 for float32, 2^−1022 for float64).</summary>
     public static double MinNormal(DType dtype) => dtype == DType.Float32 ? Math.ScaleB(1, -126) : Math.ScaleB(1, -1022);
 

@@ -186,7 +186,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     {
         T nT = T.CreateChecked(n), o = T.CreateChecked(offset);
         T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
-        if (!(xMax > T.Zero))
+        if (!(xMax > T.CreateChecked(AttentionFamily.DegenerateTolerance(n, ElementType))))
         {
             a.CopyTo(w);
             return T.Zero;

@@ -76,7 +76,7 @@ public static class AttentionReference
         var o = n.Gt(family.WarmRows);
         var x = a.Mul(n).Sub(o);
         var xMax = x.Max(-1, keepDim: true).Detach();
-        var live = xMax.Gt(0);
+        var live = xMax.Gt(n.MulScalar(AttentionFamily.DegenerateTolerance(1, q.DType)));   // uniform up to rounding: degenerate
         var safeMax = Tensor.Where(live, xMax, Tensor.OnesLike(xMax));
         var r = x.Div(safeMax).Relu().PowScalar(spec.Power);
         var sum = r.Sum(-1, keepDim: true);
