@@ -288,12 +288,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         {
             sb.AppendLine(c, $"### {p.Name}: exact-match accuracy (%) by depth and length");
             sb.AppendLine();
-            sb.Append("| depth |");
-            foreach (int w in windows) sb.Append(c, $" {w} ({w / context}×L) |");
-            sb.AppendLine();
-            sb.Append("| ---: |");
-            foreach (var _ in windows) sb.Append(" ---: |");
-            sb.AppendLine();
+            LengthHeader(sb, "depth", "---:", windows, context);
             foreach (double d in depths)
             {
                 sb.Append(c, $"| {d:G3} |");
@@ -313,17 +308,24 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 
+    /// <summary>A Markdown table header: the first column, then one right-aligned column per window length.</summary>
+    private static void LengthHeader(StringBuilder sb, string first, string firstAlign, int[] windows, int context)
+    {
+        var c = CultureInfo.InvariantCulture;
+        sb.Append(c, $"| {first} |");
+        foreach (int w in windows) sb.Append(c, $" {w} ({w / context}×L) |");
+        sb.AppendLine();
+        sb.Append(c, $"| {firstAlign} |");
+        foreach (var _ in windows) sb.Append(" ---: |");
+        sb.AppendLine();
+    }
+
     private static void Table(StringBuilder sb, string title, List<Probed> probed, int[] windows, int context, Func<string, int, double> value)
     {
         var c = CultureInfo.InvariantCulture;
         sb.AppendLine(c, $"**{title}**");
         sb.AppendLine();
-        sb.Append("| variant (train → eval attention) |");
-        foreach (int w in windows) sb.Append(c, $" {w} ({w / context}×L) |");
-        sb.AppendLine();
-        sb.Append("| --- |");
-        foreach (var _ in windows) sb.Append(" ---: |");
-        sb.AppendLine();
+        LengthHeader(sb, "variant (train → eval attention)", "---", windows, context);
         foreach (var p in probed)
         {
             sb.Append(c, $"| {p.Name} ({p.TrainAttention} → {p.EvalAttention}) |");
