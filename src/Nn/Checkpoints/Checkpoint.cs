@@ -232,6 +232,14 @@ public sealed class CheckpointReader
     /// <exception cref="CheckpointException">The file is missing, corrupted or does not match.</exception>
     public Dictionary<string, Tensor> ReadOptimizer(IReadOnlyDictionary<string, TensorSpec> expected) => ReadFile(Checkpoint.OptimizerFile, expected, "optimizer");
 
+    /// <summary>Checks the model file's header against <paramref name="expected"/> without reading tensor data.</summary>
+    /// <exception cref="CheckpointException">The file is missing, corrupted or does not match.</exception>
+    public void CheckModel(IReadOnlyDictionary<string, TensorSpec> expected)
+    {
+        using var reader = SafeTensors.Open(Path.Combine(Directory, Checkpoint.ModelFile));
+        reader.Check(expected, "model configuration in " + Checkpoint.MetadataFile);
+    }
+
     private Dictionary<string, Tensor> ReadFile(string name, IReadOnlyDictionary<string, TensorSpec> expected, string what)
     {
         using var reader = SafeTensors.Open(Path.Combine(Directory, name));

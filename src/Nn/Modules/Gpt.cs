@@ -50,6 +50,47 @@ public sealed class Gpt : Module
     /// <summary>The configuration.</summary>
     public GptConfig Config { get; }
 
+    /// <summary>
+    /// The names and shapes of the parameters a model of <paramref name="config"/> has, in <see cref="Module.StateDict"/>
+    /// order, computed without allocating any parameter: what a checkpoint's weights file must hold before a model of
+    /// that configuration is built from it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The configuration is invalid (see <see cref="GptConfig.Validate"/>).</exception>
+    public static IReadOnlyList<KeyValuePair<string, int[]>> ParameterShapes(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        int c = config.ModelDim, hidden = config.MlpRatio * c;
+        var list = new List<KeyValuePair<string, int[]>>();
+        void Add(string name, params int[] shape) => list.Add(new(name, shape));
+        void Norm(string prefix)
+        {
+            Add(prefix + ".weight", c);
+            if (config.Norm == NormKind.LayerNorm && config.Bias) Add(prefix + ".bias", c);
+        }
+        void Linear(string prefix, int inFeatures, int outFeatures, bool bias)
+        {
+            Add(prefix + ".weight", outFeatures, inFeatures);
+            if (bias) Add(prefix + ".bias", outFeatures);
+        }
+        Add("token_embedding.weight", config.VocabSize, c);
+        if (config.PositionEmbedding == PositionEmbedding.Learned) Add("position_embedding.weight", config.ContextLength, c);
+        for (int i = 0; i < config.Layers; i++)
+        {
+            string b = $"blocks.{i}";
+            Norm(b + ".norm1");
+            if (config.Attention.Kind == AttentionKind.SsMax) Add(b + ".attn.ssmax_scale", config.Heads);
+            Linear(b + ".attn.qkv", c, 3 * c, config.Bias);
+            Linear(b + ".attn.proj", c, c, config.Bias);
+            Norm(b + ".norm2");
+            Linear(b + ".mlp.fc", c, hidden, config.Bias);
+            Linear(b + ".mlp.proj", hidden, c, config.Bias);
+        }
+        Norm("norm");
+        if (!config.TieEmbeddings) Linear("lm_head", c, config.VocabSize, bias: false);
+        return list;
+    }
+
     /// <summary>The generator behind every dropout mask; save and restore its <see cref="Rng.State"/> to resume exactly.</summary>
     public Rng DropoutRng { get; }
 

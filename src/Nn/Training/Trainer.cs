@@ -254,6 +254,8 @@ public sealed class Trainer
             throw new CheckpointException($"{reader.Directory}: stored configuration is invalid ({e.Message})", e);
         }
         if (adjust is not null) config = adjust(config);
+        // The weights must fit the configuration before anything (data, model, optimiser) is allocated for it.
+        reader.CheckModel(GptCheckpoint.SpecsOf(model));
         data ??= TextDataset.Load(meta.Data, meta.Tokenizer);
         if (!data.Tokenizer.Symbols.SequenceEqual(meta.Tokenizer.Symbols))
             throw new CheckpointException($"{reader.Directory}: the dataset's tokenizer differs from the checkpoint's ({data.Tokenizer.VocabSize} vs {meta.Tokenizer.VocabSize} symbols)");
