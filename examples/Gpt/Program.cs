@@ -44,6 +44,7 @@ try
     return app.Run(args, cancel.Token);
 }
 catch (Exception e) when (e is CommandAppException or ArgumentException or InvalidOperationException or IOException
+                              or InvalidDataException or UnauthorizedAccessException or NotSupportedException
                               or Engine.Nn.Checkpoints.CheckpointException or FormatException)
 {
     Console.Error.WriteLine($"gpt: {e.Message}");
