@@ -192,14 +192,8 @@ public static class Checkpoint
         string dir = CheckpointStore.Resolve(path, MetadataFile);
         string file = Path.Combine(dir, MetadataFile);
         byte[] bytes;
-        try
-        {
-            using var f = new FileStream(file, FileMode.Open, FileAccess.Read);
-            if (f.Length > MaxMetadataBytes) throw new CheckpointException($"{file}: {f.Length} bytes exceeds the limit of {MaxMetadataBytes}");
-            bytes = new byte[f.Length];
-            f.ReadExactly(bytes);
-        }
-        catch (IOException e) { throw new CheckpointException($"{file}: cannot read ({e.Message})", e); }
+        try { bytes = RegularFile.ReadAllBytes(file, MaxMetadataBytes, file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(e.Message, e); }
         string json;
         try { json = CharTokenizer.DecodeUtf8(bytes, file); }
         catch (ArgumentException e) { throw new CheckpointException(e.Message, e); }
