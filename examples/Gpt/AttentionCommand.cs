@@ -35,7 +35,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         [CommandOption("--power <P>"), Description("Exponent p of the re-weighting for --inference-attention"), DefaultValue(15.0)]
         public double Power { get; init; } = 15;
 
-        [CommandOption("--factors <LIST>"), Description("Row-length buckets, as multiples of the training context: entropy is averaged over rows with (previous, this]·L keys"), DefaultValue("1,2,4,8,16")]
+        [CommandOption("--factors <LIST>"), Description("Row-length buckets, as multiples of the training context: entropy is averaged over rows with (previous, this]]·L keys"), DefaultValue("1,2,4,8,16")]
         public string Factors { get; init; } = "1,2,4,8,16";
 
         [CommandOption("--windows <N>"), Description("Validation windows (of the longest length) the entropies are averaged over"), DefaultValue(2)]
