@@ -68,7 +68,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         int L = config.ContextLength;
         var factors = ExtrapolateCommand.ParseFactors(s.Factors);
         int longest = factors[^1] * L;
-        var data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer);
+        var data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer, maxBytes: s.MaxDataBytes);
         Directory.CreateDirectory(s.Out);
         string attention = (config.InferenceAttention ?? config.Attention).Label;
         Console.WriteLine($"checkpoint {loaded.Checkpoint.Directory}: {config.Layers} layers, {config.Heads} heads, trained at L = {L} with {config.Attention.Label}; looking at {attention}");

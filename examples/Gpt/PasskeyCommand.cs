@@ -110,7 +110,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         {
             // A trained embedding cannot grow new symbols: the checkpoint must already write every prompt character.
             PasskeyPrompts.RequireAlphabet(loaded.Tokenizer, $"--checkpoint {s.Checkpoint}", template);
-            data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer);
+            data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer, maxBytes: s.MaxDataBytes);
         }
         else
         {

@@ -40,7 +40,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         Trainer trainer;
         if (s.Resume)
         {
-            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads });
+            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads }, maxDataBytes: s.MaxDataBytes);
             Console.WriteLine($"resuming {s.Out} at step {trainer.Step} of {trainer.Config.Steps}");
         }
         else

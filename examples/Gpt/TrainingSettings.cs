@@ -80,7 +80,7 @@ internal abstract class TrainingSettings : EngineSettings
     }
 
     /// <summary>The corpus named by --data.</summary>
-    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars });
+    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars }, maxBytes: MaxDataBytes);
 
     /// <summary>The model shape and positions (attention is set by the caller).</summary>
     public GptConfig ModelConfig() => new()
