@@ -37,6 +37,8 @@ public static class GptApp
             config.AddCommand<AttentionCommand>("attention")
                 .WithDescription("Attention diagnostics of a checkpoint: entropy, far mass and sink mass per layer and head against row length, and attention-map heatmaps for a prompt.")
                 .WithExample("attention", "--checkpoint", "runs/extrapolate/runs/lssar/seed-1", "--out", "runs/attention-lssar");
+            // An unknown option or a stray argument is an error, never silently ignored.
+            config.UseStrictParsing();
             config.PropagateExceptions();
         });
         return app;
@@ -54,10 +56,22 @@ public static class GptApp
         }
         catch (Exception e) when (IsExpected(e))
         {
-            (error ?? Console.Error).WriteLine($"gpt: {Message(e)}");
+            string message = e is CommandParseException parse && ParseErrorMessage.Describe(parse, args, SettingsByCommand) is { } better ? better : Message(e);
+            (error ?? Console.Error).WriteLine($"gpt: {message}");
             return 1;
         }
     }
+
+    /// <summary>Each command's settings type, for suggestions of the nearest option.</summary>
+    internal static readonly IReadOnlyDictionary<string, Type> SettingsByCommand = new Dictionary<string, Type>
+    {
+        ["train"] = typeof(TrainCommand.Settings),
+        ["eval"] = typeof(EvalCommand.Settings),
+        ["sample"] = typeof(SampleCommand.Settings),
+        ["extrapolate"] = typeof(ExtrapolateCommand.Settings),
+        ["passkey"] = typeof(PasskeyCommand.Settings),
+        ["attention"] = typeof(AttentionCommand.Settings),
+    };
 
     /// <summary>The exception types that bad input, bad files or an interrupted run produce.</summary>
     internal static bool IsExpected(Exception e) =>
