@@ -55,7 +55,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
             string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint is required")
             : Windows < 1 ? ValidationResult.Error("--windows must be positive")
             : Sink < 0 ? ValidationResult.Error($"--sink must be non-negative, got {Sink}")
-            : base.Validate();
+            : NotAFile("--out", Out) ?? base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)

@@ -16,6 +16,10 @@ internal abstract class EngineSettings : CommandSettings
     /// <summary>--max-data-mb in bytes.</summary>
     public long MaxDataBytes => (long)MaxDataMegabytes << 20;
 
+    /// <summary>An error when <paramref name="path"/>, given to <paramref name="option"/>, names an existing file rather than a directory.</summary>
+    protected static ValidationResult? NotAFile(string option, string path) =>
+        File.Exists(path) ? ValidationResult.Error($"{option} '{path}' is a file; it must name a directory (created when missing)") : null;
+
     public override ValidationResult Validate()
     {
         if (Threads < 0) return ValidationResult.Error($"--threads must be 0 (all cores) or positive, got {Threads}");

@@ -33,6 +33,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps and --threads may change)")]
         public bool Resume { get; init; }
+
+        public override ValidationResult Validate() => NotAFile("--out", Out) ?? base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)

@@ -132,6 +132,13 @@ public class TrainingTests
     }
 
     [Fact]
+    public void ANaNLearningRateIsBlamedAlone()
+    {
+        var e = Assert.Throws<ArgumentException>(() => (Settings(1) with { LearningRate = double.NaN }).Validate());
+        Assert.Equal("trainer config: LearningRate must be a positive number, got NaN", e.Message);
+    }
+
+    [Fact]
     public void BadSettingsAreListed()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Tiny, Settings(0) with { BatchSize = 0 }, Data));
