@@ -58,4 +58,13 @@ public class InputFileTests
         Assert.Equal(4096, e.Limit);
         Assert.Equal(5000, TextDataset.FromFile(dir["big.txt"], maxBytes: 5000).Tokens.Length);
     }
+
+    [Fact]
+    public void AFileSourceRecordsTheAbsolutePath()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["c.txt"], "abcabcabcabcabcabcabcabc");
+        string relative = Path.GetRelativePath(Environment.CurrentDirectory, dir["c.txt"]);
+        Assert.Equal(dir["c.txt"], TextDataset.FromFile(relative).Source.Path);
+    }
 }

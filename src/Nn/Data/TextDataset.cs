@@ -15,7 +15,7 @@ public sealed record DataSource
     public required string Kind { get; init; }
     /// <summary>Generator options when <see cref="Kind"/> is "synthetic".</summary>
     public SyntheticCorpusOptions? Synthetic { get; init; }
-    /// <summary>The path as given when <see cref="Kind"/> is "file".</summary>
+    /// <summary>The absolute path when <see cref="Kind"/> is "file" (checkpoints of older builds may hold a relative one).</summary>
     public string? Path { get; init; }
     /// <summary>Lower-case hex SHA-256 of the file bytes, or of the generated text's UTF-8 bytes.</summary>
     public string? Sha256 { get; init; }
@@ -150,7 +150,8 @@ public sealed class TextDataset
             throw new ArgumentException($"dataset: corpus file '{path}' has SHA-256 {sha}, but the checkpoint was trained on a file with SHA-256 {expectedSha256}");
         var text = CharTokenizer.DecodeUtf8(bytes, $"dataset: corpus file '{path}'");
         if (text.Length == 0) throw new ArgumentException($"dataset: corpus file '{path}' is empty");
-        return FromText(text, new DataSource { Kind = "file", Path = path, Sha256 = sha }, tokenizer, validationFraction);
+        // The absolute path, so that a checkpoint can be evaluated or resumed from any directory.
+        return FromText(text, new DataSource { Kind = "file", Path = System.IO.Path.GetFullPath(path), Sha256 = sha }, tokenizer, validationFraction);
     }
 
     /// <summary>
