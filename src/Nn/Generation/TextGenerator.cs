@@ -6,6 +6,7 @@ namespace Engine.Nn;
 /// <param name="Temperature">Divides the logits before the softmax; 0 means greedy (argmax).</param>
 /// <param name="TopK">Keep only the k most likely tokens (null: all).</param>
 /// <param name="Seed">Seed of the sampling generator: the same seed gives the same text.</param>
+/// <remarks>Immutable, so one instance may be shared by any number of threads.</remarks>
 public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null, ulong Seed = 0);
 
 /// <summary>

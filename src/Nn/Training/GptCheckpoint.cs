@@ -7,6 +7,10 @@ namespace Engine.Nn.Training;
 /// <param name="Model">The model, in eval mode.</param>
 /// <param name="Tokenizer">The tokenizer it was trained with.</param>
 /// <param name="Checkpoint">The opened checkpoint (metadata, directory).</param>
+/// <remarks>
+/// Threading: the tokenizer and metadata are read-only; the model may serve inference from many threads (see
+/// <see cref="Gpt"/>) once loaded. <see cref="GptCheckpoint.Load"/> itself may run concurrently for different models.
+/// </remarks>
 public sealed record LoadedModel(Gpt Model, CharTokenizer Tokenizer, CheckpointReader Checkpoint);
 
 /// <summary>Reads <see cref="Gpt"/> models from checkpoints written by <see cref="Trainer"/>.</summary>
