@@ -20,7 +20,14 @@ internal static unsafe partial class RegularFile
         }
         // SystemNative_Stat fills the runtime's portable FileStatus: Flags (int32), then Mode (int32) with S_IFMT bits.
         byte* status = stackalloc byte[512];
-        if (Stat(path, status) != 0) return null;
+        try
+        {
+            if (Stat(path, status) != 0) return null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;   // a host without the runtime's shim as a library (NativeAOT links it statically): no check
+        }
         return (*(int*)(status + 4) & 0xF000) switch
         {
             0x8000 => null,
