@@ -35,7 +35,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         [CommandOption("--power <P>"), Description("Exponent p of the re-weighting for --inference-attention"), DefaultValue(15.0)]
         public double Power { get; init; } = 15;
 
-        [CommandOption("--factors <LIST>"), Description("Row-length buckets, as multiples of the training context: entropy is averaged over rows with (previous, this]·L keys"), DefaultValue("1,2,4,8,16")]
+        [CommandOption("--factors <LIST>"), Description("Row-length buckets, as multiples of the training context: entropy is averaged over rows with (previous, this]]·L keys"), DefaultValue("1,2,4,8,16")]
         public string Factors { get; init; } = "1,2,4,8,16";
 
         [CommandOption("--windows <N>"), Description("Validation windows (of the longest length) the entropies are averaged over"), DefaultValue(2)]
@@ -55,7 +55,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
             string.IsNullOrWhiteSpace(Checkpoint) ? ValidationResult.Error("--checkpoint is required")
             : Windows < 1 ? ValidationResult.Error("--windows must be positive")
             : Sink < 0 ? ValidationResult.Error($"--sink must be non-negative, got {Sink}")
-            : base.Validate();
+            : NotAFile("--out", Out) ?? base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
@@ -68,7 +68,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
         int L = config.ContextLength;
         var factors = ExtrapolateCommand.ParseFactors(s.Factors);
         int longest = factors[^1] * L;
-        var data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer);
+        var data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer, maxBytes: s.MaxDataBytes);
         Directory.CreateDirectory(s.Out);
         string attention = (config.InferenceAttention ?? config.Attention).Label;
         Console.WriteLine($"checkpoint {loaded.Checkpoint.Directory}: {config.Layers} layers, {config.Heads} heads, trained at L = {L} with {config.Attention.Label}; looking at {attention}");

@@ -4,14 +4,28 @@ using Spectre.Console.Cli;
 
 namespace Engine.Examples.Gpt;
 
-/// <summary>The options every command shares: the CPU thread count, applied once by <see cref="EngineSettingsInterceptor"/>.</summary>
+/// <summary>The options every command shares: the CPU thread count (applied once by <see cref="EngineSettingsInterceptor"/>) and the corpus size limit.</summary>
 internal abstract class EngineSettings : CommandSettings
 {
     [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
     public int Threads { get; init; }
 
-    public override ValidationResult Validate() =>
-        Threads < 0 ? ValidationResult.Error($"--threads must be 0 (all cores) or positive, got {Threads}") : ValidationResult.Success();
+    [CommandOption("--max-data-mb <MB>"), Description("Largest corpus file read, in MiB (a guard against a device or a wrong path)"), DefaultValue(256)]
+    public int MaxDataMegabytes { get; init; } = 256;
+
+    /// <summary>--max-data-mb in bytes.</summary>
+    public long MaxDataBytes => (long)MaxDataMegabytes << 20;
+
+    /// <summary>An error when <paramref name="path"/>, given to <paramref name="option"/>, names an existing file rather than a directory.</summary>
+    protected static ValidationResult? NotAFile(string option, string path) =>
+        File.Exists(path) ? ValidationResult.Error($"{option} '{path}' is a file; it must name a directory (created when missing)") : null;
+
+    public override ValidationResult Validate()
+    {
+        if (Threads < 0) return ValidationResult.Error($"--threads must be 0 (all cores) or positive, got {Threads}");
+        if (MaxDataMegabytes < 1) return ValidationResult.Error($"--max-data-mb must be a positive number of MiB, got {MaxDataMegabytes}");
+        return ValidationResult.Success();
+    }
 }
 
 /// <summary>Applies <see cref="EngineSettings"/> before any command runs, so no command sets the thread count itself.</summary>

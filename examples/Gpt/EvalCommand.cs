@@ -55,8 +55,8 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;
         var data = s.Data is null
-            ? TextDataset.Load(meta.Data, loaded.Tokenizer)
-            : TextDataset.Open(s.Data, meta.Data.Synthetic, loaded.Tokenizer);
+            ? TextDataset.Load(meta.Data, loaded.Tokenizer, maxBytes: s.MaxDataBytes)
+            : TextDataset.Open(s.Data, meta.Data.Synthetic, loaded.Tokenizer, maxBytes: s.MaxDataBytes);
         var lengths = ParseLengths(s.Lengths, config.ContextLength);
         int span = Math.Max(s.EvalTokens, lengths.Max());
 

@@ -52,7 +52,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             if (EvalTokens < 1 || BatchTokens < 1) return ValidationResult.Error("--eval-tokens and --batch-tokens must be positive");
             if (AttentionTokens < 0) return ValidationResult.Error($"--attention-tokens must be 0 (off) or positive, got {AttentionTokens}");
             if (Sink < 0) return ValidationResult.Error($"--sink must be non-negative, got {Sink}");
-            return base.Validate();
+            return NotAFile("--out", Out) ?? base.Validate();
         }
     }
 

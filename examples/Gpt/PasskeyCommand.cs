@@ -25,7 +25,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         [CommandOption("--variants <LIST>"), Description("Comma-separated variants (default " + DefaultVariants + "): " + AttentionNames.Names + "; NAME+r@eval trains NAME and re-weights only at evaluation; NAME+pi@eval evaluates with RoPE position interpolation")]
         public string? Variants { get; init; }
 
-        [CommandOption("--passkey-fraction <F>"), Description("Fraction of training rows that are passkey windows of length L, in [0, 1]"), DefaultValue(0.25)]
+        [CommandOption("--passkey-fraction <F>"), Description("Fraction of training rows that are passkey windows of length L, in [[0, 1]]"), DefaultValue(0.25)]
         public double PasskeyFraction { get; init; } = 0.25;
 
         [CommandOption("--passkey-loss <WHAT>"), Description("What passkey rows are trained on: 'window' (next-token over the whole row) or 'answer' (only the five answer digits)"), DefaultValue("window")]
@@ -37,7 +37,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         [CommandOption("--factors <LIST>"), Description("Evaluation window lengths as multiples of L"), DefaultValue("1,2,4,8,16")]
         public string Factors { get; init; } = "1,2,4,8,16";
 
-        [CommandOption("--depths <LIST>"), Description("Key depths in [0, 1] (fraction of the filler before the key), or a count N ≥ 2 of evenly spaced depths"), DefaultValue("0,0.25,0.5,0.75,1")]
+        [CommandOption("--depths <LIST>"), Description("Key depths in [[0, 1]] (fraction of the filler before the key), or a count N ≥ 2 of evenly spaced depths"), DefaultValue("0,0.25,0.5,0.75,1")]
         public string Depths { get; init; } = "0,0.25,0.5,0.75,1";
 
         [CommandOption("--prompts <N>"), Description("Prompts per (variant, length, depth)"), DefaultValue(20)]
@@ -61,7 +61,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
             if (FinetuneSteps < 0) return ValidationResult.Error($"--finetune-steps must not be negative, got {FinetuneSteps}");
             if (FinetuneSteps > 0 && Checkpoint is null) return ValidationResult.Error("--finetune-steps needs --checkpoint (without one, every variant is trained from scratch for --steps)");
             if (Checkpoint is not null && Variants is not null) return ValidationResult.Error("--variants and --checkpoint exclude each other: a checkpoint is one model with its own attention");
-            return base.Validate();
+            return NotAFile("--out", Out) ?? base.Validate();
         }
     }
 
@@ -110,7 +110,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         {
             // A trained embedding cannot grow new symbols: the checkpoint must already write every prompt character.
             PasskeyPrompts.RequireAlphabet(loaded.Tokenizer, $"--checkpoint {s.Checkpoint}", template);
-            data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer);
+            data = TextDataset.Load(loaded.Checkpoint.Metadata.Data, loaded.Tokenizer, maxBytes: s.MaxDataBytes);
         }
         else
         {

@@ -35,9 +35,10 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         public override ValidationResult Validate()
         {
             if (string.IsNullOrWhiteSpace(Checkpoint)) return ValidationResult.Error("--checkpoint is required");
-            if (Tokens < 0) return ValidationResult.Error("--tokens must not be negative");
-            if (!(Temperature >= 0)) return ValidationResult.Error("--temperature must not be negative");
-            if (TopK is < 1) return ValidationResult.Error("--top-k must be positive");
+            if (Tokens < 0) return ValidationResult.Error($"--tokens must not be negative, got {Tokens}");
+            if (!(Temperature >= 0) || double.IsInfinity(Temperature))
+                return ValidationResult.Error($"--temperature must be a finite number ≥ 0 (0: greedy), got {Temperature.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            if (TopK is < 1) return ValidationResult.Error($"--top-k must be positive, got {TopK}");
             return string.IsNullOrEmpty(Prompt) ? ValidationResult.Error("--prompt must not be empty") : base.Validate();
         }
     }

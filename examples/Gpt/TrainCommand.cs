@@ -31,8 +31,10 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--out <DIR>"), Description("Run directory for checkpoints and log.csv"), DefaultValue("runs/gpt")]
         public string Out { get; init; } = "runs/gpt";
 
-        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps and --threads may change)")]
+        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps, --threads and --max-data-mb may change; other options must agree with the checkpoint)")]
         public bool Resume { get; init; }
+
+        public override ValidationResult Validate() => NotAFile("--out", Out) ?? base.Validate();
     }
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
@@ -40,7 +42,8 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         Trainer trainer;
         if (s.Resume)
         {
-            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads });
+            var data = ResumeOptions.Check(s, ResumeOptions.Given(context.Arguments), Engine.Nn.Checkpoints.Checkpoint.Open(s.Out));
+            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads }, data, maxDataBytes: s.MaxDataBytes);
             Console.WriteLine($"resuming {s.Out} at step {trainer.Step} of {trainer.Config.Steps}");
         }
         else

@@ -73,14 +73,18 @@ internal abstract class TrainingSettings : EngineSettings
         if (Context < 1) return ValidationResult.Error($"--context must be positive, got {Context}");
         if (Steps < 1) return ValidationResult.Error($"--steps must be positive, got {Steps}");
         if (Window < 0) return ValidationResult.Error($"--window must be 0 (the training length) or a positive number of keys, got {Window}");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return ValidationResult.Error($"--lr must be a finite number > 0, got {Format(LearningRate)}");
+        if (!(MinLearningRate >= 0) || double.IsInfinity(MinLearningRate)) return ValidationResult.Error($"--min-lr must be a finite number ≥ 0, got {Format(MinLearningRate)}");
         if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) return ValidationResult.Error($"--rope-base must be a finite number > 1, got {RopeBase}");
         try { AttentionNames.ParsePositions(Positions); }
         catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
         return base.Validate();
     }
 
+    private static string Format(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>The corpus named by --data.</summary>
-    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars });
+    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars }, maxBytes: MaxDataBytes);
 
     /// <summary>The model shape and positions (attention is set by the caller).</summary>
     public GptConfig ModelConfig() => new()

@@ -316,3 +316,94 @@ public class CheckpointStoreTests
         public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
+
+/// <summary>checkpoint.json is untrusted: every mutation either loads or fails fast with a CheckpointException, without large allocation.</summary>
+public class CheckpointJsonFuzzTests
+{
+    private static readonly TextDataset Data = TextDataset.Synthetic(new SyntheticCorpusOptions { Seed = 2, Characters = 4_000 });
+
+    private static readonly Engine.Nn.Training.TrainerConfig Settings = new() { BatchSize = 2, Steps = 2, WarmupSteps = 1, EvalInterval = 1, EvalTokens = 64 };
+
+    /// <summary>A saved checkpoint of a tiny model; returns the checkpoint directory.</summary>
+    private static string Save(string runDirectory) =>
+        new Engine.Nn.Training.Trainer(new GptConfig { ContextLength = 8, Layers = 1, Heads = 2, ModelDim = 8 }, Settings, Data, runDirectory).SaveCheckpoint();
+
+    private static IEnumerable<string> LeafPaths(System.Text.Json.Nodes.JsonNode node, string path)
+    {
+        if (path.Length > 0) yield return path;
+        if (node is System.Text.Json.Nodes.JsonObject o)
+            foreach (var (name, child) in o)
+                if (child is not null) foreach (var p in LeafPaths(child, path.Length == 0 ? name : path + "/" + name)) yield return p;
+    }
+
+    private static System.Text.Json.Nodes.JsonNode?[] Mutations() =>
+    [
+        null, 2147483647, -1, -2147483648, 1e18, 1e300, 0, "Bogus", true, new System.Text.Json.Nodes.JsonArray(), new System.Text.Json.Nodes.JsonObject(),
+    ];
+
+    [Fact]
+    public void HugeModelSizesFailBeforeAllocating()
+    {
+        using var dir = new TempDir();
+        string checkpoint = Save(dir.Path);
+        string meta = Path.Combine(checkpoint, Checkpoint.MetadataFile);
+        string original = File.ReadAllText(meta);
+        foreach (var (field, value) in new[] { ("ModelDim", "8192"), ("MlpRatio", "64"), ("Layers", "1000"), ("Heads", "1024"), ("VocabSize", "2000000") })
+        {
+            var json = System.Text.Json.Nodes.JsonNode.Parse(original)!;
+            json["model"]![field] = System.Text.Json.Nodes.JsonNode.Parse(value);
+            if (field == "Heads") json["model"]!["ModelDim"] = 2048;
+            File.WriteAllText(meta, json.ToJsonString());
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            var e = Assert.Throws<CheckpointException>(() => Engine.Nn.Training.GptCheckpoint.Load(dir.Path));
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < 64L << 20, $"{field} = {value}: allocated {allocated:N0} bytes before failing ({e.Message})");
+            Assert.Contains(checkpoint, e.Message);
+        }
+    }
+
+    [Fact]
+    public void MutatedFieldsLoadOrFailFastWithCheckpointException()
+    {
+        using var dir = new TempDir();
+        string checkpoint = Save(dir.Path);
+        string meta = Path.Combine(checkpoint, Checkpoint.MetadataFile);
+        string original = File.ReadAllText(meta);
+        var paths = LeafPaths(System.Text.Json.Nodes.JsonNode.Parse(original)!, "").ToList();
+        int trials = 0, failures = 0;
+        foreach (var path in paths)
+            foreach (var mutation in Mutations())
+            {
+                var json = System.Text.Json.Nodes.JsonNode.Parse(original)!.AsObject();
+                var parts = path.Split('/');
+                var parent = parts[..^1].Aggregate((System.Text.Json.Nodes.JsonNode)json, (n, p) => n[p]!).AsObject();
+                if (mutation is null) parent.Remove(parts[^1]);
+                else parent[parts[^1]] = mutation.DeepClone();
+                File.WriteAllText(meta, json.ToJsonString());
+                foreach (var load in new Action[]
+                {
+                    () => Engine.Nn.Training.GptCheckpoint.Load(dir.Path),
+                    () => Engine.Nn.Training.Trainer.Resume(dir.Path, data: Data),
+                })
+                {
+                    trials++;
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    try { load(); }
+                    catch (CheckpointException e)
+                    {
+                        Assert.False(string.IsNullOrWhiteSpace(e.Message));
+                        failures++;
+                    }
+                    catch (Exception e)
+                    {
+                        Assert.Fail($"{path} = {mutation?.ToJsonString() ?? "(removed)"}: {e.GetType().Name}: {e.Message}");
+                    }
+                    long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                    Assert.True(allocated < 64L << 20, $"{path} = {mutation?.ToJsonString() ?? "(removed)"}: allocated {allocated:N0} bytes");
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{path} = {mutation?.ToJsonString() ?? "(removed)"}: took {clock.Elapsed}");
+                }
+            }
+        Assert.True(failures > trials / 2, $"only {failures} of {trials} mutations were rejected");
+    }
+}

@@ -68,4 +68,39 @@ public class GptTests
         Assert.Equal(ps.Length, result.Inputs.Count);
         Assert.All(result.Inputs, r => Assert.True(r.MaxAbsError < 1e-7, r.ToString()));
     }
+
+    public static TheoryData<GptConfig> ShapeConfigs() =>
+    [
+        Tiny(),
+        Tiny(PositionEmbedding.Learned, NormKind.RMSNorm, tie: false, bias: false),
+        Tiny(PositionEmbedding.Alibi, bias: false) with { Attention = AttentionSpec.SsMax },
+        Tiny(PositionEmbedding.None, tie: false) with { Layers = 3, MlpRatio = 3 },
+    ];
+
+    [Theory]
+    [MemberData(nameof(ShapeConfigs))]
+    public void ParameterShapesListTheStateDictWithoutBuildingTheModel(GptConfig config)
+    {
+        var expected = new Gpt(config).StateDict().Select(p => (p.Key, Shapes.Format(p.Value.Shape))).ToArray();
+        var listed = Gpt.ParameterShapes(config).Select(p => (p.Key, Shapes.Format(p.Value))).ToArray();
+        Assert.Equal(expected, listed);
+    }
+
+    [Theory]
+    [InlineData("Layers", 10_000_000, "Layers must be in 1..1024, got 10000000")]
+    [InlineData("MlpRatio", 100_000, "MlpRatio must be in 1..64, got 100000")]
+    [InlineData("ModelDim", 1 << 20, "ModelDim must be in 1..65536, got 1048576")]
+    [InlineData("VocabSize", int.MaxValue, "VocabSize must be in 1..2097152, got 2147483647")]
+    public void AbsurdSizesFailValidationWithTheirBound(string field, int value, string expected)
+    {
+        var config = field switch
+        {
+            "Layers" => Tiny() with { Layers = value },
+            "MlpRatio" => Tiny() with { MlpRatio = value },
+            "ModelDim" => Tiny() with { ModelDim = value },
+            _ => Tiny() with { VocabSize = value },
+        };
+        Assert.Contains(expected, Assert.Throws<ArgumentException>(config.Validate).Message);
+        Assert.Contains("the largest parameter would have", Assert.Throws<ArgumentException>((Tiny() with { ModelDim = 65536, Heads = 2 }).Validate).Message);
+    }
 }

@@ -108,6 +108,37 @@ public class TrainingTests
     }
 
     [Fact]
+    public void ReopeningTheLogReplacesItAtomicallyAndToleratesAnEmptyOrTornLog()
+    {
+        using var dir = new TempDir();
+        var path = dir["log.csv"];
+        using (var log = TrainingLog.Open(path))
+            for (int step = 1; step <= 4; step++) log.Append(step, 1.0, null, 1e-3, 100);
+        File.AppendAllText(path, "5,0.9");   // a row torn by a kill
+        string before = File.ReadAllText(path);
+        // A reader holding the old file sees it whole: the log was replaced by a rename, not truncated in place.
+        using (var old = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            using (var log = TrainingLog.Open(path, resumeFromStep: 5)) log.Append(5, 0.5, null, 1e-3, 100);
+            Assert.Equal(before, new StreamReader(old).ReadToEnd());
+        }
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(["step", "1", "2", "3", "4", "5"], lines.Select(l => l.Split(',')[0]));
+        Assert.Equal("5,0.5,,0.001,100", lines[^1]);
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+        File.WriteAllText(path, "");   // what a kill during the old in-place rewrite left behind
+        using (TrainingLog.Open(path, resumeFromStep: 3)) { }
+        Assert.Equal([TrainingLog.Header], File.ReadAllLines(path));
+    }
+
+    [Fact]
+    public void ANaNLearningRateIsBlamedAlone()
+    {
+        var e = Assert.Throws<ArgumentException>(() => (Settings(1) with { LearningRate = double.NaN }).Validate());
+        Assert.Equal("trainer config: LearningRate must be a positive number, got NaN", e.Message);
+    }
+
+    [Fact]
     public void BadSettingsAreListed()
     {
         var e = Assert.Throws<ArgumentException>(() => new Trainer(Tiny, Settings(0) with { BatchSize = 0 }, Data));

@@ -192,14 +192,8 @@ public static class Checkpoint
         string dir = CheckpointStore.Resolve(path, MetadataFile);
         string file = Path.Combine(dir, MetadataFile);
         byte[] bytes;
-        try
-        {
-            using var f = new FileStream(file, FileMode.Open, FileAccess.Read);
-            if (f.Length > MaxMetadataBytes) throw new CheckpointException($"{file}: {f.Length} bytes exceeds the limit of {MaxMetadataBytes}");
-            bytes = new byte[f.Length];
-            f.ReadExactly(bytes);
-        }
-        catch (IOException e) { throw new CheckpointException($"{file}: cannot read ({e.Message})", e); }
+        try { bytes = RegularFile.ReadAllBytes(file, MaxMetadataBytes, file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(e.Message, e); }
         string json;
         try { json = CharTokenizer.DecodeUtf8(bytes, file); }
         catch (ArgumentException e) { throw new CheckpointException(e.Message, e); }
@@ -231,6 +225,14 @@ public sealed class CheckpointReader
     /// <summary>Reads the optimiser tensors, checking names, dtypes and shapes against <paramref name="expected"/>.</summary>
     /// <exception cref="CheckpointException">The file is missing, corrupted or does not match.</exception>
     public Dictionary<string, Tensor> ReadOptimizer(IReadOnlyDictionary<string, TensorSpec> expected) => ReadFile(Checkpoint.OptimizerFile, expected, "optimizer");
+
+    /// <summary>Checks the model file's header against <paramref name="expected"/> without reading tensor data.</summary>
+    /// <exception cref="CheckpointException">The file is missing, corrupted or does not match.</exception>
+    public void CheckModel(IReadOnlyDictionary<string, TensorSpec> expected)
+    {
+        using var reader = SafeTensors.Open(Path.Combine(Directory, Checkpoint.ModelFile));
+        reader.Check(expected, "model configuration in " + Checkpoint.MetadataFile);
+    }
 
     private Dictionary<string, Tensor> ReadFile(string name, IReadOnlyDictionary<string, TensorSpec> expected, string what)
     {

@@ -142,12 +142,9 @@ public sealed partial class CheckpointStore
             throw new CheckpointException($"{path}: not a checkpoint (no {marker}) and not a run directory (no '{LatestFile}' pointer)");
         }
         byte[] bytes;
-        using (var f = new FileStream(pointer, FileMode.Open, FileAccess.Read))
-        {
-            if (f.Length > 256) throw new CheckpointException($"{pointer}: pointer file is {f.Length} bytes, expected one short line");
-            bytes = new byte[f.Length];
-            f.ReadExactly(bytes);
-        }
+        try { bytes = Data.RegularFile.ReadAllBytes(pointer, 256, $"{pointer}: pointer file"); }
+        catch (Data.InputTooLargeException e) { throw new CheckpointException($"{pointer}: pointer file is {e.Size} bytes, expected one short line", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CheckpointException(e.Message, e); }
         string name = Encoding.UTF8.GetString(bytes).Trim();
         if (!CheckpointName().IsMatch(name)) throw new CheckpointException($"{pointer}: does not name a checkpoint (found '{name}')");
         string dir = Path.Combine(path, name);

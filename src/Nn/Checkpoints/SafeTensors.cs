@@ -241,6 +241,17 @@ public static class SafeTensors
         /// <exception cref="CheckpointException">A tensor is missing, unexpected, or of another dtype or shape.</exception>
         public Dictionary<string, Tensor> ReadAll(IReadOnlyDictionary<string, TensorSpec> expected, string what = "model")
         {
+            Check(expected, what);
+            return Entries.ToDictionary(e => e.Name, e => Read(e.Name), StringComparer.Ordinal);
+        }
+
+        /// <summary>
+        /// Checks the header against what the caller expects (the same set of names, and for each its dtype and
+        /// shape) without reading any tensor data, so a caller can validate before it allocates anything.
+        /// </summary>
+        /// <exception cref="CheckpointException">A tensor is missing, unexpected, or of another dtype or shape.</exception>
+        public void Check(IReadOnlyDictionary<string, TensorSpec> expected, string what = "model")
+        {
             ArgumentNullException.ThrowIfNull(expected);
             foreach (var (name, spec) in expected)
             {
@@ -254,7 +265,6 @@ public static class SafeTensors
             foreach (var e in Entries)
                 if (!expected.ContainsKey(e.Name))
                     throw new CheckpointException($"{Path}: tensor '{e.Name}' in the file is not part of the {what}");
-            return Entries.ToDictionary(e => e.Name, e => Read(e.Name), StringComparer.Ordinal);
         }
 
         /// <summary>Reads every tensor, whatever its name, dtype or shape (still bounds-checked).</summary>
@@ -269,6 +279,7 @@ public static class SafeTensors
     public static Reader Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
+        if (Data.RegularFile.NotRegular(path) is { } kind) throw new CheckpointException($"{path}: is {kind}, not a regular file");
         FileStream file;
         try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

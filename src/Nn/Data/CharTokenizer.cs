@@ -7,6 +7,7 @@ namespace Engine.Nn.Data;
 /// A character-level tokenizer: every distinct Unicode code point of a corpus is one token, and token ids are the
 /// ranks of the code points in ascending order (so the same text always gives the same vocabulary). The vocabulary
 /// is stored in each checkpoint (<see cref="ToJson"/>), so a model can be evaluated or sampled without its corpus.
+/// Threading: immutable after construction; <see cref="Encode"/> and <see cref="Decode(ReadOnlySpan{int})"/> may run on many threads at once.
 /// </summary>
 public sealed class CharTokenizer
 {

@@ -15,7 +15,7 @@ public sealed record DataSource
     public required string Kind { get; init; }
     /// <summary>Generator options when <see cref="Kind"/> is "synthetic".</summary>
     public SyntheticCorpusOptions? Synthetic { get; init; }
-    /// <summary>The path as given when <see cref="Kind"/> is "file".</summary>
+    /// <summary>The absolute path when <see cref="Kind"/> is "file" (checkpoints of older builds may hold a relative one).</summary>
     public string? Path { get; init; }
     /// <summary>Lower-case hex SHA-256 of the file bytes, or of the generated text's UTF-8 bytes.</summary>
     public string? Sha256 { get; init; }
@@ -71,6 +71,9 @@ public sealed record DataSource
 /// </summary>
 public sealed class TextDataset
 {
+    /// <summary>The largest corpus file read unless a caller passes another limit (256 MiB: about 1 GiB of token ids).</summary>
+    public const long DefaultMaxFileBytes = 256L * 1024 * 1024;
+
     /// <summary>The default fraction of tokens, taken from the end, held out for validation.</summary>
     public const double DefaultValidationFraction = 0.1;
 
@@ -132,42 +135,46 @@ public sealed class TextDataset
         return FromText(text, source, tokenizer, validationFraction);
     }
 
-    /// <summary>A UTF-8 text file as a corpus.</summary>
+    /// <summary>A UTF-8 text file (a regular file of at most <paramref name="maxBytes"/> bytes) as a corpus.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The path is not a regular file (a FIFO, a device, a directory) or cannot be read.</exception>
+    /// <exception cref="InputTooLargeException">The file is larger than <paramref name="maxBytes"/>.</exception>
     /// <exception cref="ArgumentException">The file is not valid UTF-8, is empty, or (with a tokenizer) has characters outside its vocabulary.</exception>
-    public static TextDataset FromFile(string path, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction, string? expectedSha256 = null)
+    public static TextDataset FromFile(string path, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction, string? expectedSha256 = null,
+        long maxBytes = DefaultMaxFileBytes)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"dataset: corpus file '{path}' does not exist", path);
-        var bytes = File.ReadAllBytes(path);
+        var bytes = RegularFile.ReadAllBytes(path, maxBytes, $"dataset: corpus file '{path}'");
         var sha = Sha256Hex(bytes);
         if (expectedSha256 is not null && !string.Equals(sha, expectedSha256, StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"dataset: corpus file '{path}' has SHA-256 {sha}, but the checkpoint was trained on a file with SHA-256 {expectedSha256}");
         var text = CharTokenizer.DecodeUtf8(bytes, $"dataset: corpus file '{path}'");
         if (text.Length == 0) throw new ArgumentException($"dataset: corpus file '{path}' is empty");
-        return FromText(text, new DataSource { Kind = "file", Path = path, Sha256 = sha }, tokenizer, validationFraction);
+        // The absolute path, so that a checkpoint can be evaluated or resumed from any directory.
+        return FromText(text, new DataSource { Kind = "file", Path = System.IO.Path.GetFullPath(path), Sha256 = sha }, tokenizer, validationFraction);
     }
 
     /// <summary>
     /// Rebuilds a dataset from a stored source (for evaluation of a checkpoint), encoding with the checkpoint's
     /// tokenizer. A file source is re-read from its path and checked against the stored hash.
     /// </summary>
-    public static TextDataset Load(DataSource source, CharTokenizer tokenizer, double validationFraction = DefaultValidationFraction)
+    public static TextDataset Load(DataSource source, CharTokenizer tokenizer, double validationFraction = DefaultValidationFraction, long maxBytes = DefaultMaxFileBytes)
     {
         ArgumentNullException.ThrowIfNull(source);
         return source.Kind switch
         {
             "synthetic" => Synthetic(source.Synthetic ?? throw new ArgumentException("dataset: synthetic source without options"), tokenizer, validationFraction),
-            "file" => FromFile(source.Path ?? throw new ArgumentException("dataset: file source without a path"), tokenizer, validationFraction, source.Sha256),
+            "file" => FromFile(source.Path ?? throw new ArgumentException("dataset: file source without a path"), tokenizer, validationFraction, source.Sha256, maxBytes),
             _ => throw new ArgumentException($"dataset: unknown source kind '{source.Kind}'"),
         };
     }
 
     /// <summary>Opens "synthetic" (the embedded default corpus with <paramref name="synthetic"/> options) or a file path.</summary>
-    public static TextDataset Open(string data, SyntheticCorpusOptions? synthetic = null, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction) =>
+    public static TextDataset Open(string data, SyntheticCorpusOptions? synthetic = null, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction,
+        long maxBytes = DefaultMaxFileBytes) =>
         string.Equals(data, "synthetic", StringComparison.OrdinalIgnoreCase)
             ? Synthetic(synthetic ?? new SyntheticCorpusOptions(), tokenizer, validationFraction)
-            : FromFile(data, tokenizer, validationFraction);
+            : FromFile(data, tokenizer, validationFraction, maxBytes: maxBytes);
 
     /// <summary>Lower-case hex SHA-256 of bytes.</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -17,6 +17,7 @@ namespace Engine.Nn.Evaluation;
 /// Memory is bounded: windows run in batches of at most <c>maxBatchTokens</c> tokens (at least one window per
 /// batch) under <see cref="NoGrad"/>, so no graph or intermediate is kept, and the loss is summed in float64 on the host.
 /// </para>
+/// <para>Threading: an evaluator is immutable; many threads may evaluate one shared model with it at once.</para>
 /// </summary>
 public sealed class Evaluator
 {
@@ -60,8 +61,8 @@ public sealed class Evaluator
     public double Evaluate(Func<Tensor, Tensor> forward) => EvaluateByPosition(forward).MeanLoss;
 
     /// <summary>
-    /// Mean cross-entropy of a model, run in eval mode (dropout off, the inference attention if configured); the
-    /// model's previous mode is restored.
+    /// Mean cross-entropy of a model's eval-mode forward (dropout off, the inference attention if configured); the
+    /// model (and its mode) is not changed.
     /// </summary>
     public double Evaluate(Gpt model) => EvaluateByPosition(model).MeanLoss;
 
@@ -91,15 +92,12 @@ public sealed class Evaluator
     }
 
     /// <summary>
-    /// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> of a model in eval mode; the model's previous mode is restored.
+    /// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> of a model's eval-mode forward; the model (and its mode) is not changed.
     /// </summary>
     public EvaluationResult EvaluateByPosition(Gpt model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        bool wasTraining = model.Training;
-        model.Eval();
-        try { return EvaluateByPosition(x => model.Forward(x)); }
-        finally { model.Train(wasTraining); }
+        return EvaluateByPosition(x => model.Forward(x, null, training: false));
     }
 
     private void AddNegLogLikelihood(Tensor logits, int rows, int targetStart, double[] positionSums)

@@ -4,24 +4,23 @@ namespace Engine.Nn;
 
 /// <summary>
 /// A <see cref="Gpt"/> as an <see cref="INextTokenModel"/>: the prompt is one forward pass of batch 1 into a
-/// <see cref="KvCache"/>, each appended token one step over it, all without gradients and in eval mode (dropout off,
-/// the inference attention if configured). Memory is that of one sequence. Dispose to restore the model's mode.
+/// <see cref="KvCache"/>, each appended token one step over it, all without gradients through the eval-mode forward
+/// (dropout off, the inference attention if configured), without changing the model's mode. Memory is that of one
+/// sequence. Threading: one instance holds one sequence and is not thread-safe; many instances (one per thread) may
+/// share one model.
 /// </summary>
 public sealed class GptNextTokenModel : INextTokenModel, IDisposable
 {
     private readonly Gpt model;
     private readonly KvCache cache;
-    private readonly bool wasTraining;
     private bool started, disposed;
 
-    /// <summary>Wraps <paramref name="model"/>, switching it to eval mode until <see cref="Dispose"/>.</summary>
+    /// <summary>Wraps <paramref name="model"/> (whose mode is left as it is).</summary>
     public GptNextTokenModel(Gpt model)
     {
         ArgumentNullException.ThrowIfNull(model);
         this.model = model;
         cache = model.CreateCache();
-        wasTraining = model.Training;
-        model.Eval();
     }
 
     /// <inheritdoc/>
@@ -46,16 +45,15 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
     private double[] Step(int[] tokens)
     {
         using var _ = new NoGrad();
-        var logits = model.Forward(Tensor.FromArray<int>(tokens, [1, tokens.Length]), cache);
+        var logits = model.Forward(Tensor.FromArray<int>(tokens, [1, tokens.Length]), cache, training: false);
         return logits.Select(1, tokens.Length - 1).Reshape(-1).ToDoubleArray();
     }
 
-    /// <summary>Restores the model's training mode and drops the cache.</summary>
+    /// <summary>Drops the cache.</summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
         cache.Clear();
-        model.Train(wasTraining);
     }
 }

@@ -4,6 +4,7 @@ namespace Engine.Nn;
 /// A causal language model seen one step at a time, as probes that decode a few tokens need it: read a prompt,
 /// then append tokens one by one, getting the next-token logits after each. <see cref="GptNextTokenModel"/> runs a
 /// <see cref="Gpt"/> over a KV cache; <see cref="NextTokenModel.FromFunction"/> wraps any tokens → logits function.
+/// Threading: an instance holds one sequence and is not thread-safe; use one per thread.
 /// </summary>
 public interface INextTokenModel
 {

@@ -6,17 +6,20 @@ namespace Engine.Nn;
 /// <param name="Temperature">Divides the logits before the softmax; 0 means greedy (argmax).</param>
 /// <param name="TopK">Keep only the k most likely tokens (null: all).</param>
 /// <param name="Seed">Seed of the sampling generator: the same seed gives the same text.</param>
+/// <remarks>Immutable, so one instance may be shared by any number of threads.</remarks>
 public sealed record SamplingOptions(double Temperature = 1.0, int? TopK = null, ulong Seed = 0);
 
 /// <summary>
 /// Autoregressive generation from a <see cref="Gpt"/>: the prompt is run once, then each new token is one forward
 /// step of a single position over the <see cref="KvCache"/> (O(T) per token instead of O(T²)).
+/// Thread-safe: every call has its own cache and generator; see <see cref="Gpt"/> for what the model requires.
 /// </summary>
 public static class TextGenerator
 {
     /// <summary>
     /// Generates <paramref name="maxNewTokens"/> token ids after <paramref name="prompt"/> (which must not be empty).
-    /// Runs in eval mode without recording gradients and restores the model's mode afterwards. With learned
+    /// Runs the eval-mode forward without recording gradients and never changes the model (not even its mode), so
+    /// many threads may generate from one shared model at once. With learned
     /// positions, once the sequence reaches ContextLength the model sees a sliding window of the last ContextLength tokens.
     /// </summary>
     public static int[] Generate(Gpt model, IReadOnlyList<int> prompt, int maxNewTokens, SamplingOptions? options = null)
@@ -25,17 +28,14 @@ public static class TextGenerator
         if (prompt.Count == 0) throw new ArgumentException("generate: the prompt is empty; give at least one token");
         if (maxNewTokens < 0) throw new ArgumentException($"generate: maxNewTokens must be ≥ 0, got {maxNewTokens}");
         var rng = new Rng(options.Seed);
-        bool wasTraining = model.Training;
-        model.Eval();
-        try
+        using (new NoGrad())
         {
-            using var _ = new NoGrad();
             var sequence = new List<int>(prompt);
             var generated = new int[maxNewTokens];
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
             var cache = model.CreateCache();
             var start = sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray();
-            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length]), cache);
+            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length]), cache, training: false);
             for (int n = 0; n < maxNewTokens; n++)
             {
                 var last = logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
@@ -44,20 +44,16 @@ public static class TextGenerator
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
                 if (cache.Length + 1 <= window)
-                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1]), cache);
+                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1]), cache, training: false);
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
                     cache.Clear();
                     var tail = sequence.Skip(sequence.Count - window).ToArray();
-                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length]), cache);
+                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length]), cache, training: false);
                 }
             }
             return generated;
-        }
-        finally
-        {
-            model.Train(wasTraining);
         }
     }
 

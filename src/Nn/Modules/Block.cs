@@ -21,9 +21,12 @@ public sealed class Block : Module
     public CausalSelfAttention Attention => attn;
 
     /// <summary>x [B, T, C] → [B, T, C].</summary>
-    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache = null, int layer = 0)
+    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache = null, int layer = 0) => Forward(x, rope, cache, layer, Training);
+
+    /// <summary>x [B, T, C] → [B, T, C] in the mode given by <paramref name="training"/>, ignoring <see cref="Module.Training"/>.</summary>
+    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache, int layer, bool training)
     {
-        x = x.Add(attn.Forward(norm1.Forward(x), rope, cache, layer));
-        return x.Add(mlp.Forward(norm2.Forward(x)));
+        x = x.Add(attn.Forward(norm1.Forward(x), rope, cache, layer, training));
+        return x.Add(mlp.Forward(norm2.Forward(x), training));
     }
 }

@@ -8,6 +8,11 @@ namespace Engine.Nn;
 /// has a learnable scale per head, <c>ssmax_scale</c> [H], initialised to 1/ln L so that SSMax starts equal to
 /// Softmax at the training length. With a <see cref="KvCache"/>, new queries attend to the cached keys and values
 /// (queryOffset).
+/// <para>
+/// Threading: forwards may run concurrently on one instance (each with its own cache) as long as no thread changes
+/// the parameters or the mode; <see cref="CaptureQueriesKeys"/> and <see cref="CapturedWeights"/> keep per-instance
+/// state and are for single-threaded diagnostics only.
+/// </para>
 /// </summary>
 public sealed class CausalSelfAttention : Module
 {
@@ -38,9 +43,11 @@ public sealed class CausalSelfAttention : Module
     {
         if (spec.Kind != AttentionKind.SsMax) return null;
         if (learnsSsMaxScale) return Param("ssmax_scale");
-        if (fixedSsmaxScale is null || fixedSsmaxScale.DType != q.DType || fixedSsmaxScale.Device != q.Device)
-            fixedSsmaxScale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
-        return fixedSsmaxScale;
+        // Read once: another thread may replace the cached tensor (with an equal one) meanwhile.
+        var scale = fixedSsmaxScale;
+        if (scale is null || scale.DType != q.DType || scale.Device != q.Device)
+            fixedSsmaxScale = scale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
+        return scale;
     }
 
     // Diagnostics capture: the last forward's final q and k, its query offset and attention.
@@ -93,7 +100,13 @@ public sealed class CausalSelfAttention : Module
     /// x [B, T, C] → [B, T, C]. <paramref name="rope"/> rotates q and k (null with learned positions);
     /// <paramref name="cache"/> and <paramref name="layer"/> select this layer's cached keys and values.
     /// </summary>
-    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache = null, int layer = 0)
+    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache = null, int layer = 0) => Forward(x, rope, cache, layer, Training);
+
+    /// <summary>
+    /// The forward in training or eval mode as given by <paramref name="training"/> (attention choice and dropout),
+    /// ignoring <see cref="Module.Training"/>, so concurrent inference needs no mode switch.
+    /// </summary>
+    public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache, int layer, bool training)
     {
         int b = x.Dim(0), t = x.Dim(1), c = config.ModelDim, h = config.Heads, d = c / h;
         int offset = cache?.Length ?? 0;
@@ -106,10 +119,10 @@ public sealed class CausalSelfAttention : Module
             k = rope.Forward(k, offset);
         }
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
-        var spec = ActiveAttention;
+        var spec = config.AttentionFor(training);
         var headScale = HeadScale(spec, q);
         var y = Tensor.CausalAttention(q, k, v, spec, offset, headScale);   // [B, H, T, D]
         if (capture) (capturedQ, capturedK, capturedOffset, capturedSpec, capturedScale) = (q.Detach(), k.Detach(), offset, spec, headScale?.Detach());
-        return dropout.Forward(proj.Forward(y.Transpose(1, 2).Reshape(b, t, c)));
+        return dropout.Forward(proj.Forward(y.Transpose(1, 2).Reshape(b, t, c)), training);
     }
 }

@@ -21,9 +21,12 @@ public sealed class Dropout : Layer
     public double P { get; }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
+    public override Tensor Forward(Tensor input) => Forward(input, Training);
+
+    /// <summary>Applies dropout when <paramref name="training"/>, whatever <see cref="Module.Training"/> says (eval passes through and reads no state).</summary>
+    public Tensor Forward(Tensor input, bool training)
     {
-        if (!Training || P == 0) return input;
+        if (!training || P == 0) return input;
         return input.Mul(input.DType == DType.Float32 ? Mask<float>(input) : Mask<double>(input));
     }
 

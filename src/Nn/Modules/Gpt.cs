@@ -8,6 +8,12 @@ namespace Engine.Nn;
 /// <c>blocks.{i}.attn.qkv.weight</c>, <c>blocks.{i}.attn.proj.weight</c>, <c>blocks.{i}.mlp.fc.weight</c>,
 /// <c>blocks.{i}.mlp.proj.weight</c>, <c>norm.weight</c>, <c>lm_head.weight</c> (untied only), plus biases.
 /// Initialised like GPT-2: N(0, 0.02) weights, residual projections N(0, 0.02/√(2·layers)), zero biases, unit norms.
+/// <para>
+/// Threading: <see cref="Forward(Tensor, KvCache?, bool)"/> with <c>training: false</c> under <see cref="Engine.Autograd.NoGrad"/>
+/// may run on many threads at once over one shared model, each thread with its own <see cref="KvCache"/>, provided
+/// nothing trains it, loads weights into it or changes its mode meanwhile. Training, <see cref="Module.Train"/>,
+/// <see cref="AttentionMaps"/> and <see cref="CaptureQueriesKeys"/> change shared state and need exclusive use.
+/// </para>
 /// </summary>
 public sealed class Gpt : Module
 {
@@ -44,6 +50,47 @@ public sealed class Gpt : Module
     /// <summary>The configuration.</summary>
     public GptConfig Config { get; }
 
+    /// <summary>
+    /// The names and shapes of the parameters a model of <paramref name="config"/> has, in <see cref="Module.StateDict"/>
+    /// order, computed without allocating any parameter: what a checkpoint's weights file must hold before a model of
+    /// that configuration is built from it.
+    /// </summary>
+    /// <exception cref="ArgumentException">The configuration is invalid (see <see cref="GptConfig.Validate"/>).</exception>
+    public static IReadOnlyList<KeyValuePair<string, int[]>> ParameterShapes(GptConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        int c = config.ModelDim, hidden = config.MlpRatio * c;
+        var list = new List<KeyValuePair<string, int[]>>();
+        void Add(string name, params int[] shape) => list.Add(new(name, shape));
+        void Norm(string prefix)
+        {
+            Add(prefix + ".weight", c);
+            if (config.Norm == NormKind.LayerNorm && config.Bias) Add(prefix + ".bias", c);
+        }
+        void Linear(string prefix, int inFeatures, int outFeatures, bool bias)
+        {
+            Add(prefix + ".weight", outFeatures, inFeatures);
+            if (bias) Add(prefix + ".bias", outFeatures);
+        }
+        Add("token_embedding.weight", config.VocabSize, c);
+        if (config.PositionEmbedding == PositionEmbedding.Learned) Add("position_embedding.weight", config.ContextLength, c);
+        for (int i = 0; i < config.Layers; i++)
+        {
+            string b = $"blocks.{i}";
+            Norm(b + ".norm1");
+            if (config.Attention.Kind == AttentionKind.SsMax) Add(b + ".attn.ssmax_scale", config.Heads);
+            Linear(b + ".attn.qkv", c, 3 * c, config.Bias);
+            Linear(b + ".attn.proj", c, c, config.Bias);
+            Norm(b + ".norm2");
+            Linear(b + ".mlp.fc", c, hidden, config.Bias);
+            Linear(b + ".mlp.proj", hidden, c, config.Bias);
+        }
+        Norm("norm");
+        if (!config.TieEmbeddings) Linear("lm_head", c, config.VocabSize, bias: false);
+        return list;
+    }
+
     /// <summary>The generator behind every dropout mask; save and restore its <see cref="Rng.State"/> to resume exactly.</summary>
     public Rng DropoutRng { get; }
 
@@ -62,7 +109,14 @@ public sealed class Gpt : Module
     /// sequence (their positions start at cache.Length) and the cache grows by T. A token id outside the vocabulary,
     /// or (learned positions) a position beyond ContextLength, is an error.
     /// </summary>
-    public Tensor Forward(Tensor tokens, KvCache? cache = null)
+    public Tensor Forward(Tensor tokens, KvCache? cache = null) => Forward(tokens, cache, Training);
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, KvCache?)"/> in the mode given by <paramref name="training"/> (dropout, attention
+    /// and RoPE table), ignoring <see cref="Module.Training"/>. Inference passes <c>false</c> and so never switches
+    /// the shared model's mode: many threads may run it at once on one model (each with its own cache).
+    /// </summary>
+    public Tensor Forward(Tensor tokens, KvCache? cache, bool training)
     {
         if (tokens.Rank != 2)
             throw new ArgumentException($"gpt: tokens must be [batch, time] int32, got {tokens.DType.Name()} {Shapes.Format(tokens.Shape)}");
@@ -77,9 +131,9 @@ public sealed class Gpt : Module
                 throw new ArgumentException($"gpt: positions {offset}..{offset + t - 1} exceed the learned position table of {Config.ContextLength} (ContextLength); use RoPE to run longer sequences");
             x = x.Add(positionEmbedding.Weight.Narrow(0, offset, t));
         }
-        x = embeddingDropout.Forward(x);
-        var activeRope = !Training && inferenceRope is not null ? inferenceRope : rope;
-        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, activeRope, cache, i);
+        x = embeddingDropout.Forward(x, training);
+        var activeRope = !training && inferenceRope is not null ? inferenceRope : rope;
+        for (int i = 0; i < blocks.Count; i++) x = blocks[i].Forward(x, activeRope, cache, i, training);
         x = norm.Forward(x);
         var head = lmHead?.Weight ?? tokenEmbedding.Weight;                     // [V, C]
         var logits = x.Reshape(b * t, Config.ModelDim).MatMul(head.T).Reshape(b, t, Config.VocabSize);

@@ -34,6 +34,19 @@ public enum PositionEmbedding
 /// </summary>
 public sealed record GptConfig
 {
+    /// <summary>Largest accepted <see cref="VocabSize"/> (every Unicode scalar value fits).</summary>
+    public const int MaxVocabSize = 1 << 21;
+    /// <summary>Largest accepted <see cref="ContextLength"/>.</summary>
+    public const int MaxContextLength = 1 << 24;
+    /// <summary>Largest accepted <see cref="Layers"/>.</summary>
+    public const int MaxLayers = 1024;
+    /// <summary>Largest accepted <see cref="Heads"/>.</summary>
+    public const int MaxHeads = 1024;
+    /// <summary>Largest accepted <see cref="ModelDim"/>.</summary>
+    public const int MaxModelDim = 1 << 16;
+    /// <summary>Largest accepted <see cref="MlpRatio"/>.</summary>
+    public const int MaxMlpRatio = 64;
+
     /// <summary>Number of token ids.</summary>
     public int VocabSize { get; init; } = 256;
     /// <summary>The training context (and the size of a learned position table).</summary>
@@ -87,12 +100,26 @@ public sealed record GptConfig
     public void Validate()
     {
         var problems = new List<string>();
-        if (VocabSize <= 0) problems.Add($"VocabSize must be positive, got {VocabSize}");
-        if (ContextLength <= 0) problems.Add($"ContextLength must be positive, got {ContextLength}");
-        if (Layers <= 0) problems.Add($"Layers must be positive, got {Layers}");
-        if (Heads <= 0 || ModelDim <= 0 || ModelDim % Heads != 0) problems.Add($"ModelDim ({ModelDim}) must be a positive multiple of Heads ({Heads})");
-        else if (PositionEmbedding == PositionEmbedding.Rope && HeadDim % 2 != 0) problems.Add($"RoPE needs an even head dim, got {HeadDim} (ModelDim {ModelDim} / Heads {Heads})");
-        if (MlpRatio <= 0) problems.Add($"MlpRatio must be positive, got {MlpRatio}");
+        // Upper bounds first: a configuration read from an untrusted checkpoint must fail before it allocates.
+        void InRange(string name, int value, int max)
+        {
+            if (value <= 0 || value > max) problems.Add($"{name} must be in 1..{max}, got {value}");
+        }
+        InRange(nameof(VocabSize), VocabSize, MaxVocabSize);
+        InRange(nameof(ContextLength), ContextLength, MaxContextLength);
+        InRange(nameof(Layers), Layers, MaxLayers);
+        InRange(nameof(Heads), Heads, MaxHeads);
+        InRange(nameof(ModelDim), ModelDim, MaxModelDim);
+        InRange(nameof(MlpRatio), MlpRatio, MaxMlpRatio);
+        if (Heads > 0 && ModelDim > 0 && ModelDim % Heads != 0) problems.Add($"ModelDim ({ModelDim}) must be a positive multiple of Heads ({Heads})");
+        else if (Heads > 0 && ModelDim > 0 && PositionEmbedding == PositionEmbedding.Rope && HeadDim % 2 != 0) problems.Add($"RoPE needs an even head dim, got {HeadDim} (ModelDim {ModelDim} / Heads {Heads})");
+        if (problems.Count == 0)
+        {
+            // Each parameter is one tensor of at most int.MaxValue elements.
+            long c = ModelDim, largest = Math.Max(Math.Max((long)VocabSize * c, 3 * c * c), MlpRatio * c * c);
+            if (PositionEmbedding == PositionEmbedding.Learned) largest = Math.Max(largest, ContextLength * c);
+            if (largest > int.MaxValue) problems.Add($"the largest parameter would have {largest} elements, more than a tensor holds ({int.MaxValue}); reduce ModelDim ({ModelDim}), VocabSize, MlpRatio or ContextLength");
+        }
         if (!(Dropout >= 0 && Dropout < 1)) problems.Add($"Dropout must be in [0, 1), got {Dropout}");
         if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) problems.Add($"RopeBase must be a finite number > 1, got {RopeBase}");
         if (!(InferenceRopeScale > 0) || double.IsInfinity(InferenceRopeScale)) problems.Add($"InferenceRopeScale must be a finite number > 0, got {InferenceRopeScale}");

@@ -3,7 +3,8 @@ namespace Engine.Nn;
 /// <summary>
 /// Keys and values of the positions a <see cref="Gpt"/> has already seen, one pair per layer, so that generating
 /// each new token costs one step over the cached positions (O(T)) instead of a full pass over the sequence.
-/// Pass the same cache to successive <see cref="Gpt.Forward"/> calls; it holds detached tensors (inference only).
+/// Pass the same cache to successive <see cref="Gpt.Forward(Tensor, KvCache?)"/> calls; it holds detached tensors (inference only).
+/// Threading: a cache is one sequence's state and is not thread-safe; give each thread its own (the model may be shared).
 /// </summary>
 public sealed class KvCache
 {

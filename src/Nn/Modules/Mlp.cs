@@ -17,5 +17,8 @@ public sealed class Mlp : Layer
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => dropout.Forward(proj.Forward(act.Forward(fc.Forward(input))));
+    public override Tensor Forward(Tensor input) => Forward(input, Training);
+
+    /// <summary>The block in training or eval mode as given (dropout only in training), ignoring <see cref="Module.Training"/>.</summary>
+    public Tensor Forward(Tensor input, bool training) => dropout.Forward(proj.Forward(act.Forward(fc.Forward(input))), training);
 }

@@ -4,11 +4,12 @@ namespace Engine.Nn;
 /// Rotary position embedding (RoPE) for heads of width <see cref="HeadDim"/>: rotates query and key features by
 /// position-dependent angles so that q·k depends only on the distance between positions. Works for any position:
 /// the cos/sin tables are computed from absolute positions (in double precision) and grown on demand, so a model
-/// runs at lengths it never saw in training. No parameters.
+/// runs at lengths it never saw in training. No parameters. Thread-safe: concurrent forwards may grow the tables.
 /// </summary>
 public sealed class RotaryEmbedding : Module
 {
-    private Tensor? cos, sin;
+    // One reference, swapped whole, so a concurrent forward never pairs a new cos with an old sin.
+    private (Tensor Cos, Tensor Sin)? tables;
 
     /// <summary>RoPE for a head dim (even) and a base (10000 in most models); positions are divided by <paramref name="positionScale"/> (interpolation; 1 = none).</summary>
     public RotaryEmbedding(int headDim, double ropeBase = 10000, double positionScale = 1)
@@ -36,11 +37,13 @@ public sealed class RotaryEmbedding : Module
             throw new ArgumentException($"rotary_embedding: input {Shapes.Format(x.Shape)} must be [..., time, {HeadDim}]");
         if (positionOffset < 0) throw new ArgumentException($"rotary_embedding: position offset must be ≥ 0, got {positionOffset}");
         int time = x.Dim(-2), needed = positionOffset + time;
-        if (cos is null || cos.Dim(0) < needed || cos.DType != x.DType || cos.Device != x.Device)
+        var t = tables;
+        if (t is not { } current || current.Cos.Dim(0) < needed || current.Cos.DType != x.DType || current.Cos.Device != x.Device)
         {
-            int capacity = Math.Max(needed, cos is null ? 0 : Math.Min(int.MaxValue / 2, cos.Dim(0)) * 2);
-            (cos, sin) = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
+            int capacity = Math.Max(needed, t is { } old ? Math.Min(int.MaxValue / 2, old.Cos.Dim(0)) * 2 : 0);
+            tables = t = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
         }
-        return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin!.Narrow(0, positionOffset, time));
+        var (cos, sin) = t.Value;
+        return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin.Narrow(0, positionOffset, time));
     }
 }

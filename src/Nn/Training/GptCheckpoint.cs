@@ -7,14 +7,19 @@ namespace Engine.Nn.Training;
 /// <param name="Model">The model, in eval mode.</param>
 /// <param name="Tokenizer">The tokenizer it was trained with.</param>
 /// <param name="Checkpoint">The opened checkpoint (metadata, directory).</param>
+/// <remarks>
+/// Threading: the tokenizer and metadata are read-only; the model may serve inference from many threads (see
+/// <see cref="Gpt"/>) once loaded. <see cref="GptCheckpoint.Load"/> itself may run concurrently for different models.
+/// </remarks>
 public sealed record LoadedModel(Gpt Model, CharTokenizer Tokenizer, CheckpointReader Checkpoint);
 
 /// <summary>Reads <see cref="Gpt"/> models from checkpoints written by <see cref="Trainer"/>.</summary>
 public static class GptCheckpoint
 {
     /// <summary>
-    /// Opens a checkpoint (a checkpoint directory or a run directory with a <c>latest</c> pointer), rebuilds the model
-    /// from the stored configuration and loads its weights, checking every tensor's name, dtype and shape.
+    /// Opens a checkpoint (a checkpoint directory or a run directory with a <c>latest</c> pointer), checks the stored
+    /// configuration against the weights file's header (every tensor's name, dtype and shape) and only then builds the
+    /// model and loads its weights, so an untrusted checkpoint can make it allocate no more than its weights file holds.
     /// </summary>
     /// <param name="path">A checkpoint directory or a run directory.</param>
     /// <param name="adjust">
@@ -25,13 +30,17 @@ public static class GptCheckpoint
     public static LoadedModel Load(string path, Func<GptConfig, GptConfig>? adjust = null)
     {
         var reader = Checkpoint.Open(path);
-        var model = CreateModel(reader, adjust);
-        model.LoadStateDict(reader.ReadModel(SpecsOf(model.StateDict())));
+        var config = ReadConfig(reader, adjust);
+        var specs = SpecsOf(config);
+        reader.CheckModel(specs);
+        var model = new Gpt(config);
+        model.LoadStateDict(reader.ReadModel(specs));
         model.Eval();
         return new LoadedModel(model, reader.Metadata.Tokenizer, reader);
     }
 
-    internal static Gpt CreateModel(CheckpointReader reader, Func<GptConfig, GptConfig>? adjust = null)
+    /// <summary>The stored model configuration, validated (bounds included) and checked against the tokenizer; nothing is allocated.</summary>
+    internal static GptConfig ReadConfig(CheckpointReader reader, Func<GptConfig, GptConfig>? adjust = null)
     {
         GptConfig config;
         try { config = GptConfig.FromJson(reader.Metadata.ModelJson); }
@@ -42,8 +51,12 @@ public static class GptCheckpoint
         if (config.VocabSize != reader.Metadata.Tokenizer.VocabSize)
             throw new CheckpointException($"{reader.Directory}: the model has a vocabulary of {config.VocabSize} but the stored tokenizer has {reader.Metadata.Tokenizer.VocabSize} symbols");
         if (adjust is not null) config = adjust(config);
-        return new Gpt(config);
+        return config;
     }
+
+    /// <summary>The expected dtype (float32) and shape of every parameter of a model of <paramref name="config"/>, computed without building it.</summary>
+    public static Dictionary<string, TensorSpec> SpecsOf(GptConfig config) =>
+        Gpt.ParameterShapes(config).ToDictionary(p => p.Key, p => new TensorSpec(DType.Float32, p.Value), StringComparer.Ordinal);
 
     /// <summary>The expected dtype and shape of every tensor of a state dict.</summary>
     public static Dictionary<string, TensorSpec> SpecsOf(IReadOnlyDictionary<string, Tensor> state) =>

@@ -234,9 +234,10 @@ public sealed class Trainer
     /// <param name="data">The corpus; null rebuilds it from the stored source (and checks a file's hash).</param>
     /// <param name="outputDirectory">Where to write; null means the run directory the checkpoint is in.</param>
     /// <param name="batches">The same batch-source wrapper the run was started with (see the constructor), or null.</param>
+    /// <param name="maxDataBytes">The largest corpus file read when <paramref name="data"/> is null.</param>
     /// <exception cref="CheckpointException">The checkpoint is missing, corrupted, or does not fit its configuration.</exception>
     public static Trainer Resume(string checkpoint, Func<TrainerConfig, TrainerConfig>? adjust = null, TextDataset? data = null, string? outputDirectory = null,
-        Func<BatchSampler, IBatchSource>? batches = null)
+        Func<BatchSampler, IBatchSource>? batches = null, long maxDataBytes = TextDataset.DefaultMaxFileBytes)
     {
         var reader = Checkpoint.Open(checkpoint);
         var meta = reader.Metadata;
@@ -254,7 +255,9 @@ public sealed class Trainer
             throw new CheckpointException($"{reader.Directory}: stored configuration is invalid ({e.Message})", e);
         }
         if (adjust is not null) config = adjust(config);
-        data ??= TextDataset.Load(meta.Data, meta.Tokenizer);
+        // The weights must fit the configuration before anything (data, model, optimiser) is allocated for it.
+        reader.CheckModel(GptCheckpoint.SpecsOf(model));
+        data ??= TextDataset.Load(meta.Data, meta.Tokenizer, maxBytes: maxDataBytes);
         if (!data.Tokenizer.Symbols.SequenceEqual(meta.Tokenizer.Symbols))
             throw new CheckpointException($"{reader.Directory}: the dataset's tokenizer differs from the checkpoint's ({data.Tokenizer.VocabSize} vs {meta.Tokenizer.VocabSize} symbols)");
         outputDirectory ??= Path.GetDirectoryName(Path.GetFullPath(reader.Directory));

@@ -50,7 +50,8 @@ public sealed record TrainerConfig
         if (BatchSize < 1) problems.Add($"BatchSize must be positive, got {BatchSize}");
         if (Steps < 1) problems.Add($"Steps must be positive, got {Steps}");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) problems.Add($"LearningRate must be a positive number, got {LearningRate}");
-        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate) problems.Add($"MinLearningRate must be in [0, LearningRate], got {MinLearningRate}");
+        bool learningRateValid = LearningRate > 0 && !double.IsInfinity(LearningRate);
+        if (!(MinLearningRate >= 0) || (learningRateValid && MinLearningRate > LearningRate)) problems.Add($"MinLearningRate must be in [0, LearningRate], got {MinLearningRate}");
         if (WarmupSteps < 0) problems.Add($"WarmupSteps must not be negative, got {WarmupSteps}");
         if (!(WeightDecay >= 0)) problems.Add($"WeightDecay must not be negative, got {WeightDecay}");
         if (!(Beta1 >= 0 && Beta1 < 1) || !(Beta2 >= 0 && Beta2 < 1)) problems.Add($"Beta1 and Beta2 must be in [0, 1), got {Beta1} and {Beta2}");
