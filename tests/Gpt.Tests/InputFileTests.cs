@@ -10,7 +10,7 @@ public class InputFileTests
         using var dir = new TempDir();
         var r = Cli.Run("train", "--data", "/dev/zero", "--steps", "1", "--out", dir["run"]);
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("gpt: dataset: corpus file '/dev/zero' is a character device, not a regular file", r.Error);
+        Assert.Equal("gpt: dataset: corpus file '/dev/zero' has a size of 0: it is empty, or a device or pipe rather than a regular file", r.Error);
     }
 
     [Fact]

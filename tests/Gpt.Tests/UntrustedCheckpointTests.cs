@@ -52,9 +52,9 @@ public class UntrustedCheckpointTests
         Edit(meta, j => j["data"] = new JsonObject { ["kind"] = "file", ["path"] = "/dev/zero" });
         var r = Cli.Run("eval", "--checkpoint", dir["run"], "--lengths", "8");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("gpt: dataset: corpus file '/dev/zero' is a character device, not a regular file", r.Error);
+        Assert.Equal("gpt: dataset: corpus file '/dev/zero' has a size of 0: it is empty, or a device or pipe rather than a regular file", r.Error);
         r = Cli.Run("train", "--out", dir["run"], "--resume", "--steps", "3");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal("gpt: dataset: corpus file '/dev/zero' is a character device, not a regular file", r.Error);
+        Assert.Equal("gpt: dataset: corpus file '/dev/zero' has a size of 0: it is empty, or a device or pipe rather than a regular file", r.Error);
     }
 }

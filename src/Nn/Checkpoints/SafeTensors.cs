@@ -279,7 +279,7 @@ public static class SafeTensors
     public static Reader Open(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (Data.RegularFile.NotRegular(path) is { } kind) throw new CheckpointException($"{path}: is {kind}, not a regular file");
+        if (Data.RegularFile.NotRegular(path) is { } reason) throw new CheckpointException($"{path}: {reason}");
         FileStream file;
         try { file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Engine.Nn.Data;
 
 /// <summary>
@@ -7,41 +5,23 @@ namespace Engine.Nn.Data;
 /// as /dev/zero never ends) and never more than a byte limit, so bad input is an error rather than a hang or an
 /// out-of-memory abort.
 /// </summary>
-internal static unsafe partial class RegularFile
+internal static class RegularFile
 {
-    /// <summary>Why <paramref name="path"/> is not a readable regular file ("a FIFO", "a directory", …), or null when it is one (or does not exist).</summary>
+    /// <summary>The message tail that says why <paramref name="path"/> is no readable file ("is a directory", …), or null when it is one (or does not exist).</summary>
+    /// <remarks>
+    /// .NET exposes no file type on Unix, so the test stays managed by going through the size: character and block
+    /// devices, FIFOs and sockets report a size of 0, and so does an empty file, which is no input either. Reading
+    /// then never goes past the size found here, so a file that grows (or a device that reports a size) cannot make
+    /// it read without end.
+    /// </remarks>
     public static string? NotRegular(string path)
     {
-        if (OperatingSystem.IsWindows())
-        {
-            if (!Path.Exists(path)) return null;
-            var attributes = File.GetAttributes(path);
-            return (attributes & FileAttributes.Directory) != 0 ? "a directory" : (attributes & FileAttributes.Device) != 0 ? "a device" : null;
-        }
-        // SystemNative_Stat fills the runtime's portable FileStatus: Flags (int32), then Mode (int32) with S_IFMT bits.
-        byte* status = stackalloc byte[512];
-        try
-        {
-            if (Stat(path, status) != 0) return null;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;   // a host without the runtime's shim as a library (NativeAOT links it statically): no check
-        }
-        return (*(int*)(status + 4) & 0xF000) switch
-        {
-            0x8000 => null,
-            0x1000 => "a FIFO (named pipe)",
-            0x2000 => "a character device",
-            0x6000 => "a block device",
-            0x4000 => "a directory",
-            0xC000 => "a socket",
-            _ => "not a regular file",
-        };
+        if (Directory.Exists(path)) return "is a directory, not a file";
+        var info = new FileInfo(path);
+        if (!info.Exists) return null;
+        if (OperatingSystem.IsWindows() && (info.Attributes & FileAttributes.Device) != 0) return "is a device, not a regular file";
+        return info.Length == 0 ? "has a size of 0: it is empty, or a device or pipe rather than a regular file" : null;
     }
-
-    [LibraryImport("libSystem.Native", EntryPoint = "SystemNative_Stat", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Stat(string path, byte* output);
 
     /// <summary>
     /// The bytes of a regular file of at most <paramref name="maxBytes"/> bytes; <paramref name="what"/> starts every
@@ -52,12 +32,12 @@ internal static unsafe partial class RegularFile
     /// <exception cref="InputTooLargeException">It holds more than <paramref name="maxBytes"/> bytes.</exception>
     public static byte[] ReadAllBytes(string path, long maxBytes, string what)
     {
-        if (NotRegular(path) is { } kind) throw new IOException($"{what} is {kind}, not a regular file");
+        if (NotRegular(path) is { } reason) throw new IOException($"{what} {reason}");
         if (!File.Exists(path)) throw new FileNotFoundException($"{what} does not exist", path);
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
         if (f.Length > maxBytes) throw new InputTooLargeException(what, f.Length, maxBytes);
         var bytes = new byte[f.Length];
-        f.ReadExactly(bytes);
+        f.ReadExactly(bytes);   // at most the size NotRegular saw, whatever the file does meanwhile
         // The file may have grown since Length was read: never take more than was allocated for.
         if (f.ReadByte() >= 0) throw new IOException($"{what} changed while it was read");
         return bytes;
