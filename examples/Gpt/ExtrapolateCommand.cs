@@ -66,7 +66,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     /// Parses "softmax,lssa,lssa+r@eval,lssar+pi@eval,…": NAME+r@eval trains NAME and evaluates it with re-weighting;
     /// NAME+pi@eval evaluates it with RoPE position interpolation (positions divided by eval length / L); both may be given.
     /// </summary>
-    internal static List<Variant> ParseVariants(string list, double power, int window)
+    internal static List<Variant> ParseVariants(string list, TrainingSettings settings)
     {
         var result = new List<Variant>();
         foreach (var raw in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -79,10 +79,10 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
                 if (baseName.EndsWith(ReweightAtEval, StringComparison.Ordinal)) { reweightAtEval = more = true; baseName = baseName[..^ReweightAtEval.Length]; }
                 if (baseName.EndsWith(InterpolateAtEval, StringComparison.Ordinal)) { interpolate = more = true; baseName = baseName[..^InterpolateAtEval.Length]; }
             }
-            var train = AttentionNames.Parse(baseName, power, window);
+            var train = settings.ParseAttention(baseName);
             if (reweightAtEval && train.Reweight)
                 throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '{ReweightAtEval}' applies to a variant without re-weighting");
-            var eval = reweightAtEval ? train with { Reweight = true, Power = power } : train;
+            var eval = reweightAtEval ? train with { Reweight = true, Power = settings.Power } : train;
             if (result.Any(v => v.Name == name)) throw new ArgumentException($"--variants: '{raw}' is listed twice");
             result.Add(new Variant(name, train, eval, interpolate));
         }
@@ -108,7 +108,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var c = CultureInfo.InvariantCulture;
-        var variants = ParseVariants(s.Variants, s.Power, s.SlidingWindow);
+        var variants = ParseVariants(s.Variants, s);
         if (variants.FirstOrDefault(v => v.Interpolate) is { } pi && s.ModelConfig().PositionEmbedding != PositionEmbedding.Rope)
             throw new ArgumentException($"--variants: '{pi.Name}' interpolates RoPE positions, but --positions is {s.Positions}");
         var factors = ParseFactors(s.Factors);

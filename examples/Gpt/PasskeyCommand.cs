@@ -163,7 +163,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         }
         else
         {
-            var variants = ExtrapolateCommand.ParseVariants(s.Variants ?? DefaultVariants, s.Power, s.SlidingWindow);
+            var variants = ExtrapolateCommand.ParseVariants(s.Variants ?? DefaultVariants, s);
             var trainerConfig = s.TrainerConfig(evalInterval: Math.Max(1, s.Steps / 5), evalTokens: Math.Min(8192, data.Validation.Length - 1));
             // Variants that train the same attention share one trained model.
             foreach (var group in variants.GroupBy(v => v.Train.Label))

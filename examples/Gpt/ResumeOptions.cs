@@ -50,11 +50,11 @@ internal static class ResumeOptions
         Compare("--dropout", s.Dropout, model.Dropout);
         Compare("--rope-base", s.RopeBase, model.RopeBase);
         if (given.Contains("--positions")) Compare("--positions", AttentionNames.ParsePositions(s.Positions), model.PositionEmbedding);
-        if (given.Overlaps(["--attention", "--power", "--window"]))
+        if (given.Overlaps(["--attention", "--power", "--window", "--scale-dim"]))
         {
             var attention = s.ParseAttention(given.Contains("--attention") ? s.Attention : model.Attention.Label);
             if (attention != model.Attention)
-                problems.Add($"{string.Join("/", new[] { "--attention", "--power", "--window" }.Where(given.Contains))} give {attention.Label} (the checkpoint trains {model.Attention.Label})");
+                problems.Add($"{string.Join("/", new[] { "--attention", "--power", "--window", "--scale-dim" }.Where(given.Contains))} give {attention.Label} (the checkpoint trains {model.Attention.Label})");
         }
         if (given.Contains("--inference-attention"))
         {
@@ -104,7 +104,7 @@ internal static class ResumeOptions
     private static readonly HashSet<string> Checked =
     [
         "--context", "--layers", "--heads", "--dim", "--dropout", "--rope-base", "--positions", "--attention", "--power", "--window",
-        "--inference-attention", "--batch", "--lr", "--min-lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-interval",
+        "--scale-dim", "--inference-attention", "--batch", "--lr", "--min-lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-interval",
         "--eval-tokens", "--data", "--synthetic-chars", "--synthetic-seed",
     ];
 

@@ -25,6 +25,9 @@ internal abstract class TrainingSettings : EngineSettings
     [CommandOption("--window <W>"), Description("Keys each query sees in the 'sliding' variant (0: the training length L)"), DefaultValue(0)]
     public int Window { get; init; }
 
+    [CommandOption("--scale-dim <D>"), Description("d_s in the length scale log(d_s)·log(n) of LSSA and sigmoid-l1 (0: the head dimension)"), DefaultValue(0)]
+    public int ScaleDim { get; init; }
+
     [CommandOption("--positions <KIND>"), Description("Position encoding: " + AttentionNames.PositionNames), DefaultValue("rope")]
     public string Positions { get; init; } = "rope";
 
@@ -72,6 +75,7 @@ internal abstract class TrainingSettings : EngineSettings
     {
         if (Context < 1) return ValidationResult.Error($"--context must be positive, got {Context}");
         if (Steps < 1) return ValidationResult.Error($"--steps must be positive, got {Steps}");
+        if (ScaleDim is < 0 or 1) return ValidationResult.Error($"--scale-dim must be 0 (the head dimension) or at least 2, got {ScaleDim}");
         if (Window < 0) return ValidationResult.Error($"--window must be 0 (the training length) or a positive number of keys, got {Window}");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return ValidationResult.Error($"--lr must be a finite number > 0, got {Format(LearningRate)}");
         if (!(MinLearningRate >= 0) || double.IsInfinity(MinLearningRate)) return ValidationResult.Error($"--min-lr must be a finite number ≥ 0, got {Format(MinLearningRate)}");
@@ -97,7 +101,11 @@ internal abstract class TrainingSettings : EngineSettings
     public int SlidingWindow => Window > 0 ? Window : Context;
 
     /// <summary>A variant name with this command's --power and --window.</summary>
-    public AttentionSpec ParseAttention(string name) => AttentionNames.Parse(name, Power, SlidingWindow);
+    public AttentionSpec ParseAttention(string name)
+    {
+        var spec = AttentionNames.Parse(name, Power, SlidingWindow);
+        return ScaleDim > 0 && spec.Kind is AttentionKind.Lssa or AttentionKind.SigmoidL1 ? spec with { ScaleDim = ScaleDim } : spec;
+    }
 
     /// <summary>The optimiser schedule and evaluation cadence.</summary>
     public TrainerConfig TrainerConfig(int evalInterval, int evalTokens) => new()
