@@ -60,7 +60,26 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     /// One curve of the experiment: the attention it trains with, the one it is evaluated with, and whether RoPE
     /// positions are interpolated at evaluation (divided by eval length / L beyond L).
     /// </summary>
-    internal sealed record Variant(string Name, AttentionSpec Train, AttentionSpec Eval, bool Interpolate = false);
+    internal sealed record Variant(string Name, AttentionSpec Train, AttentionSpec Eval, bool Interpolate = false)
+    {
+        /// <summary>The trained model, or the same weights with this variant's attention at evaluation time.</summary>
+        public Engine.Nn.Gpt ForEvaluation(Engine.Nn.Gpt trained) =>
+            Eval == Train ? trained : WithConfig(trained, trained.Config with { InferenceAttention = Eval });
+
+        /// <summary>
+        /// The model to score windows of <paramref name="length"/> with: with position interpolation beyond L, the
+        /// same weights with RoPE positions divided by length / L (their angles squeezed into those of 0 … L−1).
+        /// </summary>
+        public Engine.Nn.Gpt AtLength(Engine.Nn.Gpt model, int length, int context) =>
+            Interpolate && length > context ? WithConfig(model, model.Config with { InferenceRopeScale = (double)length / context }) : model;
+
+        private static Engine.Nn.Gpt WithConfig(Engine.Nn.Gpt model, GptConfig config)
+        {
+            var copy = new Engine.Nn.Gpt(config);
+            copy.LoadStateDict(model.StateDict());
+            return copy;
+        }
+    }
 
     /// <summary>
     /// Parses "softmax,lssa,lssa+r@eval,lssar+pi@eval,…": NAME+r@eval trains NAME and evaluates it with re-weighting;
@@ -150,24 +169,9 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
                 Console.WriteLine(string.Format(c, "  {0}: train loss {1:F4}, val loss {2:F4}, {3:F1} ms/step", spec.Label, summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep));
                 foreach (var variant in group)
                 {
-                    var model = trainer.Model;
-                    if (variant.Eval != variant.Train)
-                    {
-                        // Same weights, another attention at evaluation time only.
-                        model = new Engine.Nn.Gpt(trainer.Model.Config with { InferenceAttention = variant.Eval });
-                        model.LoadStateDict(trainer.Model.StateDict());
-                    }
+                    var model = variant.ForEvaluation(trainer.Model);
                     foreach (int length in lengths)
-                    {
-                        var atLength = model;
-                        if (variant.Interpolate && length > s.Context)
-                        {
-                            // Position interpolation: the angles of positions 0 … length−1 squeezed into those of 0 … L−1.
-                            atLength = new Engine.Nn.Gpt(model.Config with { InferenceRopeScale = (double)length / s.Context });
-                            atLength.LoadStateDict(model.StateDict());
-                        }
-                        Evaluate(report, variant, seed, atLength, data, length, span, s, cancellation);
-                    }
+                        Evaluate(report, variant, seed, variant.AtLength(model, length, s.Context), data, length, span, s, cancellation);
                 }
             }
 

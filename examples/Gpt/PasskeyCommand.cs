@@ -66,7 +66,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
     }
 
     /// <summary>A model to probe: its name in the tables, its attention in training and at evaluation, and how it was obtained.</summary>
-    private sealed record Probed(string Name, string TrainAttention, string EvalAttention, string Origin, bool Interpolate = false);
+    private sealed record Probed(string Name, string TrainAttention, string EvalAttention, string Origin, ExtrapolateCommand.Variant? Variant = null);
 
     /// <summary>One cell of the results.</summary>
     private sealed record Row(string Variant, PasskeyScore Score);
@@ -178,14 +178,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
                 training.Add((spec.Label, summary.FinalTrainLoss, summary.FinalValidationLoss, summary.MillisecondsPerStep, summary.Steps));
                 foreach (var variant in group)
                 {
-                    var model = trainer.Model;
-                    if (variant.Eval != variant.Train)
-                    {
-                        // Same weights, another attention at evaluation time only.
-                        model = new Engine.Nn.Gpt(trainer.Model.Config with { InferenceAttention = variant.Eval });
-                        model.LoadStateDict(trainer.Model.StateDict());
-                    }
-                    models.Add((new Probed(variant.Name, variant.Train.Label, variant.Eval.Label, $"trained {s.Steps} steps", variant.Interpolate), model));
+                    models.Add((new Probed(variant.Name, variant.Train.Label, variant.Eval.Label, $"trained {s.Steps} steps", variant), variant.ForEvaluation(trainer.Model)));
                 }
             }
         }
@@ -194,13 +187,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         foreach (var (probed, model) in models)
             foreach (int window in windows)
             {
-                var atLength = model;
-                if (probed.Interpolate && window > L)
-                {
-                    // RoPE position interpolation (NAME+pi@eval): positions divided by window / L.
-                    atLength = new Engine.Nn.Gpt(model.Config with { InferenceRopeScale = (double)window / L });
-                    atLength.LoadStateDict(model.StateDict());
-                }
+                var atLength = probed.Variant?.AtLength(model, window, L) ?? model;
                 var cells = depths.Select(depth =>
                     PasskeyProbe.Evaluate(atLength, evalPrompts, window, depth, s.Prompts, PasskeyProbe.PromptSeed(promptSeed, window, depth), cancellation)).ToArray();
                 rows.AddRange(cells.Select(cell => new Row(probed.Name, cell)));
