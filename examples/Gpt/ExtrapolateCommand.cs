@@ -102,6 +102,9 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             if (reweightAtEval && train.Reweight)
                 throw new ArgumentException($"--variants: '{raw}' already re-weights in training; '{ReweightAtEval}' applies to a variant without re-weighting");
             var eval = reweightAtEval ? train with { Reweight = true, Power = settings.Power } : train;
+            // A window of at least L hides no key of a training window, so such a variant trains exactly as its
+            // full-context base does: it shares that model and applies the window at evaluation only.
+            if (train.Window is int w && w >= settings.Context) train = train with { Window = null };
             if (result.Any(v => v.Name == name)) throw new ArgumentException($"--variants: '{raw}' is listed twice");
             result.Add(new Variant(name, train, eval, interpolate));
         }
