@@ -60,9 +60,9 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         var lengths = ParseLengths(s.Lengths, config.ContextLength);
         int span = Math.Max(s.EvalTokens, lengths.Max());
 
-        Console.WriteLine($"checkpoint {loaded.Checkpoint.Directory} (step {meta.Step}, attention {(config.InferenceAttention ?? config.Attention).Label}, trained at context {config.ContextLength})");
-        var table = new Table().AddColumns("length", "× context", "val loss", "windows", "tokens");
-        var csv = new StringBuilder("checkpoint,step,attention,train_len,eval_len,val_loss,windows,tokens\n");
+        Console.WriteLine($"checkpoint {loaded.Checkpoint.Directory} (step {meta.Step}, attention {(config.InferenceAttention ?? config.Attention).Label}, trained at context {config.ContextLength}; {TrainingSettings.DescribeTokens(data)})");
+        var table = new Table().AddColumns("length", "× context", "val loss", "bits/byte", "windows", "tokens");
+        var csv = new StringBuilder("checkpoint,step,attention,train_len,eval_len,val_loss,windows,tokens,bytes,bits_per_byte\n");
         var positionsCsv = new StringBuilder("checkpoint,step,attention,train_len,eval_len," + PositionsCsv.Columns + "\n");
         var c = CultureInfo.InvariantCulture;
         string attention = (config.InferenceAttention ?? config.Attention).Label;
@@ -71,12 +71,13 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
         foreach (int length in lengths)
         {
             cancellation.ThrowIfCancellationRequested();
-            var ev = new Evaluator(data.Validation, length, span, s.BatchTokens);
+            var ev = new Evaluator(data.Validation, length, span, s.BatchTokens, data.ValidationBytes);
             var result = ev.EvaluateByPosition(loaded.Model);
             results.Add((length, result));
-            table.AddRow(length.ToString(c), (length / (double)trainLength).ToString("G3", c), result.MeanLoss.ToString("F4", c), ev.Windows.ToString(c), ev.ScoredTokens.ToString(c));
+            table.AddRow(length.ToString(c), (length / (double)trainLength).ToString("G3", c), result.MeanLoss.ToString("F4", c), result.BitsPerByte.ToString("F4", c),
+                ev.Windows.ToString(c), ev.ScoredTokens.ToString(c));
             string prefix = string.Create(c, $"{Csv(loaded.Checkpoint.Directory)},{meta.Step},{attention},{trainLength},{length},");
-            csv.Append(c, $"{prefix}{result.MeanLoss:R},{ev.Windows},{ev.ScoredTokens}\n");
+            csv.Append(c, $"{prefix}{result.MeanLoss:R},{ev.Windows},{ev.ScoredTokens},{result.ScoredBytes},{result.BitsPerByte:R}\n");
             PositionsCsv.AppendRows(positionsCsv, prefix, result, trainLength);
         }
         AnsiConsole.Write(table);

@@ -147,7 +147,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         var modelConfig = s.ModelConfig();
         var trainerConfig = s.TrainerConfig(evalInterval: Math.Max(1, s.Steps / 5), evalTokens: Math.Min(8192, span));
         string seedText = seeds.Length == 1 ? $"seed {seeds[0]}" : $"seeds {string.Join(", ", seeds)}";
-        Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize})");
+        Console.WriteLine($"data {data.Source} ({data.Train.Length:N0} train / {data.Validation.Length:N0} validation tokens, vocabulary {data.Tokenizer.VocabSize}; {TrainingSettings.DescribeTokens(data)})");
         Console.WriteLine($"model {s.Layers} layers, {s.Heads} heads, d_model {s.Dim}; train at L = {s.Context} for {s.Steps} steps (batch {s.Batch}, {seedText}); evaluate at {string.Join(", ", lengths)} on the same {span:N0} validation tokens; {EngineThreads.Count} threads");
 
         var report = new ExtrapolationReport(variants, lengths, seeds, s.Context);
@@ -187,10 +187,11 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         report.WriteMarkdown(Path.Combine(s.Out, "results.md"), string.Format(c,
             "Data: {0} ({1:N0} train / {2:N0} validation tokens). Model: {3} layers, {4} heads, d_model {5}, positions {14}. " +
             "Trained at L = {6} for {7} steps, batch {8}, {9}, lr {10:G3} → {11:G3}. Every length scores the same {12:N0} validation tokens " +
-            "(windows of the given length tiled back to back). Loss in nats per character; {13} CPU threads.",
+            "(windows of the given length tiled back to back). Tokenizer {15}; loss in nats per token, bits per byte = summed loss / (ln 2 · UTF-8 bytes of the scored tokens); {13} CPU threads.",
             data.Source, data.Train.Length, data.Validation.Length, s.Layers, s.Heads, s.Dim, s.Context, s.Steps, s.Batch, seedText,
             s.LearningRate, Math.Min(s.MinLearningRate, s.LearningRate), span, EngineThreads.Count,
-            s.ModelConfig().PositionEmbedding == PositionEmbedding.Rope ? $"RoPE (base {s.RopeBase:G})" : AttentionNames.Name(s.ModelConfig().PositionEmbedding)));
+            s.ModelConfig().PositionEmbedding == PositionEmbedding.Rope ? $"RoPE (base {s.RopeBase:G})" : AttentionNames.Name(s.ModelConfig().PositionEmbedding),
+            data.Tokenizer.Describe()));
         report.PrintTable();
         string attention = report.Attention.Count > 0 ? ", attention.csv" : "";
         Console.WriteLine($"wrote {Path.Combine(s.Out, "results.csv")}, positions.csv{attention}, results.md, {string.Join(", ", plots)}");
@@ -202,10 +203,10 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
     {
         cancellation.ThrowIfCancellationRequested();
         var c = CultureInfo.InvariantCulture;
-        var ev = new Evaluator(data.Validation, length, span, s.BatchTokens);
+        var ev = new Evaluator(data.Validation, length, span, s.BatchTokens, data.ValidationBytes);
         var result = ev.EvaluateByPosition(model);
         report.Losses.Add(new(variant, seed, length, result, ev.ScoredTokens));
-        string line = string.Format(c, "  {0,-14} eval length {1,6}: val loss {2:F4}", variant.Name, length, result.MeanLoss);
+        string line = string.Format(c, "  {0,-14} eval length {1,6}: val loss {2:F4}, {3:F4} bits/byte", variant.Name, length, result.MeanLoss, result.BitsPerByte);
         if (s.AttentionTokens > 0)
         {
             cancellation.ThrowIfCancellationRequested();

@@ -35,6 +35,9 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
     /// <summary>Mean ± sd over seeds of the loss of a variant at a length.</summary>
     public MeanSpread Loss(ExtrapolateCommand.Variant v, int length) => MeanSpread.Of(LossesOf(v, length).Select(r => r.Result.MeanLoss).ToArray());
 
+    /// <summary>Mean ± sd over seeds of the bits per byte of a variant at a length.</summary>
+    public MeanSpread BitsPerByte(ExtrapolateCommand.Variant v, int length) => MeanSpread.Of(LossesOf(v, length).Select(r => r.Result.BitsPerByte).ToArray());
+
     /// <summary>Mean ± sd over seeds of the per-seed ratio loss(longest) / loss(shortest).</summary>
     public MeanSpread Ratio(ExtrapolateCommand.Variant v) =>
         MeanSpread.OfRatios(LossesOf(v, lengths[^1]).Select(r => r.Result.MeanLoss).ToArray(), LossesOf(v, lengths[0]).Select(r => r.Result.MeanLoss).ToArray());
@@ -45,8 +48,8 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
 
     public void WriteResultsCsv(string path)
     {
-        var sb = new StringBuilder("variant,seed,train_len,eval_len,val_loss,tokens\n");
-        foreach (var r in Losses) sb.Append(C, $"{r.Variant.Name},{r.Seed},{context},{r.Length},{r.Result.MeanLoss:R},{r.Tokens}\n");
+        var sb = new StringBuilder("variant,seed,train_len,eval_len,val_loss,tokens,bytes,bits_per_byte\n");
+        foreach (var r in Losses) sb.Append(C, $"{r.Variant.Name},{r.Seed},{context},{r.Length},{r.Result.MeanLoss:R},{r.Tokens},{r.Result.ScoredBytes},{r.Result.BitsPerByte:R}\n");
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 
@@ -120,7 +123,7 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
         sb.AppendLine(setup);
         sb.AppendLine();
         string spread = seeds.Length > 1 ? $" Cells are mean ± sample sd over {seeds.Length} seeds ({string.Join(", ", seeds)}); the ratio is taken per seed." : "";
-        sb.AppendLine($"Validation loss (nats/char) by evaluation length.{spread}");
+        sb.AppendLine($"Validation loss (nats/token) by evaluation length.{spread}");
         sb.AppendLine();
         sb.Append("| variant (train → eval attention) |");
         foreach (int l in lengths) sb.Append(C, $" {l} ({l / context}×L) |");
@@ -135,12 +138,27 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
             sb.AppendLine($" {Ratio(v).Format("F3")} |");
         }
         sb.AppendLine();
+        sb.AppendLine("Bits per byte (summed loss / (ln 2 · UTF-8 bytes of the scored tokens); comparable across tokenizers) by evaluation length.");
+        sb.AppendLine();
+        sb.Append("| variant |");
+        foreach (int l in lengths) sb.Append(C, $" {l} ({l / context}×L) |");
+        sb.AppendLine();
+        sb.Append("| --- |");
+        foreach (var _ in lengths) sb.Append(" ---: |");
+        sb.AppendLine();
+        foreach (var v in variants)
+        {
+            sb.Append(C, $"| {v.Name} |");
+            foreach (int l in lengths) sb.Append(C, $" {BitsPerByte(v, l).Format("F4")} |");
+            sb.AppendLine();
+        }
+        sb.AppendLine();
         sb.AppendLine("![validation loss against evaluation length](results.png)");
         sb.AppendLine();
 
         int longest = lengths[^1];
         var buckets = LossesOf(variants[0], longest).First().Result.Buckets(context);
-        sb.AppendLine($"Loss by position inside the {longest}-character window (positions below L see the same context as at 1×L; positions.csv has every length and the fine curve).");
+        sb.AppendLine($"Loss by position inside the {longest}-token window (positions below L see the same context as at 1×L; positions.csv has every length and the fine curve).");
         sb.AppendLine();
         sb.Append("| variant |");
         foreach (var b in buckets) sb.Append($" {PositionsCsv.BucketLabel(b, context)} |");
@@ -162,7 +180,7 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
         if (Attention.Count > 0)
         {
             var st = Attention[0].Statistics;
-            sb.AppendLine($"Attention at {longest} characters, mean over heads and query rows: entropy (nats) next to log n (uniform attention), " +
+            sb.AppendLine($"Attention at {longest} tokens, mean over heads and query rows: entropy (nats) next to log n (uniform attention), " +
                 $"mass on keys at distance ≥ L = {context}, and mass on the first {st.Options.SinkTokens} positions (sink). attention.csv has every length and head.");
             sb.AppendLine();
             sb.AppendLine("| variant | layer | entropy | log n | far mass | sink mass |");
@@ -186,13 +204,18 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
     /// <summary>The console table: loss per length and the longest/shortest ratio, mean ± sd over seeds.</summary>
     public void PrintTable()
     {
-        var table = new Table().AddColumn(new TableColumn("variant").NoWrap());
+        var table = new Table().Title("val loss (nats/token)").AddColumn(new TableColumn("variant").NoWrap());
         foreach (int l in lengths) table.AddColumn(new TableColumn(l.ToString(C)).RightAligned().NoWrap());
         table.AddColumn(new TableColumn($"{lengths[^1] / context}×L / {lengths[0] / context}×L").RightAligned().NoWrap());
         if (seeds.Length > 1) table.Caption($"mean ± sd over seeds {string.Join(", ", seeds)}");
         foreach (var v in variants)
             table.AddRow([Markup.Escape(v.Name), .. lengths.Select(l => Loss(v, l).Format("F4")), Ratio(v).Format("F3")]);
         AnsiConsole.Write(table);
+        var bits = new Table().Title("bits per byte").AddColumn(new TableColumn("variant").NoWrap());
+        foreach (int l in lengths) bits.AddColumn(new TableColumn(l.ToString(C)).RightAligned().NoWrap());
+        foreach (var v in variants)
+            bits.AddRow([Markup.Escape(v.Name), .. lengths.Select(l => BitsPerByte(v, l).Format("F4"))]);
+        AnsiConsole.Write(bits);
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^attention-l\d+\.(png|svg)$")]

@@ -61,6 +61,12 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
             if (FinetuneSteps < 0) return ValidationResult.Error($"--finetune-steps must not be negative, got {FinetuneSteps}");
             if (FinetuneSteps > 0 && Checkpoint is null) return ValidationResult.Error("--finetune-steps needs --checkpoint (without one, every variant is trained from scratch for --steps)");
             if (Checkpoint is not null && Variants is not null) return ValidationResult.Error("--variants and --checkpoint exclude each other: a checkpoint is one model with its own attention");
+            try
+            {
+                if (TokenizerKind() != Engine.Nn.Data.TokenizerKind.Char)
+                    return ValidationResult.Error($"passkey needs --tokenizer char (the prompts count characters and the key is five one-digit tokens), got '{Tokenizer}'");
+            }
+            catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
             return NotAFile("--out", Out) ?? base.Validate();
         }
     }

@@ -43,6 +43,7 @@ internal static class ResumeOptions
             if (given.Contains(option) && !EqualityComparer<T>.Default.Equals(value, stored))
                 problems.Add($"{option} {Show(value)} (the checkpoint has {Show(stored)})");
         }
+        Compare("--tokenizer", s.TokenizerKind(), meta.Tokenizer.Kind);
         Compare("--context", s.Context, model.ContextLength);
         Compare("--layers", s.Layers, model.Layers);
         Compare("--heads", s.Heads, model.Heads);
@@ -105,13 +106,14 @@ internal static class ResumeOptions
     [
         "--context", "--layers", "--heads", "--dim", "--dropout", "--rope-base", "--positions", "--attention", "--power", "--window",
         "--scale-dim", "--inference-attention", "--batch", "--lr", "--min-lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-interval",
-        "--eval-tokens", "--data", "--synthetic-chars", "--synthetic-seed",
+        "--eval-tokens", "--data", "--synthetic-chars", "--synthetic-seed", "--tokenizer",
     ];
 
     private static string Show<T>(T value) => value switch
     {
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         PositionEmbedding p => AttentionNames.Name(p),
+        TokenizerKind k => Tokenizer.Name(k),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 }

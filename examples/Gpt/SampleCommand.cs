@@ -17,16 +17,16 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
         [CommandOption("--rope-scale <S>"), Description("RoPE position interpolation at evaluation: positions divided by S (1: none; RoPE models only)"), DefaultValue(1.0)]
         public double RopeScale { get; init; } = 1;
 
-        [CommandOption("--prompt <TEXT>"), Description("Text to continue (every character must be in the model's vocabulary)"), DefaultValue("\n")]
+        [CommandOption("--prompt <TEXT>"), Description("Text to continue (with the char tokenizer every character must be in the model's vocabulary)"), DefaultValue("\n")]
         public string Prompt { get; init; } = "\n";
 
-        [CommandOption("--tokens <N>"), Description("Characters to generate"), DefaultValue(300)]
+        [CommandOption("--tokens <N>"), Description("Tokens to generate (characters with the char tokenizer)"), DefaultValue(300)]
         public int Tokens { get; init; } = 300;
 
         [CommandOption("--temperature <T>"), Description("Softmax temperature (0: greedy)"), DefaultValue(0.8)]
         public double Temperature { get; init; } = 0.8;
 
-        [CommandOption("--top-k <K>"), Description("Sample only among the K most likely characters")]
+        [CommandOption("--top-k <K>"), Description("Sample only among the K most likely tokens")]
         public int? TopK { get; init; }
 
         [CommandOption("--seed <SEED>"), Description("Seed of the sampler"), DefaultValue(0UL)]

@@ -31,7 +31,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--out <DIR>"), Description("Run directory for checkpoints and log.csv"), DefaultValue("runs/gpt")]
         public string Out { get; init; } = "runs/gpt";
 
-        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps, --threads and --max-data-mb may change; other options must agree with the checkpoint)")]
+        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps, --threads and --max-data-mb may change; other options, --tokenizer included, must agree with the checkpoint)")]
         public bool Resume { get; init; }
 
         public override ValidationResult Validate() => NotAFile("--out", Out) ?? base.Validate();
@@ -63,7 +63,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
 
         var m = trainer.Model.Config;
         Console.WriteLine(
-            $"data {trainer.Data.Source} ({trainer.Data.Train.Length:N0} train / {trainer.Data.Validation.Length:N0} validation tokens, vocabulary {m.VocabSize})");
+            $"data {trainer.Data.Source} ({trainer.Data.Train.Length:N0} train / {trainer.Data.Validation.Length:N0} validation tokens, vocabulary {m.VocabSize}; {TrainingSettings.DescribeTokens(trainer.Data)})");
         Console.WriteLine(
             $"model {m.Layers} layers, {m.Heads} heads, d_model {m.ModelDim}, context {m.ContextLength}, attention {m.Attention.Label}{(m.InferenceAttention is { } ia ? $" (inference {ia.Label})" : "")}, {trainer.Model.ParameterCount:N0} parameters");
         Console.WriteLine(

@@ -13,6 +13,9 @@ internal abstract class TrainingSettings : EngineSettings
     [CommandOption("--data <DATA>"), Description("'synthetic' (the embedded generated corpus) or the path of a UTF-8 text file"), DefaultValue("synthetic")]
     public string Data { get; init; } = "synthetic";
 
+    [CommandOption("--tokenizer <KIND>"), Description("Tokens: 'char' (one per character), 'gpt2' (GPT-2 byte-level BPE, 50,257 ids) or 'gpt2-used' (GPT-2 BPE keeping only the ids the corpus uses, plus an unknown id); see docs/tokenization.md"), DefaultValue("char")]
+    public string Tokenizer { get; init; } = "char";
+
     [CommandOption("--synthetic-chars <N>"), Description("Length of the synthetic corpus in characters"), DefaultValue(1_000_000)]
     public int SyntheticChars { get; init; } = 1_000_000;
 
@@ -80,15 +83,28 @@ internal abstract class TrainingSettings : EngineSettings
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) return ValidationResult.Error($"--lr must be a finite number > 0, got {Format(LearningRate)}");
         if (!(MinLearningRate >= 0) || double.IsInfinity(MinLearningRate)) return ValidationResult.Error($"--min-lr must be a finite number ≥ 0, got {Format(MinLearningRate)}");
         if (!(RopeBase > 1) || double.IsInfinity(RopeBase)) return ValidationResult.Error($"--rope-base must be a finite number > 1, got {RopeBase}");
-        try { AttentionNames.ParsePositions(Positions); }
+        try
+        {
+            AttentionNames.ParsePositions(Positions);
+            TokenizerKind();
+        }
         catch (ArgumentException e) { return ValidationResult.Error(e.Message); }
         return base.Validate();
     }
 
     private static string Format(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The corpus named by --data.</summary>
-    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars }, maxBytes: MaxDataBytes);
+    /// <summary>The kind named by --tokenizer.</summary>
+    /// <exception cref="ArgumentException">It is not char, gpt2 or gpt2-used.</exception>
+    public TokenizerKind TokenizerKind() => Engine.Nn.Data.Tokenizer.ParseKind(Tokenizer, "--tokenizer");
+
+    /// <summary>The corpus named by --data, tokenized as --tokenizer says.</summary>
+    public TextDataset OpenData() => TextDataset.Open(Data, new SyntheticCorpusOptions { Seed = SyntheticSeed, Characters = SyntheticChars }, maxBytes: MaxDataBytes,
+        kind: TokenizerKind());
+
+    /// <summary>"tokenizer gpt2-used (1,234 of 50,257 GPT-2 ids + unknown)", and the unknown tokens when there are any.</summary>
+    public static string DescribeTokens(TextDataset data) =>
+        $"tokenizer {data.Tokenizer.Describe()}" + (data.UnknownTokens > 0 ? $", {data.UnknownTokens:N0} tokens outside the kept ids encoded as unknown" : "");
 
     /// <summary>The model shape and positions (attention is set by the caller).</summary>
     public GptConfig ModelConfig() => new()

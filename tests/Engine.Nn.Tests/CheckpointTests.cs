@@ -216,7 +216,7 @@ public class CheckpointStoreTests
         Assert.Equal(10, r.Metadata.Step);
         Assert.Equal([1UL, 2, 3, ulong.MaxValue], r.Metadata.Sampler!.Rng);
         Assert.Equal(17, r.Metadata.Sampler.Batches);
-        Assert.Equal(["\n", "a", "b", "c"], r.Metadata.Tokenizer.Symbols);
+        Assert.Equal(["\n", "a", "b", "c"], ((CharTokenizer)r.Metadata.Tokenizer).Symbols);
         Assert.Equal(3UL, r.Metadata.Data.Synthetic!.Seed);
         Assert.Equal(2, JsonDocument.Parse(r.Metadata.ModelJson).RootElement.GetProperty("layers").GetInt32());
         Assert.Contains("0.001", r.Metadata.TrainingJson);

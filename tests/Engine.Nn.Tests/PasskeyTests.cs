@@ -148,7 +148,7 @@ public class PasskeyPromptTests
 
 public class PasskeyProbeTests
 {
-    private static readonly CharTokenizer Tok = PasskeyPromptTests.Data.Tokenizer;
+    private static readonly CharTokenizer Tok = (CharTokenizer)PasskeyPromptTests.Data.Tokenizer;
 
     // Reads the prompt like a model that attends to the key: finds the statement, then emits its digits in turn.
     private static double[] Oracle(IReadOnlyList<int> tokens)

@@ -62,7 +62,7 @@ public class TrainingTests
         Assert.NotEqual("", lines[10].Split(',')[2]);
 
         var loaded = GptCheckpoint.Load(dir.Path);
-        Assert.Equal(Data.Tokenizer.Symbols, loaded.Tokenizer.Symbols);
+        Assert.True(Data.Tokenizer.SameAs(loaded.Tokenizer));
         Assert.Equal(25, loaded.Checkpoint.Metadata.Step);
         var x = Tensor.FromArray<int>(Data.Validation[..32], [2, 16]);
         trainer.Model.Eval();

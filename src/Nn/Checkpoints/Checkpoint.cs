@@ -19,8 +19,8 @@ public sealed class CheckpointMetadata
     public required long Step { get; init; }
     /// <summary>The model configuration (a JSON object).</summary>
     public required string ModelJson { get; init; }
-    /// <summary>The tokenizer.</summary>
-    public required CharTokenizer Tokenizer { get; init; }
+    /// <summary>The tokenizer (<c>"tokenizer"</c>, with its <c>"kind"</c>; one without a kind is a char vocabulary).</summary>
+    public required Tokenizer Tokenizer { get; init; }
     /// <summary>Where the training text came from.</summary>
     public required DataSource Data { get; init; }
     /// <summary>The batch sampler's state, for exact resume (absent in exported models).</summary>
@@ -97,7 +97,7 @@ public sealed class CheckpointMetadata
             if (version != FormatVersion) throw new FormatException($"version {version} is not supported (this build reads version {FormatVersion})");
             if (!root.TryGetProperty("step", out var st) || !st.TryGetInt64(out long step) || step < 0) throw new FormatException("\"step\" must be a non-negative integer");
             var model = Required(root, "model", JsonValueKind.Object);
-            var tokenizer = CharTokenizer.FromJson(Required(root, "tokenizer", JsonValueKind.Object));
+            var tokenizer = Tokenizer.Read(Required(root, "tokenizer", JsonValueKind.Object));
             var data = DataSource.ReadJson(Required(root, "data", JsonValueKind.Object));
             SamplerState? sampler = null;
             if (root.TryGetProperty("sampler", out var s))
@@ -214,6 +214,19 @@ public sealed class CheckpointReader
     public string Directory { get; }
     /// <summary>The metadata.</summary>
     public CheckpointMetadata Metadata { get; }
+
+    /// <summary>
+    /// Refuses a model trained with another kind of tokenizer than <paramref name="asked"/>, naming both;
+    /// <paramref name="what"/> says who asks (e.g. "--tokenizer gpt2").
+    /// </summary>
+    /// <exception cref="CheckpointException">The stored tokenizer is of another kind.</exception>
+    public void RequireTokenizer(TokenizerKind asked, string what)
+    {
+        ArgumentNullException.ThrowIfNull(what);
+        if (Metadata.Tokenizer.Kind != asked)
+            throw new CheckpointException(
+                $"{Directory}: the checkpoint was trained with the {Metadata.Tokenizer.Describe()} tokenizer, but {what} asks for '{Tokenizer.Name(asked)}'");
+    }
 
     /// <summary>True when the checkpoint has optimiser state.</summary>
     public bool HasOptimizerState => File.Exists(Path.Combine(Directory, Checkpoint.OptimizerFile));

@@ -7,9 +7,10 @@ namespace Engine.Nn.Data;
 /// A character-level tokenizer: every distinct Unicode code point of a corpus is one token, and token ids are the
 /// ranks of the code points in ascending order (so the same text always gives the same vocabulary). The vocabulary
 /// is stored in each checkpoint (<see cref="ToJson"/>), so a model can be evaluated or sampled without its corpus.
+/// Each token is one code point, so its UTF-8 length is 1 to 4 bytes (1 for ASCII: bits per byte are then loss / ln 2).
 /// Threading: immutable after construction; <see cref="Encode"/> and <see cref="Decode(ReadOnlySpan{int})"/> may run on many threads at once.
 /// </summary>
-public sealed class CharTokenizer
+public sealed class CharTokenizer : Tokenizer
 {
     private readonly Rune[] symbols;
     private readonly Dictionary<int, int> idOf;
@@ -52,8 +53,11 @@ public sealed class CharTokenizer
         return new CharTokenizer(values.Select(v => new Rune(v)).ToArray());
     }
 
+    /// <summary>Always <see cref="TokenizerKind.Char"/>.</summary>
+    public override TokenizerKind Kind => TokenizerKind.Char;
+
     /// <summary>Number of tokens.</summary>
-    public int VocabSize => symbols.Length;
+    public override int VocabSize => symbols.Length;
 
     /// <summary>The symbols in id order (each a one-code-point string).</summary>
     public IReadOnlyList<string> Symbols => symbols.Select(r => r.ToString()).ToArray();
@@ -63,7 +67,7 @@ public sealed class CharTokenizer
 
     /// <summary>Token ids of a text.</summary>
     /// <exception cref="ArgumentException">The text has a character outside the vocabulary (named with its position).</exception>
-    public int[] Encode(string text)
+    public override int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length);
@@ -80,9 +84,22 @@ public sealed class CharTokenizer
         return ids.ToArray();
     }
 
+    /// <summary>
+    /// Token ids of a text with each token's UTF-8 length (1 for ASCII, up to 4 for a code point outside the BMP); a
+    /// char vocabulary has no unknown id, so <see cref="TokenizedText.UnknownCount"/> is 0.
+    /// </summary>
+    /// <exception cref="ArgumentException">The text has a character outside the vocabulary (named with its position).</exception>
+    public override TokenizedText Tokenize(string text)
+    {
+        var ids = Encode(text);
+        var bytes = new int[ids.Length];
+        for (int i = 0; i < ids.Length; i++) bytes[i] = symbols[ids[i]].Utf8SequenceLength;
+        return new TokenizedText(ids, bytes, 0);
+    }
+
     /// <summary>The text of a sequence of token ids.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside [0, <see cref="VocabSize"/>).</exception>
-    public string Decode(ReadOnlySpan<int> ids)
+    public override string Decode(ReadOnlySpan<int> ids)
     {
         var sb = new StringBuilder(ids.Length);
         for (int i = 0; i < ids.Length; i++)
@@ -94,13 +111,10 @@ public sealed class CharTokenizer
         return sb.ToString();
     }
 
-    /// <summary>The text of one token id.</summary>
-    public string Decode(int id) => Decode([id]);
-
     /// <summary>
     /// The vocabulary as JSON: <c>{"kind":"char","symbols":["\n"," ","!",…]}</c>. Symbols are listed in id order.
     /// </summary>
-    public string ToJson()
+    public override string ToJson()
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -130,12 +144,12 @@ public sealed class CharTokenizer
         }
     }
 
-    /// <summary>Reads a vocabulary from a parsed JSON element written by <see cref="ToJson"/>.</summary>
+    /// <summary>Reads a vocabulary from a parsed JSON element written by <see cref="ToJson"/> (a missing <c>"kind"</c> means "char").</summary>
     /// <exception cref="FormatException">The element is not a char tokenizer or its symbols are invalid.</exception>
     public static CharTokenizer FromJson(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new FormatException("tokenizer: JSON must be an object");
-        if (!root.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String || kind.GetString() != "char")
+        if (root.TryGetProperty("kind", out var kind) && (kind.ValueKind != JsonValueKind.String || kind.GetString() != "char"))
             throw new FormatException("tokenizer: JSON must have \"kind\": \"char\"");
         if (!root.TryGetProperty("symbols", out var list) || list.ValueKind != JsonValueKind.Array)
             throw new FormatException("tokenizer: JSON must have a \"symbols\" array");
@@ -154,6 +168,13 @@ public sealed class CharTokenizer
                 throw new FormatException($"tokenizer: symbols must be listed in ascending code-point order (entry #{i} is {Quote(items[i])})");
         return result;
     }
+
+    /// <summary>True when <paramref name="other"/> is a char tokenizer with the same symbols.</summary>
+    public override bool SameAs(Tokenizer other) =>
+        other is CharTokenizer c && c.symbols.AsSpan().SequenceEqual(symbols);
+
+    /// <summary>"char (N symbols)".</summary>
+    public override string Describe() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"char ({symbols.Length:N0} symbols)");
 
     /// <summary>Decodes UTF-8 bytes strictly (invalid bytes are an error naming the offset, never replaced).</summary>
     /// <exception cref="ArgumentException">The bytes are not valid UTF-8.</exception>

@@ -38,21 +38,22 @@ public sealed class PasskeyPrompts
     private readonly int[] digits;
 
     /// <summary>A builder that takes filler from <paramref name="fillerTokens"/> (ids of <paramref name="tokenizer"/>).</summary>
-    /// <param name="tokenizer">The model's tokenizer; it must hold the template's <see cref="PasskeyTemplate.Alphabet"/>.</param>
+    /// <param name="tokenizer">The model's tokenizer: a <see cref="CharTokenizer"/> (the key is five one-digit tokens) that holds the template's <see cref="PasskeyTemplate.Alphabet"/>.</param>
     /// <param name="fillerTokens">Corpus tokens the filler is read from.</param>
     /// <param name="template">The wording; null is <see cref="PasskeyTemplate.Paper"/>.</param>
-    /// <exception cref="ArgumentException">The tokenizer lacks characters of the alphabet (named), or there is no filler.</exception>
-    public PasskeyPrompts(CharTokenizer tokenizer, int[] fillerTokens, PasskeyTemplate? template = null)
+    /// <exception cref="ArgumentException">The tokenizer is not a char tokenizer or lacks characters of the alphabet (named), or there is no filler.</exception>
+    public PasskeyPrompts(Tokenizer tokenizer, int[] fillerTokens, PasskeyTemplate? template = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(fillerTokens);
         template ??= PasskeyTemplate.Paper;
         RequireAlphabet(tokenizer, "passkey", template);
+        var chars = (CharTokenizer)tokenizer;
         if (fillerTokens.Length == 0) throw new ArgumentException("passkey: the filler token sequence is empty", nameof(fillerTokens));
         foreach (int id in fillerTokens)
             if ((uint)id >= (uint)tokenizer.VocabSize)
                 throw new ArgumentException($"passkey: filler token id {id} is outside the tokenizer's vocabulary [0, {tokenizer.VocabSize})", nameof(fillerTokens));
-        Tokenizer = tokenizer;
+        Tokenizer = chars;
         Template = template;
         filler = fillerTokens;
         statementPrefix = tokenizer.Encode(template.StatementPrefix);
@@ -71,16 +72,26 @@ public sealed class PasskeyPrompts
     public int FixedLength => Template.FixedLength;
 
     /// <summary>The characters of the template's alphabet (null: <see cref="PasskeyTemplate.Paper"/>) that <paramref name="tokenizer"/> lacks (empty when it has them all).</summary>
-    public static string MissingCharacters(CharTokenizer tokenizer, PasskeyTemplate? template = null)
+    /// <exception cref="ArgumentException">The tokenizer is not a <see cref="CharTokenizer"/>.</exception>
+    public static string MissingCharacters(Tokenizer tokenizer, PasskeyTemplate? template = null)
+    {
+        var chars = Chars(tokenizer, "passkey");
+        return new string((template ?? PasskeyTemplate.Paper).Alphabet.Where(ch => !chars.Contains(new Rune(ch))).ToArray());
+    }
+
+    /// <summary>The tokenizer as a <see cref="CharTokenizer"/>: the prompts count characters and the key is five one-digit tokens.</summary>
+    private static CharTokenizer Chars(Tokenizer tokenizer, string what)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        return new string((template ?? PasskeyTemplate.Paper).Alphabet.Where(ch => !tokenizer.Contains(new Rune(ch))).ToArray());
+        return tokenizer as CharTokenizer ?? throw new ArgumentException(
+            $"{what}: passkey prompts need the char tokenizer (the key must be five one-digit tokens), but the tokenizer is {tokenizer.Describe()}");
     }
 
     /// <summary>Throws when <paramref name="tokenizer"/> cannot write a prompt, naming the missing characters; <paramref name="what"/> starts the message.</summary>
-    /// <exception cref="ArgumentException">Some characters of the template's alphabet are not in the vocabulary.</exception>
-    public static void RequireAlphabet(CharTokenizer tokenizer, string what, PasskeyTemplate? template = null)
+    /// <exception cref="ArgumentException">The tokenizer is not a char tokenizer, or some characters of the template's alphabet are not in the vocabulary.</exception>
+    public static void RequireAlphabet(Tokenizer tokenizer, string what, PasskeyTemplate? template = null)
     {
+        Chars(tokenizer, what);
         string missing = MissingCharacters(tokenizer, template);
         if (missing.Length > 0)
             throw new ArgumentException(
@@ -93,11 +104,12 @@ public sealed class PasskeyPrompts
     /// missing). Ids are code-point ranks, so existing symbols may get new ids: re-encode the corpus with the result
     /// (<see cref="TextDataset.WithTokenizer"/>).
     /// </summary>
-    public static CharTokenizer WithAlphabet(CharTokenizer tokenizer, PasskeyTemplate? template = null)
+    /// <exception cref="ArgumentException">The tokenizer is not a <see cref="CharTokenizer"/>.</exception>
+    public static CharTokenizer WithAlphabet(Tokenizer tokenizer, PasskeyTemplate? template = null)
     {
-        ArgumentNullException.ThrowIfNull(tokenizer);
-        string missing = MissingCharacters(tokenizer, template);
-        return missing.Length == 0 ? tokenizer : CharTokenizer.FromSymbols(tokenizer.Symbols.Concat(missing.Select(ch => ch.ToString())));
+        var chars = Chars(tokenizer, "passkey");
+        string missing = MissingCharacters(chars, template);
+        return missing.Length == 0 ? chars : CharTokenizer.FromSymbols(chars.Symbols.Concat(missing.Select(ch => ch.ToString())));
     }
 
     /// <summary>Prompt length that makes a window of <paramref name="window"/> tokens: the prompt plus all answer digits but the last, which the model reads while it predicts the five digits.</summary>

@@ -66,8 +66,9 @@ public sealed record DataSource
 }
 
 /// <summary>
-/// A character corpus ready for training: its text, tokenizer, token ids, and a split into a training part and a
-/// validation part (the last <see cref="ValidationFraction"/> of the tokens, so validation text is never trained on).
+/// A corpus ready for training: its tokenizer, token ids (with the UTF-8 bytes each stands for, for bits per byte),
+/// and a split into a training part and a validation part (the last <see cref="ValidationFraction"/> of the tokens, so
+/// validation text is never trained on).
 /// </summary>
 public sealed class TextDataset
 {
@@ -77,8 +78,9 @@ public sealed class TextDataset
     /// <summary>The default fraction of tokens, taken from the end, held out for validation.</summary>
     public const double DefaultValidationFraction = 0.1;
 
-    private TextDataset(DataSource source, CharTokenizer tokenizer, int[] tokens, double validationFraction)
+    private TextDataset(DataSource source, Tokenizer tokenizer, TokenizedText text, double validationFraction)
     {
+        var tokens = text.Ids;
         if (!(validationFraction > 0 && validationFraction < 1))
             throw new ArgumentOutOfRangeException(nameof(validationFraction), validationFraction, "dataset: validation fraction must be in (0, 1)");
         int valCount = (int)Math.Round(tokens.Length * validationFraction);
@@ -87,61 +89,83 @@ public sealed class TextDataset
         Source = source;
         Tokenizer = tokenizer;
         Tokens = tokens;
+        TokenBytes = text.ByteLengths;
+        UnknownTokens = text.UnknownCount;
         ValidationFraction = validationFraction;
         Train = tokens[..^valCount];
         Validation = tokens[^valCount..];
+        ValidationBytes = text.ByteLengths[^valCount..];
     }
 
     /// <summary>Where the text came from.</summary>
     public DataSource Source { get; }
     /// <summary>The tokenizer (built from the whole text unless one was given).</summary>
-    public CharTokenizer Tokenizer { get; }
+    public Tokenizer Tokenizer { get; }
     /// <summary>All token ids.</summary>
     public int[] Tokens { get; }
+    /// <summary>The UTF-8 bytes of the text behind each token (aligned with <see cref="Tokens"/>).</summary>
+    public int[] TokenBytes { get; }
+    /// <summary>
+    /// Tokens encoded as the tokenizer's unknown id (a <see cref="TokenizerKind.Gpt2Used"/> tokenizer given for a
+    /// text it was not built from); 0 for a tokenizer built from this text.
+    /// </summary>
+    public int UnknownTokens { get; }
     /// <summary>The fraction held out for validation.</summary>
     public double ValidationFraction { get; }
     /// <summary>The training tokens (the first part).</summary>
     public int[] Train { get; }
     /// <summary>The validation tokens (the last part).</summary>
     public int[] Validation { get; }
+    /// <summary>The UTF-8 bytes behind each validation token (aligned with <see cref="Validation"/>), for bits per byte.</summary>
+    public int[] ValidationBytes { get; }
 
-    /// <summary>A dataset from text. Builds the tokenizer from the text unless <paramref name="tokenizer"/> is given.</summary>
-    public static TextDataset FromText(string text, DataSource source, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction)
+    /// <summary>
+    /// A dataset from text. Builds a tokenizer of <paramref name="kind"/> from the text (<see cref="Tokenizer.Create"/>)
+    /// unless <paramref name="tokenizer"/> is given.
+    /// </summary>
+    public static TextDataset FromText(string text, DataSource source, Tokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction,
+        TokenizerKind kind = TokenizerKind.Char)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(source);
-        tokenizer ??= CharTokenizer.FromText(text);
-        return new TextDataset(source, tokenizer, tokenizer.Encode(text), validationFraction);
+        tokenizer ??= Tokenizer.Create(kind, text);
+        return new TextDataset(source, tokenizer, tokenizer.Tokenize(text), validationFraction);
     }
 
     /// <summary>
     /// The same text and split with another tokenizer that holds every symbol of this one (e.g. the vocabulary
     /// extended by <see cref="PasskeyPrompts.WithAlphabet"/>): the token ids are re-mapped, the text is not re-read.
     /// </summary>
-    /// <exception cref="ArgumentException">The tokenizer lacks a symbol of this dataset's vocabulary.</exception>
+    /// <exception cref="ArgumentException">The tokenizer lacks a symbol of this dataset's vocabulary, or this dataset is not tokenized by characters.</exception>
     public TextDataset WithTokenizer(CharTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        var map = Tokenizer.Symbols.Select(symbol => tokenizer.Encode(symbol)[0]).ToArray();
+        if (Tokenizer is not CharTokenizer chars)
+            throw new ArgumentException($"dataset: only a char-tokenized dataset can be re-mapped to another char vocabulary (this one is {Tokenizer.Describe()})", nameof(tokenizer));
+        var map = chars.Symbols.Select(symbol => tokenizer.Encode(symbol)[0]).ToArray();
         var tokens = Array.ConvertAll(Tokens, id => map[id]);
-        return new TextDataset(Source, tokenizer, tokens, ValidationFraction);
+        return new TextDataset(Source, tokenizer, new TokenizedText(tokens, TokenBytes, 0), ValidationFraction);
     }
 
-    /// <summary>The embedded default corpus.</summary>
-    public static TextDataset Synthetic(SyntheticCorpusOptions options, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction)
+    /// <summary>The embedded default corpus, tokenized by <paramref name="tokenizer"/> or else by a new one of <paramref name="kind"/>.</summary>
+    public static TextDataset Synthetic(SyntheticCorpusOptions options, Tokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction,
+        TokenizerKind kind = TokenizerKind.Char)
     {
         var text = SyntheticCorpus.Generate(options);
         var source = DataSource.FromSynthetic(options) with { Sha256 = Sha256Hex(Encoding.UTF8.GetBytes(text)) };
-        return FromText(text, source, tokenizer, validationFraction);
+        return FromText(text, source, tokenizer, validationFraction, kind);
     }
 
-    /// <summary>A UTF-8 text file (a regular file of at most <paramref name="maxBytes"/> bytes) as a corpus.</summary>
+    /// <summary>
+    /// A UTF-8 text file (a regular file of at most <paramref name="maxBytes"/> bytes) as a corpus, tokenized by
+    /// <paramref name="tokenizer"/> or else by a new one of <paramref name="kind"/>.
+    /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The path is not a regular file (a FIFO, a device, a directory) or cannot be read.</exception>
     /// <exception cref="InputTooLargeException">The file is larger than <paramref name="maxBytes"/>.</exception>
     /// <exception cref="ArgumentException">The file is not valid UTF-8, is empty, or (with a tokenizer) has characters outside its vocabulary.</exception>
-    public static TextDataset FromFile(string path, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction, string? expectedSha256 = null,
-        long maxBytes = DefaultMaxFileBytes)
+    public static TextDataset FromFile(string path, Tokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction, string? expectedSha256 = null,
+        long maxBytes = DefaultMaxFileBytes, TokenizerKind kind = TokenizerKind.Char)
     {
         ArgumentNullException.ThrowIfNull(path);
         var bytes = RegularFile.ReadAllBytes(path, maxBytes, $"dataset: corpus file '{path}'");
@@ -151,14 +175,14 @@ public sealed class TextDataset
         var text = CharTokenizer.DecodeUtf8(bytes, $"dataset: corpus file '{path}'");
         if (text.Length == 0) throw new ArgumentException($"dataset: corpus file '{path}' is empty");
         // The absolute path, so that a checkpoint can be evaluated or resumed from any directory.
-        return FromText(text, new DataSource { Kind = "file", Path = System.IO.Path.GetFullPath(path), Sha256 = sha }, tokenizer, validationFraction);
+        return FromText(text, new DataSource { Kind = "file", Path = System.IO.Path.GetFullPath(path), Sha256 = sha }, tokenizer, validationFraction, kind);
     }
 
     /// <summary>
     /// Rebuilds a dataset from a stored source (for evaluation of a checkpoint), encoding with the checkpoint's
     /// tokenizer. A file source is re-read from its path and checked against the stored hash.
     /// </summary>
-    public static TextDataset Load(DataSource source, CharTokenizer tokenizer, double validationFraction = DefaultValidationFraction, long maxBytes = DefaultMaxFileBytes)
+    public static TextDataset Load(DataSource source, Tokenizer tokenizer, double validationFraction = DefaultValidationFraction, long maxBytes = DefaultMaxFileBytes)
     {
         ArgumentNullException.ThrowIfNull(source);
         return source.Kind switch
@@ -169,12 +193,15 @@ public sealed class TextDataset
         };
     }
 
-    /// <summary>Opens "synthetic" (the embedded default corpus with <paramref name="synthetic"/> options) or a file path.</summary>
-    public static TextDataset Open(string data, SyntheticCorpusOptions? synthetic = null, CharTokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction,
-        long maxBytes = DefaultMaxFileBytes) =>
+    /// <summary>
+    /// Opens "synthetic" (the embedded default corpus with <paramref name="synthetic"/> options) or a file path,
+    /// tokenized by <paramref name="tokenizer"/> or else by a new one of <paramref name="kind"/> built from the text.
+    /// </summary>
+    public static TextDataset Open(string data, SyntheticCorpusOptions? synthetic = null, Tokenizer? tokenizer = null, double validationFraction = DefaultValidationFraction,
+        long maxBytes = DefaultMaxFileBytes, TokenizerKind kind = TokenizerKind.Char) =>
         string.Equals(data, "synthetic", StringComparison.OrdinalIgnoreCase)
-            ? Synthetic(synthetic ?? new SyntheticCorpusOptions(), tokenizer, validationFraction)
-            : FromFile(data, tokenizer, validationFraction, maxBytes: maxBytes);
+            ? Synthetic(synthetic ?? new SyntheticCorpusOptions(), tokenizer, validationFraction, kind)
+            : FromFile(data, tokenizer, validationFraction, maxBytes: maxBytes, kind: kind);
 
     /// <summary>Lower-case hex SHA-256 of bytes.</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

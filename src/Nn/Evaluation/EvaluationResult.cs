@@ -13,10 +13,31 @@ namespace Engine.Nn.Evaluation;
 /// <param name="MeanLoss">Mean cross-entropy over all scored predictions (nats per token).</param>
 /// <param name="PositionLossSums">Summed cross-entropy of the predictions at each window position, length <see cref="Length"/>.</param>
 /// <param name="PositionTokens">Number of predictions at each window position (the number of windows), length <see cref="Length"/>.</param>
-public sealed record EvaluationResult(double MeanLoss, double[] PositionLossSums, long[] PositionTokens)
+/// <param name="ScoredBytes">
+/// UTF-8 bytes of the text behind the scored target tokens, or 0 when the evaluator was given no byte lengths
+/// (then <see cref="BitsPerByte"/> is NaN).
+/// </param>
+public sealed record EvaluationResult(double MeanLoss, double[] PositionLossSums, long[] PositionTokens, long ScoredBytes = 0)
 {
     /// <summary>Window length (number of positions).</summary>
     public int Length => PositionLossSums.Length;
+
+    /// <summary>Summed cross-entropy of all scored predictions (nats).</summary>
+    public double TotalLoss
+    {
+        get
+        {
+            double total = 0;
+            foreach (var s in PositionLossSums) total += s;
+            return total;
+        }
+    }
+
+    /// <summary>
+    /// Bits per byte: <see cref="TotalLoss"/> / (ln 2 · <see cref="ScoredBytes"/>), comparable across tokenizers (for
+    /// a char tokenizer on ASCII text it is <see cref="MeanLoss"/> / ln 2); NaN when the byte count is unknown.
+    /// </summary>
+    public double BitsPerByte => ScoredBytes > 0 ? TotalLoss / (Math.Log(2) * ScoredBytes) : double.NaN;
 
     /// <summary>
     /// The mean loss over the positions [from, to) of each boundary pair: <paramref name="boundaries"/> b0 &lt; b1 &lt; …

@@ -11,7 +11,8 @@ namespace Engine.Nn.Evaluation;
 /// curve should compare (when L does not divide the span, the span is rounded down to a multiple of L).
 /// </para>
 /// <para>
-/// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> also returns the loss per window position, from the same pass.
+/// <see cref="EvaluateByPosition(Func{Tensor, Tensor})"/> also returns the loss per window position, from the same pass,
+/// and, given the UTF-8 byte length of every token, the bytes of exactly the scored target tokens, for bits per byte.
 /// </para>
 /// <para>
 /// Memory is bounded: windows run in batches of at most <c>maxBatchTokens</c> tokens (at least one window per
@@ -23,14 +24,19 @@ public sealed class Evaluator
 {
     private readonly int[] tokens;
     private readonly int batchRows;
+    private readonly long scoredBytes;
 
     /// <summary>An evaluator over <paramref name="tokens"/> (usually the validation part of a dataset).</summary>
     /// <param name="tokens">The token sequence.</param>
     /// <param name="length">Window length L (the evaluation context).</param>
     /// <param name="spanTokens">How many tokens to score at most (rounded down to a multiple of L).</param>
     /// <param name="maxBatchTokens">Upper bound on B·L per forward pass.</param>
-    /// <exception cref="ArgumentException">The sequence is too short for one window, or a size is not positive.</exception>
-    public Evaluator(int[] tokens, int length, int spanTokens = 16384, int maxBatchTokens = 8192)
+    /// <param name="tokenBytes">
+    /// The UTF-8 bytes behind each token, aligned with <paramref name="tokens"/> (e.g. <see cref="Data.TextDataset.ValidationBytes"/>),
+    /// for <see cref="EvaluationResult.BitsPerByte"/>; null leaves the byte count unknown.
+    /// </param>
+    /// <exception cref="ArgumentException">The sequence is too short for one window, a size is not positive, or the byte lengths do not match the tokens.</exception>
+    public Evaluator(int[] tokens, int length, int spanTokens = 16384, int maxBatchTokens = 8192, int[]? tokenBytes = null)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (length < 1) throw new ArgumentOutOfRangeException(nameof(length), length, "evaluator: length must be positive");
@@ -43,6 +49,17 @@ public sealed class Evaluator
         this.tokens = tokens;
         Length = length;
         batchRows = Math.Max(1, Math.Min(Windows, maxBatchTokens / length));
+        if (tokenBytes is not null)
+        {
+            if (tokenBytes.Length != tokens.Length)
+                throw new ArgumentException($"evaluator: {tokenBytes.Length} byte lengths for {tokens.Length} tokens", nameof(tokenBytes));
+            // The targets are tokens 1 … Windows·L: exactly those bytes are predicted.
+            for (long i = 1; i <= ScoredTokens; i++)
+            {
+                if (tokenBytes[i] < 0) throw new ArgumentException($"evaluator: token {i} has a negative byte length {tokenBytes[i]}", nameof(tokenBytes));
+                scoredBytes += tokenBytes[i];
+            }
+        }
     }
 
     /// <summary>Window length.</summary>
@@ -53,6 +70,8 @@ public sealed class Evaluator
     public long ScoredTokens => (long)Windows * Length;
     /// <summary>Windows per forward pass.</summary>
     public int BatchRows => batchRows;
+    /// <summary>UTF-8 bytes behind the scored target tokens (0 when no byte lengths were given).</summary>
+    public long ScoredBytes => scoredBytes;
 
     /// <summary>
     /// Mean cross-entropy of <paramref name="forward"/>, a function from token ids [B, T] (int32) to logits [B, T, V].
@@ -88,7 +107,7 @@ public sealed class Evaluator
         foreach (var s in sums) total += s;
         var counts = new long[Length];
         Array.Fill(counts, Windows);
-        return new EvaluationResult(total / ScoredTokens, sums, counts);
+        return new EvaluationResult(total / ScoredTokens, sums, counts, scoredBytes);
     }
 
     /// <summary>

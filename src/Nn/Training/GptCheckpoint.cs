@@ -11,7 +11,7 @@ namespace Engine.Nn.Training;
 /// Threading: the tokenizer and metadata are read-only; the model may serve inference from many threads (see
 /// <see cref="Gpt"/>) once loaded. <see cref="GptCheckpoint.Load"/> itself may run concurrently for different models.
 /// </remarks>
-public sealed record LoadedModel(Gpt Model, CharTokenizer Tokenizer, CheckpointReader Checkpoint);
+public sealed record LoadedModel(Gpt Model, Tokenizer Tokenizer, CheckpointReader Checkpoint);
 
 /// <summary>Reads <see cref="Gpt"/> models from checkpoints written by <see cref="Trainer"/>.</summary>
 public static class GptCheckpoint
@@ -49,7 +49,7 @@ public static class GptCheckpoint
             throw new CheckpointException($"{reader.Directory}: the model configuration is invalid ({e.Message})", e);
         }
         if (config.VocabSize != reader.Metadata.Tokenizer.VocabSize)
-            throw new CheckpointException($"{reader.Directory}: the model has a vocabulary of {config.VocabSize} but the stored tokenizer has {reader.Metadata.Tokenizer.VocabSize} symbols");
+            throw new CheckpointException($"{reader.Directory}: the model has a vocabulary of {config.VocabSize} but the stored tokenizer {reader.Metadata.Tokenizer.Describe()} has {reader.Metadata.Tokenizer.VocabSize} ids");
         if (adjust is not null) config = adjust(config);
         return config;
     }

@@ -77,7 +77,7 @@ public sealed class Trainer
         if (Sampler.BatchSize != config.BatchSize || Sampler.Context != model.ContextLength)
             throw new ArgumentException($"trainer: the batch source draws [{Sampler.BatchSize}, {Sampler.Context}] batches, expected [{config.BatchSize}, {model.ContextLength}] (batch size, context)");
         Schedule = new WarmupCosineSchedule(config.LearningRate, Math.Min(config.WarmupSteps, config.Steps), config.Steps, config.MinLearningRate);
-        evaluator = new Evaluator(data.Validation, model.ContextLength, config.EvalTokens);
+        evaluator = new Evaluator(data.Validation, model.ContextLength, config.EvalTokens, tokenBytes: data.ValidationBytes);
     }
 
     /// <summary>The model being trained.</summary>
@@ -136,7 +136,7 @@ public sealed class Trainer
     /// </summary>
     public double Validate(int? length = null)
     {
-        var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Math.Max(Config.EvalTokens, l)) : evaluator;
+        var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Math.Max(Config.EvalTokens, l), tokenBytes: Data.ValidationBytes) : evaluator;
         return ev.Evaluate(Model);
     }
 
@@ -258,8 +258,8 @@ public sealed class Trainer
         // The weights must fit the configuration before anything (data, model, optimiser) is allocated for it.
         reader.CheckModel(GptCheckpoint.SpecsOf(model));
         data ??= TextDataset.Load(meta.Data, meta.Tokenizer, maxBytes: maxDataBytes);
-        if (!data.Tokenizer.Symbols.SequenceEqual(meta.Tokenizer.Symbols))
-            throw new CheckpointException($"{reader.Directory}: the dataset's tokenizer differs from the checkpoint's ({data.Tokenizer.VocabSize} vs {meta.Tokenizer.VocabSize} symbols)");
+        if (!data.Tokenizer.SameAs(meta.Tokenizer))
+            throw new CheckpointException($"{reader.Directory}: the checkpoint was trained with the {meta.Tokenizer.Describe()} tokenizer, but the dataset is tokenized with {data.Tokenizer.Describe()}");
         outputDirectory ??= Path.GetDirectoryName(Path.GetFullPath(reader.Directory));
         var trainer = new Trainer(model, config, data, outputDirectory, batches);
         if (trainer.Model.Config != model)
