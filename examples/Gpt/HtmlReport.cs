@@ -32,7 +32,7 @@ internal static partial class HtmlReport
         void EndParagraph()
         {
             if (paragraph.Count == 0) return;
-            body.Append("<p>").Append(Escape(string.Join(' ', paragraph))).Append("</p>\n");
+            body.Append("<p>").Append(Inline(string.Join(' ', paragraph))).Append("</p>\n");
             paragraph.Clear();
         }
 
@@ -137,6 +137,10 @@ internal static partial class HtmlReport
         return svg;
     }
 
+    /// <summary>Escaped paragraph text with Markdown's **bold** and `code` spans (applied after escaping, so safe).</summary>
+    private static string Inline(string text) =>
+        CodeSpan().Replace(Bold().Replace(Escape(text), "<strong>$1</strong>"), "<code>$1</code>");
+
     /// <summary>Text for HTML (and XML): the five characters with a meaning escaped.</summary>
     internal static string Escape(string text)
     {
@@ -169,6 +173,12 @@ internal static partial class HtmlReport
         .missing { color: #a33; }
 
         """;
+
+    [GeneratedRegex(@"\*\*(.+?)\*\*")]
+    private static partial Regex Bold();
+
+    [GeneratedRegex("`([^`]+)`")]
+    private static partial Regex CodeSpan();
 
     [GeneratedRegex(@"^(#{1,6})\s+(.*)$")]
     private static partial Regex Heading();

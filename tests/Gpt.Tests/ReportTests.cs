@@ -74,13 +74,15 @@ public class ReportTests
     public void RenderEscapesMarkupInEveryPart()
     {
         using var dir = new TempDir();
-        string md = "# a <title>\n\n```\ngpt train --out \"<x>\"\n```\n\npara <b>bold</b> & more\n\n| h<1> | n |\n| --- | ---: |\n| <script>alert(1)</script> | 1.5 |\n\n![missing <plot>](nothing.png)\n";
+        string md = "# a <title>\n\n```\ngpt train --out \"<x>\"\n```\n\npara <b>bold</b> & **strong <i>** `x<y`\n\n| h<1> | n |\n| --- | ---: |\n| <script>alert(1)</script> | 1.5 |\n\n![missing <plot>](nothing.png)\n";
         string html = HtmlReport.Render(md, dir.Path);
         var doc = XDocument.Parse(html.Replace("<!DOCTYPE html>", ""), LoadOptions.PreserveWhitespace);
-        Assert.DoesNotContain(doc.Descendants(), e => e.Name.LocalName is "b" or "script" or "x" or "title" && e.Parent?.Name.LocalName != "head");
+        Assert.DoesNotContain(doc.Descendants(), e => e.Name.LocalName is "b" or "i" or "script" or "x" or "title" && e.Parent?.Name.LocalName != "head");
         Assert.Contains("<script>alert(1)</script>", doc.Root!.Value);
         Assert.Contains("gpt train --out \"<x>\"", doc.Root.Value);
         Assert.Contains("(plot not found: nothing.svg)", doc.Root.Value);
+        Assert.Equal("strong <i>", doc.Descendants().Single(e => e.Name.LocalName == "strong").Value);
+        Assert.Equal("x<y", doc.Descendants().Single(e => e.Name.LocalName == "code" && e.Parent?.Name.LocalName == "p").Value);
         Assert.Equal("num", doc.Descendants().First(e => e.Name.LocalName == "td" && e.Value == "1.5").Attribute("class")?.Value);
     }
 
