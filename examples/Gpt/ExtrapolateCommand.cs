@@ -14,7 +14,7 @@ namespace Engine.Examples.Gpt;
 /// <c>gpt extrapolate</c>: the length-extrapolation experiment of Gao &amp; Spratling (arXiv 2501.13428). Every variant is
 /// trained at context L with the same data and hyper-parameters, once per seed, then scored on the same validation
 /// tokens with windows of factor × L: loss overall and by position, and attention statistics. Writes results.csv,
-/// positions.csv, attention.csv, results.md and plots to --out (see docs/extrapolation.md), and each trained model
+/// positions.csv, attention.csv, results.md, plots and report.html (all of it on one page) to --out (see docs/extrapolation.md), and each trained model
 /// (checkpoint and log.csv) under --out/runs/&lt;attention&gt;/seed-&lt;s&gt;/.
 /// </summary>
 internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
@@ -192,9 +192,10 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
             s.LearningRate, Math.Min(s.MinLearningRate, s.LearningRate), span, EngineThreads.Count,
             s.ModelConfig().PositionEmbedding == PositionEmbedding.Rope ? $"RoPE (base {s.RopeBase:G})" : AttentionNames.Name(s.ModelConfig().PositionEmbedding),
             data.Tokenizer.Describe()));
+        HtmlReport.Write(Path.Combine(s.Out, "report.html"), Path.Combine(s.Out, "results.md"));
         report.PrintTable();
         string attention = report.Attention.Count > 0 ? ", attention.csv" : "";
-        Console.WriteLine($"wrote {Path.Combine(s.Out, "results.csv")}, positions.csv{attention}, results.md, {string.Join(", ", plots)}");
+        Console.WriteLine($"wrote {Path.Combine(s.Out, "results.csv")}, positions.csv{attention}, results.md, report.html, {string.Join(", ", plots)}");
         return 0;
     }
 

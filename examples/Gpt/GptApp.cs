@@ -16,6 +16,7 @@ public static class GptApp
         {
             if (console is not null) config.ConfigureConsole(console);
             config.SetApplicationName("gpt");
+            config.SetHelpProvider(new GptHelpProvider(config.Settings));
             config.SetInterceptor(new EngineSettingsInterceptor());
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a GPT on the embedded synthetic corpus or a UTF-8 text file; writes checkpoints and log.csv to --out.")
@@ -47,12 +48,13 @@ public static class GptApp
     /// <summary>
     /// Runs the application and turns every expected error into one line <c>gpt: message</c> on
     /// <paramref name="error"/> (standard error by default) with exit code 1, so users never see a stack trace.
+    /// Without <paramref name="console"/> it writes to the terminal, as wide as <c>COLUMNS</c> says when that is set.
     /// </summary>
     public static int Run(string[] args, CancellationToken cancellation, IAnsiConsole? console = null, TextWriter? error = null)
     {
         try
         {
-            return Create(console).Run(args, cancellation);
+            return Create(console ?? ConsoleWidth.Apply(AnsiConsole.Console, Environment.GetEnvironmentVariable("COLUMNS"))).Run(args, cancellation);
         }
         catch (Exception e) when (IsExpected(e))
         {

@@ -13,8 +13,8 @@ namespace Engine.Examples.Gpt;
 /// <c>gpt passkey</c>: the passkey-retrieval probe of Gao &amp; Spratling (arXiv 2501.13428). Each variant is trained
 /// at context L with a fraction of passkey windows mixed into its batches (or a checkpoint is loaded, and optionally
 /// fine-tuned the same way), then asked for the key in prompts of factor × L tokens with the key at several depths;
-/// the five digits are decoded greedily with the KV cache, one prompt at a time. Writes passkey.csv, passkey.md and
-/// plots (passkey.png/.svg, and a depth × length heatmap per variant) to --out; see docs/passkey.md.
+/// the five digits are decoded greedily with the KV cache, one prompt at a time. Writes passkey.csv, passkey.md,
+/// report.html and plots (passkey.png/.svg, and a depth × length heatmap per variant) to --out; see docs/passkey.md.
 /// </summary>
 internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
 {
@@ -209,8 +209,9 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         foreach (var name in names)
             PasskeyPlot.SaveHeatmap(Path.Combine(s.Out, $"passkey-{FileName(name)}"), name, windows, depths,
                 (w, d) => rows.First(r => r.Variant == name && r.Score.Window == w && r.Score.Depth == d).Score.Accuracy, L);
+        HtmlReport.Write(Path.Combine(s.Out, "report.html"), Path.Combine(s.Out, "passkey.md"));
         PrintTable(rows, names, windows, L);
-        Console.WriteLine($"wrote {Path.Combine(s.Out, "passkey.csv")}, passkey.md, passkey.png/.svg and {names.Count} heatmaps (passkey-<variant>.png/.svg)");
+        Console.WriteLine($"wrote {Path.Combine(s.Out, "passkey.csv")}, passkey.md, report.html, passkey.png/.svg and {names.Count} heatmaps (passkey-<variant>.png/.svg)");
         return 0;
     }
 

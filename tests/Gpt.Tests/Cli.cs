@@ -7,7 +7,14 @@ internal static class Cli
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static Result Run(params string[] args)
+    /// <summary>Runs gpt on a 200-column console.</summary>
+    public static Result Run(params string[] args) => RunWithColumns("200", args);
+
+    /// <summary>
+    /// Runs gpt on a console that is not a terminal (Spectre's width 80), with the width that <c>COLUMNS</c> =
+    /// <paramref name="columns"/> gives the real program (null: unset).
+    /// </summary>
+    public static Result RunWithColumns(string? columns, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -18,7 +25,7 @@ internal static class Cli
             Interactive = InteractionSupport.No,
             Out = new AnsiConsoleOutput(output),
         });
-        console.Profile.Width = 200;
+        ConsoleWidth.Apply(console, columns);
         int code = GptApp.Run(args, TestContext.Current.CancellationToken, console, error);
         return new Result(code, output.ToString(), error.ToString().TrimEnd());
     }
