@@ -117,7 +117,7 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
         sb.AppendLine("# Length extrapolation: validation loss against evaluation length");
         sb.AppendLine();
         sb.AppendLine("```");
-        sb.AppendLine("gpt " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a)));
+        sb.AppendLine(GptApp.CommandLine);
         sb.AppendLine("```");
         sb.AppendLine();
         sb.AppendLine(setup);

@@ -52,6 +52,7 @@ public static class GptApp
     /// </summary>
     public static int Run(string[] args, CancellationToken cancellation, IAnsiConsole? console = null, TextWriter? error = null)
     {
+        CommandLineArgs.Value = args;
         try
         {
             return Create(console ?? ConsoleWidth.Apply(AnsiConsole.Console, Environment.GetEnvironmentVariable("COLUMNS"))).Run(args, cancellation);
@@ -63,6 +64,13 @@ public static class GptApp
             return 1;
         }
     }
+
+    /// <summary>The arguments of the run in progress on this flow (not the host's: tests run the app in-process).</summary>
+    private static readonly AsyncLocal<string[]?> CommandLineArgs = new();
+
+    /// <summary>The command line as a user would type it, for the reports' first line ("gpt extrapolate …").</summary>
+    internal static string CommandLine =>
+        "gpt " + string.Join(' ', (CommandLineArgs.Value ?? Environment.GetCommandLineArgs().Skip(1).ToArray()).Select(a => a.Contains(' ') ? $"\"{a}\"" : a));
 
     /// <summary>Each command's settings type, for suggestions of the nearest option.</summary>
     internal static readonly IReadOnlyDictionary<string, Type> SettingsByCommand = new Dictionary<string, Type>

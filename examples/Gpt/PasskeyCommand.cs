@@ -260,7 +260,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         sb.AppendLine("# Passkey retrieval: accuracy against window length");
         sb.AppendLine();
         sb.AppendLine("```");
-        sb.AppendLine("gpt " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(a => a.Contains(' ') ? $"\"{a}\"" : a)));
+        sb.AppendLine(GptApp.CommandLine);
         sb.AppendLine("```");
         sb.AppendLine();
         sb.AppendLine(string.Format(c,

@@ -26,5 +26,7 @@ public class ExtrapolateTests
         string Loss(string variant, string length) => rows.Single(x => x[0] == variant && x[3] == length)[4];
         Assert.Equal(Loss("softmax", "8"), Loss("sliding", "8"));
         Assert.NotEqual(Loss("softmax", "16"), Loss("sliding", "16"));
+        // The report's first line is this run's command, not the test host's.
+        Assert.StartsWith("gpt extrapolate --layers 1 --heads 2", File.ReadAllLines(dir["results.md"])[3]);
     }
 }
