@@ -11,7 +11,7 @@ namespace Engine.GpuCheck;
 /// </summary>
 internal static class GptCheck
 {
-    private static (Tensor inputs, Tensor targets) Batch(int batch, int time, int vocab, Device device, int seed)
+    internal static (Tensor inputs, Tensor targets) Batch(int batch, int time, int vocab, Device device, int seed)
     {
         var r = new Random(seed);
         var seq = new int[batch * (time + 1)];

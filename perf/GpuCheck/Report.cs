@@ -32,4 +32,31 @@ internal sealed class Report
         foreach (var r in rows) w.WriteLine(Line(r.section, r.check, r.status, r.detail));
         w.WriteLine($"{rows.Count} checks, {Failures} failed");
     }
+
+    /// <summary>The report as Markdown (a title, the lines given, the table) and as CSV, each written atomically.</summary>
+    public void Write(string directory, IEnumerable<string> header)
+    {
+        Directory.CreateDirectory(directory);
+        var md = new StringWriter();
+        md.WriteLine("# Engine GPU check");
+        md.WriteLine();
+        foreach (var line in header) md.WriteLine(line);
+        md.WriteLine();
+        Print(md);
+        WriteAtomically(Path.Combine(directory, "gpu-check.md"), md.ToString());
+        var csv = new StringWriter();
+        csv.WriteLine("section,check,status,detail");
+        foreach (var r in rows) csv.WriteLine(string.Join(',', new[] { r.section, r.check, r.status, r.detail }.Select(Quote)));
+        WriteAtomically(Path.Combine(directory, "gpu-check.csv"), csv.ToString());
+    }
+
+    private static string Quote(string field) =>
+        field.IndexOfAny([',', '"', '\n', '\r']) < 0 ? field : "\"" + field.Replace("\"", "\"\"") + "\"";
+
+    private static void WriteAtomically(string path, string text)
+    {
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
 }
