@@ -5,7 +5,7 @@ namespace Engine.Nn.Training;
 
 /// <summary>
 /// How to train: batch, steps, learning-rate schedule (linear warmup then cosine decay), AdamW settings, gradient
-/// clipping, evaluation and checkpoint intervals, seed and threads. The model's shape (including the training context
+/// clipping, evaluation and checkpoint intervals, seed, threads and device. The model's shape (including the training context
 /// length) is a <see cref="GptConfig"/>. Stored in each checkpoint as JSON.
 /// </summary>
 public sealed record TrainerConfig
