@@ -61,7 +61,7 @@ internal sealed class AttentionCommand : Command<AttentionCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
         var c = CultureInfo.InvariantCulture;
-        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale));
+        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale), s.Device);
         var model = loaded.Model;
         model.Eval();
         var config = model.Config;

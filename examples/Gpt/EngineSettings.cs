@@ -4,11 +4,17 @@ using Spectre.Console.Cli;
 
 namespace Engine.Examples.Gpt;
 
-/// <summary>The options every command shares: the CPU thread count (applied once by <see cref="EngineSettingsInterceptor"/>) and the corpus size limit.</summary>
+/// <summary>The options every command shares: the CPU thread count and the device (applied once by <see cref="EngineSettingsInterceptor"/>) and the corpus size limit.</summary>
 internal abstract class EngineSettings : CommandSettings
 {
     [CommandOption("--threads <N>"), Description("CPU threads per kernel (0: all cores)"), DefaultValue(0)]
     public int Threads { get; init; }
+
+    [CommandOption("--device <DEVICE>"), Description("Where the model runs: cpu, cuda (GPU 0) or cuda:N (docs/cuda.md)"), DefaultValue("cpu")]
+    public string DeviceName { get; init; } = "cpu";
+
+    /// <summary>The device of --device, resolved (and its backend registered) by <see cref="EngineSettingsInterceptor"/> before the command runs.</summary>
+    internal Device Device { get; set; } = Device.Cpu;
 
     [CommandOption("--max-data-mb <MB>"), Description("Largest corpus file read, in MiB (a guard against a device or a wrong path)"), DefaultValue(256)]
     public int MaxDataMegabytes { get; init; } = 256;
@@ -23,16 +29,19 @@ internal abstract class EngineSettings : CommandSettings
     public override ValidationResult Validate()
     {
         if (Threads < 0) return ValidationResult.Error($"--threads must be 0 (all cores) or positive, got {Threads}");
+        if (DeviceOption.SyntaxError(DeviceName) is { } device) return ValidationResult.Error(device);
         if (MaxDataMegabytes < 1) return ValidationResult.Error($"--max-data-mb must be a positive number of MiB, got {MaxDataMegabytes}");
         return ValidationResult.Success();
     }
 }
 
-/// <summary>Applies <see cref="EngineSettings"/> before any command runs, so no command sets the thread count itself.</summary>
+/// <summary>Applies <see cref="EngineSettings"/> before any command runs, so no command sets the thread count or resolves the device itself.</summary>
 internal sealed class EngineSettingsInterceptor : ICommandInterceptor
 {
     public void Intercept(CommandContext context, CommandSettings settings)
     {
-        if (settings is EngineSettings { Threads: > 0 } s) EngineThreads.Count = s.Threads;
+        if (settings is not EngineSettings s) return;
+        if (s.Threads > 0) EngineThreads.Count = s.Threads;
+        s.Device = DeviceOption.Resolve(s.DeviceName);
     }
 }

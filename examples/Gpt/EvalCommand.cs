@@ -51,7 +51,7 @@ internal sealed class EvalCommand : Command<EvalCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale));
+        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(s.InferenceAttention, s.Power, s.RopeScale), s.Device);
         var meta = loaded.Checkpoint.Metadata;
         var config = loaded.Model.Config;
         var data = s.Data is null

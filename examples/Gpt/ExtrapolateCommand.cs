@@ -76,6 +76,7 @@ internal sealed class ExtrapolateCommand : Command<ExtrapolateCommand.Settings>
         private static Engine.Nn.Gpt WithConfig(Engine.Nn.Gpt model, GptConfig config)
         {
             var copy = new Engine.Nn.Gpt(config);
+            copy.To(model.Device);
             copy.LoadStateDict(model.StateDict());
             return copy;
         }

@@ -86,7 +86,8 @@ public static class GptApp
     /// <summary>The exception types that bad input, bad files or an interrupted run produce.</summary>
     internal static bool IsExpected(Exception e) =>
         e is CommandAppException or ArgumentException or InvalidOperationException or IOException or InvalidDataException or UnauthorizedAccessException
-            or CheckpointException or FormatException or NotSupportedException or OperationCanceledException;
+            or CheckpointException or FormatException or NotSupportedException or OperationCanceledException
+            or Engine.Cuda.CudaUnavailableException or Engine.Cuda.CudaOutOfMemoryException;
 
     private static string Message(Exception e) => e switch
     {

@@ -103,7 +103,7 @@ internal sealed class PasskeyCommand : Command<PasskeyCommand.Settings>
         var depths = ParseDepths(s.Depths);
         Directory.CreateDirectory(s.Out);
 
-        var loaded = s.Checkpoint is null ? null : GptCheckpoint.Load(s.Checkpoint);
+        var loaded = s.Checkpoint is null ? null : GptCheckpoint.Load(s.Checkpoint, device: s.Device);
         int L = loaded?.Model.Config.ContextLength ?? s.Context;
         string templateName = s.Template.Trim().ToLowerInvariant() is "auto"
             ? (L >= PasskeyTemplate.Paper.MinimumWindow ? "paper" : "short")

@@ -45,7 +45,7 @@ internal sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
-        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(null, 15, s.RopeScale));
+        var loaded = GptCheckpoint.Load(s.Checkpoint, AttentionNames.ForEvaluation(null, 15, s.RopeScale), s.Device);
         var prompt = loaded.Tokenizer.Encode(s.Prompt);
         var generated = TextGenerator.Generate(loaded.Model, prompt, s.Tokens, new SamplingOptions(s.Temperature, s.TopK, s.Seed));
         // Plain output so that it can be piped; the prompt is echoed dimmed on a terminal.

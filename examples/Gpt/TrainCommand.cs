@@ -31,11 +31,14 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--out <DIR>"), Description("Run directory for checkpoints and log.csv"), DefaultValue("runs/gpt")]
         public string Out { get; init; } = "runs/gpt";
 
-        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps, --threads and --max-data-mb may change; other options, --tokenizer included, must agree with the checkpoint)")]
+        [CommandOption("--resume"), Description("Continue the run in --out from its latest checkpoint (only --steps, --threads, --device and --max-data-mb may change; other options, --tokenizer included, must agree with the checkpoint)")]
         public bool Resume { get; init; }
 
         public override ValidationResult Validate() => NotAFile("--out", Out) ?? base.Validate();
     }
+
+    /// <summary>"cpu, 4 threads" or "cuda:0".</summary>
+    internal static string DeviceLabel(Device device) => device.Kind == DeviceKind.Cpu ? $"cpu, {EngineThreads.Count} threads" : device.ToString();
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellation)
     {
@@ -43,7 +46,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         if (s.Resume)
         {
             var data = ResumeOptions.Check(s, ResumeOptions.Given(context.Arguments), Engine.Nn.Checkpoints.Checkpoint.Open(s.Out));
-            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads }, data, maxDataBytes: s.MaxDataBytes);
+            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads, Device = s.Device }, data, maxDataBytes: s.MaxDataBytes);
             Console.WriteLine($"resuming {s.Out} at step {trainer.Step} of {trainer.Config.Steps}");
         }
         else
@@ -67,7 +70,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         Console.WriteLine(
             $"model {m.Layers} layers, {m.Heads} heads, d_model {m.ModelDim}, context {m.ContextLength}, attention {m.Attention.Label}{(m.InferenceAttention is { } ia ? $" (inference {ia.Label})" : "")}, {trainer.Model.ParameterCount:N0} parameters");
         Console.WriteLine(
-            $"training batch {trainer.Config.BatchSize}, {trainer.Config.Steps} steps, lr {trainer.Config.LearningRate:G3} → {trainer.Config.MinLearningRate:G3}, {EngineThreads.Count} threads");
+            $"training batch {trainer.Config.BatchSize}, {trainer.Config.Steps} steps, lr {trainer.Config.LearningRate:G3} → {trainer.Config.MinLearningRate:G3}, {DeviceLabel(trainer.Config.Device)}");
 
         var summary = ProgressDisplay.Run(trainer, cancellation);
 

@@ -60,9 +60,15 @@ public sealed partial class CudaBackend
         var sx = Own(logits, "cross_entropy");
         RequireFloat(sx, "cross_entropy");
         var st = Own(targets, "cross_entropy");
-        // The targets are checked on the host (a few bytes per row) so a bad one fails exactly as on the CPU.
-        var t = new int[rows];
-        fixed (int* p = t) Api.CopyDeviceToHost(p, st.Pointer, (long)rows * sizeof(int));
+        // The targets are checked on the host (a few bytes per row) so a bad one fails exactly as on the CPU: from
+        // the host copy of targets uploaded from the host, else read back (which waits for the device).
+        int[] t;
+        if (st.Mirror is { } known && known.Values.Length == rows) t = known.Values;
+        else
+        {
+            t = new int[rows];
+            fixed (int* p = t) Api.CopyDeviceToHost(p, st.Pointer, (long)rows * sizeof(int));
+        }
         int count = CrossEntropyTargets.CountCounted(t, cols, ignoreIndex);
         var lse = Allocate(sx.DType, rows);
         var loss = Allocate(sx.DType, 1);

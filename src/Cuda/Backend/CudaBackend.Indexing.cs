@@ -14,14 +14,16 @@ public sealed partial class CudaBackend
     }
 
     /// <summary>
-    /// Runs an index kernel with a two-int error slot, then reads the slot back: an out-of-range index throws like
-    /// the CPU backend does (this waits for the kernel).
+    /// Runs an index kernel with a two-int error slot. Indices uploaded from the host (<see cref="CudaStorage.Mirror"/>)
+    /// all in [0, size) need nothing more: the kernel is only queued. Otherwise the slot is read back and an
+    /// out-of-range index throws like the CPU backend does (this waits for the kernel).
     /// </summary>
-    private unsafe void WithIndexCheck(string op, int axis, int size, Action<ulong> launch)
+    private unsafe void WithIndexCheck(string op, int axis, int size, CudaStorage indices, Action<ulong> launch)
     {
         using var err = Allocate(DType.Int32, 2);
         Api.MemsetZero(err.Pointer, 8);
         launch(err.Pointer);
+        if (indices.Mirror is { } known && known.AllBelow(size)) return;
         int* flag = stackalloc int[2];
         Api.CopyDeviceToHost(flag, err.Pointer, 8);
         if (flag[0] != 0)
@@ -38,7 +40,7 @@ public sealed partial class CudaBackend
         var y = Allocate(sx.DType, total);
         if (total == 0) return y;
         var k = KernelLayout.From(lx, "index_select");
-        WithIndexCheck("index_select", axis, size, err =>
+        WithIndexCheck("index_select", axis, size, si, err =>
             Launch("indexing", "index_select_" + Bits(sx.DType), total,
                 a => a.Add(total).Add(indexCount).Add(size).Add(inner).Add(sx.Pointer).Add(k).Add(si.Pointer).Add(y.Pointer).Add(err)));
         return y;
@@ -55,7 +57,7 @@ public sealed partial class CudaBackend
         int total = outer * indexCount * inner;
         if (total == 0) return y;
         var k = KernelLayout.From(lsrc, "index_add");
-        WithIndexCheck("index_add", axis, size, err =>
+        WithIndexCheck("index_add", axis, size, si, err =>
             Launch("indexing", "index_add_" + Suffix(ss.DType), total,
                 a => a.Add(total).Add(indexCount).Add(size).Add(inner).Add(si.Pointer).Add(ss.Pointer).Add(k).Add(y.Pointer).Add(err)));
         return y;
@@ -72,7 +74,7 @@ public sealed partial class CudaBackend
         if (total == 0) return y;
         var kx = KernelLayout.From(lx, "gather");
         var ki = KernelLayout.From(lindex, "gather");
-        WithIndexCheck("gather", axis, size, err =>
+        WithIndexCheck("gather", axis, size, si, err =>
             Launch("indexing", "gather_" + Bits(sx.DType), total,
                 a => a.Add(total).Add(count).Add(size).Add(inner).Add(sx.Pointer).Add(kx).Add(si.Pointer).Add(ki).Add(y.Pointer).Add(err)));
         return y;
@@ -89,7 +91,7 @@ public sealed partial class CudaBackend
         int count = lindex.ShapeSpan[axis], total = lindex.Count;
         if (total == 0) return y;
         var ki = KernelLayout.FromMany("scatter_add", lindex, lsrc);
-        WithIndexCheck("scatter_add", axis, size, err =>
+        WithIndexCheck("scatter_add", axis, size, si, err =>
             Launch("indexing", "scatter_add_" + Suffix(ss.DType), total,
                 a => a.Add(total).Add(count).Add(size).Add(inner).Add(si.Pointer).Add(ki[0]).Add(ss.Pointer).Add(ki[1]).Add(y.Pointer).Add(err)));
         return y;

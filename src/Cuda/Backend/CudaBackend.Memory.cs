@@ -37,6 +37,9 @@ public sealed partial class CudaBackend
     {
         var s = Allocate(DTypes.Of<T>(), data.Length);
         fixed (T* p = data) Api.CopyHostToDevice(s.Pointer, p, (long)data.Length * sizeof(T));
+        // Index data (token ids, targets) comes from the host: keep a copy so its checks need no read-back.
+        if (typeof(T) == typeof(int) && data.Length <= HostIndices.MaxLength)
+            s.Mirror = new HostIndices(System.Runtime.InteropServices.MemoryMarshal.Cast<T, int>(data).ToArray());
         return s;
     }
 
@@ -76,6 +79,7 @@ public sealed partial class CudaBackend
             throw new ArgumentException($"copy_into: dtypes differ ({s.DType.Name()} and {d.DType.Name()})");
         if (srcLayout.Count != dstLayout.Count)
             throw new ArgumentException($"copy_into: source view ({srcLayout}) and destination view ({dstLayout}) have different element counts");
+        d.Mirror = null;   // the destination no longer holds what was uploaded
         if (ReferenceEquals(s, d))
         {
             // Source and destination may overlap: go through a copy so every element reads its old value.

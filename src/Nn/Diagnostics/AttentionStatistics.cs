@@ -99,7 +99,7 @@ public sealed class AttentionStatistics
                 int rows = Math.Min(batchRows, windows - first);
                 var x = new int[rows * length];
                 Array.Copy(tokens, first * length, x, 0, x.Length);
-                model.Forward(Tensor.FromArray<int>(x, [rows, length]));
+                model.Forward(Tensor.FromArray<int>(x, [rows, length], model.Device));
                 for (int layer = 0; layer < config.Layers; layer++) stats.Accumulate(layer, model.Blocks[layer].Attention, rows);
             }
         }

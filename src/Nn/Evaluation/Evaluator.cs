@@ -116,7 +116,8 @@ public sealed class Evaluator
     public EvaluationResult EvaluateByPosition(Gpt model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return EvaluateByPosition(x => model.Forward(x, null, training: false));
+        var device = model.Device;
+        return EvaluateByPosition(x => model.Forward(x.To(device), null, training: false));
     }
 
     private void AddNegLogLikelihood(Tensor logits, int rows, int targetStart, double[] positionSums)
@@ -124,6 +125,11 @@ public sealed class Evaluator
         if (logits.Rank != 3 || logits.Dim(0) != rows || logits.Dim(1) != Length)
             throw new ArgumentException($"evaluator: forward returned logits of shape [{string.Join(", ", logits.Shape)}], expected [{rows}, {Length}, vocab]");
         int v = logits.Dim(2);
+        if (logits.Device != Device.Cpu)
+        {
+            AddNegLogLikelihoodOnDevice(logits, rows, targetStart, positionSums);
+            return;
+        }
         var values = logits.ToDoubleArray();
         for (int i = 0; i < rows * Length; i++)
         {
@@ -137,6 +143,27 @@ public sealed class Evaluator
             double s = 0;
             foreach (var z in row) s += Math.Exp(z - max);
             positionSums[i % Length] += max + Math.Log(s) - row[target];
+        }
+    }
+
+    /// <summary>
+    /// The same sums for logits on a device: log-softmax and the target's entry are taken there (in the logits'
+    /// dtype), so only rows·L numbers come back instead of the [rows, L, V] logits.
+    /// </summary>
+    private void AddNegLogLikelihoodOnDevice(Tensor logits, int rows, int targetStart, double[] positionSums)
+    {
+        int v = logits.Dim(2);
+        var targets = new int[rows * Length];
+        Array.Copy(tokens, targetStart, targets, 0, targets.Length);
+        foreach (int target in targets)
+            if ((uint)target >= (uint)v)
+                throw new ArgumentException($"evaluator: target token {target} is outside the model's vocabulary of {v}");
+        var picked = logits.LogSoftmax(-1).Gather(2, Tensor.FromArray<int>(targets, [rows, Length, 1], logits.Device));
+        var values = picked.ToDoubleArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!double.IsFinite(values[i])) throw new ArgumentException($"evaluator: non-finite logits at window position {i}");
+            positionSums[i % Length] -= values[i];
         }
     }
 }

@@ -34,8 +34,9 @@ public static class TextGenerator
             var generated = new int[maxNewTokens];
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
             var cache = model.CreateCache();
+            var device = model.Device;
             var start = sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray();
-            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length]), cache, training: false);
+            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length], device), cache, training: false);
             for (int n = 0; n < maxNewTokens; n++)
             {
                 var last = logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
@@ -44,13 +45,13 @@ public static class TextGenerator
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
                 if (cache.Length + 1 <= window)
-                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1]), cache, training: false);
+                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1], device), cache, training: false);
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
                     cache.Clear();
                     var tail = sequence.Skip(sequence.Count - window).ToArray();
-                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length]), cache, training: false);
+                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length], device), cache, training: false);
                 }
             }
             return generated;

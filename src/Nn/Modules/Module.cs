@@ -67,6 +67,9 @@ public abstract class Module
     /// <summary>Every parameter, in the order of <see cref="NamedParameters"/>.</summary>
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Parameter);
 
+    /// <summary>The device of the parameters (see <see cref="To(Engine.Device)"/>); the CPU for a module without any.</summary>
+    public Device Device => Parameters().FirstOrDefault()?.Device ?? Device.Cpu;
+
     /// <summary>The total number of parameter elements.</summary>
     public long ParameterCount => Parameters().Sum(p => (long)p.Count);
 

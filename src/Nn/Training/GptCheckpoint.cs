@@ -26,8 +26,12 @@ public static class GptCheckpoint
     /// Changes to the stored configuration that keep the parameters' shapes, e.g. an inference-only attention
     /// (<c>c => c with { InferenceAttention = AttentionSpec.Lssar }</c>).
     /// </param>
+    /// <param name="device">
+    /// Where the model goes (the CPU by default); checkpoints hold host copies of the weights, so one written on any
+    /// device loads on any other.
+    /// </param>
     /// <exception cref="CheckpointException">The checkpoint is missing, corrupted, or its weights do not fit its configuration.</exception>
-    public static LoadedModel Load(string path, Func<GptConfig, GptConfig>? adjust = null)
+    public static LoadedModel Load(string path, Func<GptConfig, GptConfig>? adjust = null, Device? device = null)
     {
         var reader = Checkpoint.Open(path);
         var config = ReadConfig(reader, adjust);
@@ -35,6 +39,7 @@ public static class GptCheckpoint
         reader.CheckModel(specs);
         var model = new Gpt(config);
         model.LoadStateDict(reader.ReadModel(specs));
+        if (device is { } d) model.To(d);
         model.Eval();
         return new LoadedModel(model, reader.Metadata.Tokenizer, reader);
     }

@@ -70,6 +70,7 @@ public sealed class Trainer
         Data = data;
         OutputDirectory = outputDirectory;
         Model = new Gpt(model, DeriveSeed(config.Seed, 1));
+        Model.To(config.Device);   // before the optimiser, so its moments live there too
         Model.Train();
         Optimizer = new AdamW(ParamGroup.DecayAndNoDecay(Model, config.WeightDecay), config.LearningRate, config.Beta1, config.Beta2, config.Eps);
         var windows = new BatchSampler(data.Train, config.BatchSize, model.ContextLength, DeriveSeed(config.Seed, 2));
@@ -110,17 +111,31 @@ public sealed class Trainer
         var batch = Sampler.Next();
         double lr = Schedule.At(Step);
         Optimizer.LearningRate = lr;
-        var loss = Model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex);
-        double lossValue = loss.Item();
-        if (!double.IsFinite(lossValue))
-            throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
+        // The batch is built on the host; its ids go to the model's device once (the device backend keeps the
+        // uploaded ids, so the embedding's and the loss's range checks read nothing back).
+        var device = Model.Device;
+        var loss = Model.Loss(batch.Inputs.To(device), batch.Targets.To(device), batch.IgnoreIndex);
         loss.Backward();
-        double norm = double.NaN;
+        // The one read-back of the step: the loss, together with the squared gradient norm when clipping.
+        double lossValue, norm = double.NaN;
         if (Config.GradClip > 0)
         {
-            norm = GradClip.ClipGlobalNorm(Model.Parameters(), Config.GradClip);
-            if (!double.IsFinite(norm))
+            var parameters = Model.Parameters().ToList();
+            var read = Tensor.Concat([loss.Detach().To(DType.Float64).Reshape(1), GradClip.SquaredNorm(parameters).To(device).Reshape(1)], 0).ToArray<double>();
+            lossValue = read[0];
+            norm = Math.Sqrt(read[1]);
+            if (double.IsFinite(lossValue) && !double.IsFinite(norm))
+            {
+                Optimizer.ZeroGrad();
                 throw new InvalidOperationException($"training: the gradient norm is {norm} at step {Step + 1} (loss {lossValue:G6}); training diverged, lower the learning rate");
+            }
+            if (double.IsFinite(lossValue)) GradClip.ScaleToNorm(parameters, norm, Config.GradClip);
+        }
+        else lossValue = loss.Item();
+        if (!double.IsFinite(lossValue))
+        {
+            Optimizer.ZeroGrad();
+            throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
         }
         Optimizer.Step();
         Optimizer.ZeroGrad();

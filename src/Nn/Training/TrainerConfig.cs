@@ -5,7 +5,7 @@ namespace Engine.Nn.Training;
 
 /// <summary>
 /// How to train: batch, steps, learning-rate schedule (linear warmup then cosine decay), AdamW settings, gradient
-/// clipping, evaluation and checkpoint intervals, seed and threads. The model's shape (including the training context
+/// clipping, evaluation and checkpoint intervals, seed, threads and device. The model's shape (including the training context
 /// length) is a <see cref="GptConfig"/>. Stored in each checkpoint as JSON.
 /// </summary>
 public sealed record TrainerConfig
@@ -42,6 +42,14 @@ public sealed record TrainerConfig
     public ulong Seed { get; init; } = 1;
     /// <summary>CPU threads per kernel (sets <see cref="EngineThreads.Count"/>); 0 leaves it as it is (all cores by default).</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Where the model, its batches and the optimiser state live (the CPU by default). Stored as "cpu" or "cuda:N";
+    /// checkpoints written before this setting existed load as CPU runs. A CUDA device needs its backend registered
+    /// (Engine.Cuda's <c>CudaBackend.Register()</c>). Checkpoints hold host copies, so a run may resume on another device.
+    /// </summary>
+    [JsonConverter(typeof(DeviceJsonConverter))]
+    public Device Device { get; init; } = Device.Cpu;
 
     /// <summary>Throws a clear error naming every inconsistent setting.</summary>
     public void Validate()
@@ -82,3 +90,18 @@ public sealed record TrainerConfig
 [JsonSourceGenerationOptions(WriteIndented = true)]
 [JsonSerializable(typeof(TrainerConfig))]
 public sealed partial class TrainerConfigJson : JsonSerializerContext;
+
+/// <summary>Writes a <see cref="Engine.Device"/> as "cpu" or "cuda:N" and reads it back with <see cref="Engine.Device.Parse"/>.</summary>
+public sealed class DeviceJsonConverter : JsonConverter<Device>
+{
+    /// <inheritdoc/>
+    public override Device Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"a device must be a string ({Device.Forms})");
+        try { return Device.Parse(reader.GetString()!); }
+        catch (FormatException e) { throw new JsonException(e.Message, e); }
+    }
+
+    /// <inheritdoc/>
+    public override void Write(Utf8JsonWriter writer, Device value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
+}

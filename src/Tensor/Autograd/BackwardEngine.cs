@@ -15,6 +15,7 @@ internal static class BackwardEngine
             if (root.Count != 1)
                 throw new InvalidOperationException($"backward: the tensor has shape {Shapes.Format(root.ShapeSpan)}; a non-scalar needs a seed gradient of the same shape (Backward(grad))");
             seed = Tensor.Full(root.Shape, 1, root.DType, root.Device);
+            seed.KnownValue = 1;   // lets a backward scale by it without reading it back from a device
         }
         else if (!Shapes.Equal(seed.ShapeSpan, root.ShapeSpan))
             throw new ArgumentException($"backward: seed gradient shape {Shapes.Format(seed.ShapeSpan)} differs from the tensor's {Shapes.Format(root.ShapeSpan)}");

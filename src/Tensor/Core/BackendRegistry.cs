@@ -17,6 +17,12 @@ public static class BackendRegistry
     /// <summary>A factory that creates backends for devices on first use (Engine.Cuda installs one).</summary>
     public static Func<Device, IBackend?>? Factory { get; set; }
 
+    /// <summary>Whether a backend is registered for <paramref name="device"/> (the factory is not asked).</summary>
+    public static bool IsRegistered(Device device)
+    {
+        lock (Gate) return Backends.ContainsKey(device);
+    }
+
     /// <summary>The backend of a device, or a clear error when none is available.</summary>
     public static IBackend Get(Device device)
     {

@@ -47,6 +47,12 @@ public sealed partial class Tensor
     /// <summary>The shape (a copy).</summary>
     public int[] Shape => Layout.Shape;
     internal ReadOnlySpan<int> ShapeSpan => Layout.ShapeArray;
+
+    /// <summary>
+    /// Every element's value when the engine made the tensor with a value known on the host and nobody else holds it
+    /// (the seed gradient of <see cref="Backward"/>), so a backward can use it without reading the device; else null.
+    /// </summary>
+    internal double? KnownValue { get; set; }
     /// <summary>Number of dimensions.</summary>
     public int Rank => Layout.Rank;
     /// <summary>Number of elements.</summary>

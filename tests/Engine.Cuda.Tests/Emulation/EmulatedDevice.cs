@@ -59,7 +59,15 @@ internal sealed unsafe class EmulatedDevice : IDeviceApi
     public string MemoryInfo() => $"emulated device: {used} of {limit} bytes in use";
 
     public void CopyHostToDevice(ulong dst, void* src, long bytes) => Buffer.MemoryCopy(src, (void*)dst, bytes, bytes);
-    public void CopyDeviceToHost(void* dst, ulong src, long bytes) => Buffer.MemoryCopy((void*)src, dst, bytes, bytes);
+    /// <summary>Copies to the host so far: each is a point where a real device's stream is synchronised.</summary>
+    public int DeviceToHostCopies => deviceToHost;
+    private int deviceToHost;
+
+    public void CopyDeviceToHost(void* dst, ulong src, long bytes)
+    {
+        Interlocked.Increment(ref deviceToHost);
+        Buffer.MemoryCopy((void*)src, dst, bytes, bytes);
+    }
     public void CopyDeviceToDevice(ulong dst, ulong src, long bytes) => Buffer.MemoryCopy((void*)src, (void*)dst, bytes, bytes);
     public void MemsetZero(ulong dst, long bytes) => NativeMemory.Clear((void*)dst, (nuint)bytes);
 

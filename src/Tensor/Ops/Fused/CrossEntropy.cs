@@ -66,8 +66,11 @@ internal sealed class CrossEntropyNode(Tensor logits, Tensor targets, Tensor lse
     {
         Tensor x = Saved(0), t = Saved(1), lse = Saved(2);
         int cols = x.Dim(-1), rows = x.Count / cols;
-        double scale = g.Item() / count;
-        return [new Tensor(x.Backend.CrossEntropyBackward(x.Storage, t.Storage, lse.Storage, rows, cols, ignoreIndex, scale), x.ShapeSpan)];
+        // The usual upstream gradient is Backward's seed of 1, known on the host; any other is applied on its
+        // device, so the backward never waits for the device to read g.
+        double scale = (g.KnownValue ?? 1.0) / count;
+        var dx = new Tensor(x.Backend.CrossEntropyBackward(x.Storage, t.Storage, lse.Storage, rows, cols, ignoreIndex, scale), x.ShapeSpan);
+        return [g.KnownValue is null ? dx.Mul(g) : dx];
     }
 }
 
