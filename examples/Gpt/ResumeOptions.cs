@@ -8,11 +8,11 @@ namespace Engine.Examples.Gpt;
 
 /// <summary>
 /// <c>train --resume</c> continues a run as it was configured: an option given on the command line must agree with
-/// the checkpoint (only --steps, --threads and --max-data-mb may change), and every one that does not is named.
+/// the checkpoint (only --steps, --threads, --precision and --max-data-mb may change), and every one that does not is named.
 /// </summary>
 internal static class ResumeOptions
 {
-    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--steps", "--threads", "--max-data-mb", "--help", "-h"];
+    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--steps", "--threads", "--precision", "--max-data-mb", "--help", "-h"];
 
     /// <summary>The long options written in <paramref name="args"/> (<c>--name value</c> or <c>--name=value</c>).</summary>
     public static HashSet<string> Given(IEnumerable<string> args) =>

@@ -137,5 +137,6 @@ internal abstract class TrainingSettings : EngineSettings
         EvalTokens = evalTokens,
         Seed = Seed,
         Threads = Threads,
+        Precision = PrecisionOr(),
     };
 }

@@ -110,11 +110,17 @@ public sealed class Trainer
         var batch = Sampler.Next();
         double lr = Schedule.At(Step);
         Optimizer.LearningRate = lr;
-        var loss = Model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex);
-        double lossValue = loss.Item();
-        if (!double.IsFinite(lossValue))
-            throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
-        loss.Backward();
+        // The precision scope covers the forward and the backward (TF32 applies to the backward's GEMMs too); bfloat16
+        // autocast casts the matmul operands in the forward, and their backward multiplies in bfloat16 as well.
+        double lossValue;
+        using (Autocast.Enter(Config.Precision))
+        {
+            var loss = Model.Loss(batch.Inputs, batch.Targets, batch.IgnoreIndex);
+            lossValue = loss.Item();
+            if (!double.IsFinite(lossValue))
+                throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
+            loss.Backward();
+        }
         double norm = double.NaN;
         if (Config.GradClip > 0)
         {
@@ -137,7 +143,7 @@ public sealed class Trainer
     public double Validate(int? length = null)
     {
         var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Math.Max(Config.EvalTokens, l), tokenBytes: Data.ValidationBytes) : evaluator;
-        return ev.Evaluate(Model);
+        using (Autocast.Enter(Config.Precision)) return ev.Evaluate(Model);
     }
 
     /// <summary>
