@@ -98,7 +98,7 @@ internal static class ResumeOptions
         var unchecked_ = given.Where(o => !MayChange.Contains(o) && !Checked.Contains(o)).ToList();
         problems.AddRange(unchecked_.Select(o => $"{o} (cannot change on --resume)"));
         if (problems.Count > 0)
-            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only --steps, --threads and --max-data-mb may change)");
+            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only --steps, --threads, --precision and --max-data-mb may change)");
         return data;
     }
 
