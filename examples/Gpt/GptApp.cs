@@ -53,6 +53,8 @@ public static class GptApp
     public static int Run(string[] args, CancellationToken cancellation, IAnsiConsole? console = null, TextWriter? error = null)
     {
         CommandLineArgs.Value = args;
+        // The command's --precision scope (EngineSettingsInterceptor) must not outlive the command in an in-process caller.
+        using var precision = Autocast.Enter(Autocast.Current);
         try
         {
             return Create(console ?? ConsoleWidth.Apply(AnsiConsole.Console, Environment.GetEnvironmentVariable("COLUMNS"))).Run(args, cancellation);

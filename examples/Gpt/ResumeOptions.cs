@@ -8,11 +8,11 @@ namespace Engine.Examples.Gpt;
 
 /// <summary>
 /// <c>train --resume</c> continues a run as it was configured: an option given on the command line must agree with
-/// the checkpoint (only --steps, --threads, --device and --max-data-mb may change), and every one that does not is named.
+/// the checkpoint (only --steps, --threads, --device, --precision and --max-data-mb may change), and every one that does not is named.
 /// </summary>
 internal static class ResumeOptions
 {
-    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--steps", "--threads", "--device", "--max-data-mb", "--help", "-h"];
+    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--steps", "--threads", "--device", "--precision", "--max-data-mb", "--help", "-h"];
 
     /// <summary>The long options written in <paramref name="args"/> (<c>--name value</c> or <c>--name=value</c>).</summary>
     public static HashSet<string> Given(IEnumerable<string> args) =>
@@ -98,7 +98,7 @@ internal static class ResumeOptions
         var unchecked_ = given.Where(o => !MayChange.Contains(o) && !Checked.Contains(o)).ToList();
         problems.AddRange(unchecked_.Select(o => $"{o} (cannot change on --resume)"));
         if (problems.Count > 0)
-            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only --steps, --threads, --device and --max-data-mb may change)");
+            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only --steps, --threads, --device, --precision and --max-data-mb may change)");
         return data;
     }
 

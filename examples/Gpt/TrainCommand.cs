@@ -46,7 +46,7 @@ internal sealed class TrainCommand : Command<TrainCommand.Settings>
         if (s.Resume)
         {
             var data = ResumeOptions.Check(s, ResumeOptions.Given(context.Arguments), Engine.Nn.Checkpoints.Checkpoint.Open(s.Out));
-            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads, Device = s.Device }, data, maxDataBytes: s.MaxDataBytes);
+            trainer = Trainer.Resume(s.Out, c => c with { Steps = s.Steps, Threads = s.Threads, Device = s.Device, Precision = s.PrecisionOr(c.Precision) }, data, maxDataBytes: s.MaxDataBytes);
             Console.WriteLine($"resuming {s.Out} at step {trainer.Step} of {trainer.Config.Steps}");
         }
         else

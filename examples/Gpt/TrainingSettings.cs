@@ -138,5 +138,6 @@ internal abstract class TrainingSettings : EngineSettings
         Seed = Seed,
         Threads = Threads,
         Device = Device,
+        Precision = PrecisionOr(),
     };
 }

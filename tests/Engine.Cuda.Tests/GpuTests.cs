@@ -71,6 +71,30 @@ public class GpuTests
     }
 
     [Fact]
+    public void BFloat16AutocastAndTf32GemmsAreCloseToFloat32()
+    {
+        var dev = Gpu().Device;
+        const int k = 512;
+        var a = Tensor.RandN([64, k], 41UL);
+        var b = Tensor.RandN([k, 48], 42UL);
+        var exact = a.To(DType.Float64).MatMul(b.To(DType.Float64)).ToDoubleArray();
+        var abs = a.To(DType.Float64).Abs().MatMul(b.To(DType.Float64).Abs()).ToDoubleArray();
+        // bfloat16 conversion on the device matches the host's round to nearest even.
+        Assert.Equal(a.To(DType.BFloat16).ToArray<BFloat16>(), a.To(dev).To(DType.BFloat16).ToArray<BFloat16>());
+        foreach (var precision in new[] { Precision.BFloat16, Precision.TF32 })
+        {
+            Tensor y;
+            using (Autocast.Enter(precision)) y = a.To(dev).MatMul(b.To(dev));
+            var got = y.To(Device.Cpu).ToDoubleArray();
+            // Operand rounding: 2⁻⁸ for bfloat16, 2⁻¹¹ for TF32 (10 stored mantissa bits), twice, plus float32 sums.
+            double u = precision == Precision.BFloat16 ? 1.0 / 256 : 1.0 / 2048;
+            double factor = 2 * u + u * u + k * Math.Pow(2, -24);
+            for (int i = 0; i < got.Length; i++)
+                Assert.True(Math.Abs(got[i] - exact[i]) <= factor * abs[i], $"{precision}: element {i}: {got[i]} vs {exact[i]}");
+        }
+    }
+
+    [Fact]
     public void AnImpossibleAllocationIsAManagedOutOfMemoryError()
     {
         var gpu = Gpu();

@@ -42,7 +42,7 @@ public class ResumeTests
 
         var r = Cli.Run("train", "--out", run, "--resume", "--steps", "3", "--layers", "2", "--dim", "16", "--lr", "0.003");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"gpt: --resume continues {checkpoint} as it was configured; these options contradict it: --layers 2 (the checkpoint has 1); --dim 16 (the checkpoint has 8) (only --steps, --threads, --device and --max-data-mb may change)", r.Error);
+        Assert.Equal($"gpt: --resume continues {checkpoint} as it was configured; these options contradict it: --layers 2 (the checkpoint has 1); --dim 16 (the checkpoint has 8) (only --steps, --threads, --device, --precision and --max-data-mb may change)", r.Error);
 
         // Options that agree are fine, and the same bytes under another path too (the run moved).
         string moved = dir["moved.txt"];

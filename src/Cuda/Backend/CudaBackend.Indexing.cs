@@ -35,6 +35,7 @@ public sealed partial class CudaBackend
     {
         var sx = Own(x, "index_select");
         var si = Own(indices, "index_select");
+        RequireWide(sx, "index_select");
         var (outer, size, inner) = Around(lx.ShapeSpan, axis);
         int total = outer * indexCount * inner;
         var y = Allocate(sx.DType, total);
@@ -68,6 +69,7 @@ public sealed partial class CudaBackend
     {
         var sx = Own(x, "gather");
         var si = Own(index, "gather");
+        RequireWide(sx, "gather");
         var (_, size, inner) = Around(lx.ShapeSpan, axis);
         int count = lindex.ShapeSpan[axis], total = lindex.Count;
         var y = Allocate(sx.DType, total);

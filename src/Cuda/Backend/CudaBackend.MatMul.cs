@@ -9,14 +9,16 @@ public sealed partial class CudaBackend
     /// Row-major C[m,n] = A[m,k]·B[k,n] through column-major cuBLAS by the transpose identity: a row-major matrix is
     /// its transpose in column-major order, so C^T[n,m] = B^T[n,k]·A^T[k,m] is computed with B as cuBLAS's first
     /// operand and A as its second. Row-major or column-major operands with one uniform batch stride (stride 0 for a
-    /// broadcast batch) go to cuBLAS as they are; any other layout is made contiguous first.
+    /// broadcast batch) go to cuBLAS as they are; any other layout is made contiguous first. bfloat16 operands give a
+    /// float32 result through cublasGemmStridedBatchedEx (float32 accumulation); float32 operands use TF32 tensor cores
+    /// when <see cref="AllowTf32"/> is set or a <see cref="Precision.TF32"/> <see cref="Autocast"/> scope is open.
     /// </summary>
     /// <inheritdoc/>
     public Storage MatMul(Storage a, Layout la, Storage b, Layout lb)
     {
         var sa = Own(a, "matmul");
         var sb = Own(b, "matmul");
-        RequireFloat(sa, "matmul");
+        if (!sa.DType.IsFloat()) throw new NotSupportedException($"matmul: needs a floating-point tensor, got {sa.DType.Name()}");
         if (sa.DType != sb.DType) throw new ArgumentException($"matmul: dtypes differ ({sa.DType.Name()} and {sb.DType.Name()})");
         int r = la.Rank;
         if (r < 2 || lb.Rank != r)
@@ -24,7 +26,13 @@ public sealed partial class CudaBackend
         int m = la.ShapeSpan[r - 2], k = la.ShapeSpan[r - 1], n = lb.ShapeSpan[r - 1];
         int batch = 1;
         for (int d = 0; d < r - 2; d++) batch *= la.ShapeSpan[d];
-        var c = Allocate(sa.DType, batch * m * n);
+        var kind = sa.DType switch
+        {
+            DType.Float64 => Runtime.GemmKind.Float64,
+            DType.BFloat16 => Runtime.GemmKind.BFloat16,
+            _ => AllowTf32 || Autocast.Current == Precision.TF32 ? Runtime.GemmKind.Tf32 : Runtime.GemmKind.Float32,
+        };
+        var c = Allocate(sa.DType == DType.BFloat16 ? DType.Float32 : sa.DType, batch * m * n);
         if (c.Length == 0) return c;
         if (k == 0) { Api.MemsetZero(c.Pointer, (long)c.Length * c.DType.SizeOf()); return c; }
 
@@ -42,7 +50,7 @@ public sealed partial class CudaBackend
                 TryOperand(tmpB, Layout.Contiguous(lb.Shape), k, n, out opB);
             }
             // Column-major view: C^T (n×m, ldc = n) = op(B) (n×k) · op(A) (k×m).
-            Api.GemmStridedBatched(sa.DType, opB.Transposed, opA.Transposed, n, m, k, 1.0,
+            Api.GemmStridedBatched(kind, opB.Transposed, opA.Transposed, n, m, k, 1.0,
                 opB.Pointer, opB.Ld, opB.BatchStride, opA.Pointer, opA.Ld, opA.BatchStride, 0.0,
                 c.Pointer, n, (long)m * n, batch);
         }

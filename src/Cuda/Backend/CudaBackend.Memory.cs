@@ -24,6 +24,10 @@ public sealed partial class CudaBackend
             case DType.Float32:
                 Launch("elementwise", "fill_b32", length, a => a.Add(length).Add(s.Pointer).Add(BitConverter.SingleToUInt32Bits((float)value)));
                 break;
+            case DType.BFloat16:
+                uint half = BFloat16.FromSingle((float)value).Bits;
+                Launch("convert", "fill_b16", length, a => a.Add(length).Add(s.Pointer).Add(half));
+                break;
             default:
                 uint bits = unchecked((uint)checked((int)value));
                 Launch("elementwise", "fill_b32", length, a => a.Add(length).Add(s.Pointer).Add(bits));
@@ -97,7 +101,7 @@ public sealed partial class CudaBackend
         var (ks, kd) = Shapes.Equal(ls.ShapeSpan, ld.ShapeSpan)
             ? Pair(KernelLayout.FromMany(op, ls, ld))
             : (KernelLayout.From(ls, op), KernelLayout.From(ld, op));
-        Launch("elementwise", "copy_" + Bits(s.DType), n, a => a.Add(n).Add(s.Pointer).Add(ks).Add(d.Pointer).Add(kd));
+        Launch(MoveFamily(s.DType), "copy_" + Bits(s.DType), n, a => a.Add(n).Add(s.Pointer).Add(ks).Add(d.Pointer).Add(kd));
     }
 
     private static (KernelLayout, KernelLayout) Pair(KernelLayout[] k) => (k[0], k[1]);
@@ -110,7 +114,10 @@ public sealed partial class CudaBackend
         var y = Allocate(to, layout.Count);
         var k = KernelLayout.From(layout, "cast");
         int n = layout.Count;
-        Launch("elementwise", $"cast_{Suffix(s.DType)}_{Suffix(to)}", n, a => a.Add(n).Add(s.Pointer).Add(k).Add(y.Pointer));
+        bool half = s.DType == DType.BFloat16 || to == DType.BFloat16;
+        if (half && (s.DType == DType.Int32 || to == DType.Int32))
+            throw new NotSupportedException($"cast: {s.DType.Name()} to {to.Name()} is not supported; bfloat16 converts to and from float32 and float64");
+        Launch(half ? "convert" : "elementwise", $"cast_{Suffix(s.DType)}_{Suffix(to)}", n, a => a.Add(n).Add(s.Pointer).Add(k).Add(y.Pointer));
         return y;
     }
 

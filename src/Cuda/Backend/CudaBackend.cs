@@ -38,14 +38,11 @@ public sealed partial class CudaBackend : IBackend
     public string Description => Api.Description;
 
     /// <summary>
-    /// Lets float32 matrix products use TF32 tensor cores (about 10 mantissa bits in the products, much faster).
+    /// Lets float32 matrix products use TF32 tensor cores (about 10 mantissa bits in the products, much faster) on
+    /// every flow; a <see cref="Precision.TF32"/> <see cref="Autocast"/> scope does the same for its own flow only.
     /// Off by default so results match the CPU to float32 rounding.
     /// </summary>
-    public bool AllowTf32
-    {
-        get => Api is CudaDevice d && d.AllowTf32;
-        set { if (Api is CudaDevice d) d.AllowTf32 = value; }
-    }
+    public bool AllowTf32 { get; set; }
 
     /// <summary>
     /// Makes CUDA devices available to <see cref="BackendRegistry"/>: the first use of <c>Device.Cuda(n)</c> creates
@@ -94,18 +91,31 @@ public sealed partial class CudaBackend : IBackend
 
     private static void RequireFloat(Storage s, string op)
     {
+        if (s.DType == DType.BFloat16)
+            throw new NotSupportedException($"{op}: bfloat16 storages support only casts, copies and matmul on {nameof(CudaBackend)}; convert to float32 first");
         if (!s.DType.IsFloat()) throw new NotSupportedException($"{op}: needs a floating-point tensor, got {s.DType.Name()}");
+    }
+
+    /// <summary>Refuses bfloat16 in the ops that move 32- and 64-bit elements only (indexing).</summary>
+    private static void RequireWide(Storage s, string op)
+    {
+        if (s.DType == DType.BFloat16)
+            throw new NotSupportedException($"{op}: bfloat16 storages are not supported; convert to float32 first");
     }
 
     private static string Suffix(DType t) => t switch
     {
         DType.Float32 => "f32",
         DType.Float64 => "f64",
+        DType.BFloat16 => "bf16",
         _ => "i32",
     };
 
-    /// <summary>b32 moves float32 and int32, b64 moves float64.</summary>
-    private static string Bits(DType t) => t.SizeOf() == 8 ? "b64" : "b32";
+    /// <summary>b32 moves float32 and int32, b64 moves float64, b16 moves bfloat16.</summary>
+    private static string Bits(DType t) => t.SizeOf() switch { 8 => "b64", 2 => "b16", _ => "b32" };
+
+    /// <summary>The source family of the fill and copy kernels for a dtype (the 16-bit ones are in convert.cu).</summary>
+    private static string MoveFamily(DType t) => t.SizeOf() == 2 ? "convert" : "elementwise";
 
     /// <summary>Launches a grid-stride kernel over <paramref name="work"/> items.</summary>
     private unsafe void Launch(string family, string name, long work, Action<KernelArgs> args)

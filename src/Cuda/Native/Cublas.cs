@@ -10,8 +10,10 @@ internal static unsafe partial class Cublas
     public const int OpT = 1;
     /// <summary>CUBLAS_DEFAULT_MATH and CUBLAS_TF32_TENSOR_OP_MATH.</summary>
     public const int DefaultMath = 0, Tf32TensorOpMath = 3;
-    /// <summary>cudaDataType CUDA_R_32F and cublasComputeType_t CUBLAS_COMPUTE_32F_FAST_TF32.</summary>
-    public const int CudaR32F = 0, Compute32FFastTf32 = 77;
+    /// <summary>cudaDataType CUDA_R_32F and CUDA_R_16BF.</summary>
+    public const int CudaR32F = 0, CudaR16BF = 14;
+    /// <summary>cublasComputeType_t CUBLAS_COMPUTE_32F and CUBLAS_COMPUTE_32F_FAST_TF32.</summary>
+    public const int Compute32F = 68, Compute32FFastTf32 = 77;
     /// <summary>CUBLAS_GEMM_DEFAULT.</summary>
     public const int GemmDefault = -1;
 

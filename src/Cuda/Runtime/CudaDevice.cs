@@ -45,9 +45,6 @@ internal sealed unsafe class CudaDevice : IDeviceApi
     public string Name { get; }
     public long TotalMemory { get; }
 
-    /// <summary>Whether FP32 matrix products may use TF32 tensor cores (faster, about 10 mantissa bits).</summary>
-    public bool AllowTf32 { get; set; }
-
     public string Description
     {
         get
@@ -170,29 +167,39 @@ internal sealed unsafe class CudaDevice : IDeviceApi
         }
     }
 
-    public void GemmStridedBatched(DType dtype, bool transA, bool transB, int m, int n, int k, double alpha,
+    public void GemmStridedBatched(GemmKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, double beta, ulong c, int ldc, long strideC, int batch)
     {
         if (batch == 0 || m == 0 || n == 0) return;
         var h = Cublas;
         MakeCurrent();
         int ta = transA ? Native.Cublas.OpT : Native.Cublas.OpN, tb = transB ? Native.Cublas.OpT : Native.Cublas.OpN;
-        if (dtype == DType.Float64)
+        switch (kind)
         {
-            double al = alpha, be = beta;
-            Native.Cublas.Check(Native.Cublas.cublasDgemmStridedBatched(h, ta, tb, m, n, k, &al, a, lda, strideA, b, ldb, strideB, &be, c, ldc, strideC, batch), "cublasDgemmStridedBatched");
-        }
-        else if (AllowTf32)
-        {
-            float al = (float)alpha, be = (float)beta;
-            const int f = Native.Cublas.CudaR32F;
-            Native.Cublas.Check(Native.Cublas.cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, &al, a, f, lda, strideA, b, f, ldb, strideB, &be, c, f, ldc, strideC,
-                batch, Native.Cublas.Compute32FFastTf32, Native.Cublas.GemmDefault), "cublasGemmStridedBatchedEx");
-        }
-        else
-        {
-            float al = (float)alpha, be = (float)beta;
-            Native.Cublas.Check(Native.Cublas.cublasSgemmStridedBatched(h, ta, tb, m, n, k, &al, a, lda, strideA, b, ldb, strideB, &be, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
+            case GemmKind.Float64:
+            {
+                double al = alpha, be = beta;
+                Native.Cublas.Check(Native.Cublas.cublasDgemmStridedBatched(h, ta, tb, m, n, k, &al, a, lda, strideA, b, ldb, strideB, &be, c, ldc, strideC, batch), "cublasDgemmStridedBatched");
+                break;
+            }
+            case GemmKind.Tf32 or GemmKind.BFloat16:
+            {
+                // Ex call: TF32 products of float32 operands, or bfloat16 operands; both accumulate in float32 and
+                // write float32 (alpha and beta are float32 for a 32F compute type).
+                float al = (float)alpha, be = (float)beta;
+                const int f = Native.Cublas.CudaR32F;
+                int input = kind == GemmKind.BFloat16 ? Native.Cublas.CudaR16BF : f;
+                int compute = kind == GemmKind.BFloat16 ? Native.Cublas.Compute32F : Native.Cublas.Compute32FFastTf32;
+                Native.Cublas.Check(Native.Cublas.cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, &al, a, input, lda, strideA, b, input, ldb, strideB, &be, c, f, ldc, strideC,
+                    batch, compute, Native.Cublas.GemmDefault), "cublasGemmStridedBatchedEx");
+                break;
+            }
+            default:
+            {
+                float al = (float)alpha, be = (float)beta;
+                Native.Cublas.Check(Native.Cublas.cublasSgemmStridedBatched(h, ta, tb, m, n, k, &al, a, lda, strideA, b, ldb, strideB, &be, c, ldc, strideC, batch), "cublasSgemmStridedBatched");
+                break;
+            }
         }
     }
 

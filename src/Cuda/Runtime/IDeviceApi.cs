@@ -11,6 +11,19 @@ internal interface IDeviceMemory
     string MemoryInfo();
 }
 
+/// <summary>The element types and arithmetic of one GEMM call.</summary>
+internal enum GemmKind
+{
+    /// <summary>float32 in and out, float32 arithmetic (cublasSgemm).</summary>
+    Float32,
+    /// <summary>float32 in and out, TF32 tensor-core products with float32 accumulation (CUBLAS_COMPUTE_32F_FAST_TF32).</summary>
+    Tf32,
+    /// <summary>float64 in and out (cublasDgemm).</summary>
+    Float64,
+    /// <summary>bfloat16 inputs, float32 output, float32 accumulation (CUDA_R_16BF, CUDA_R_32F, CUBLAS_COMPUTE_32F).</summary>
+    BFloat16,
+}
+
 /// <summary>A compiled kernel function.</summary>
 internal readonly record struct KernelFunction(string Name, nint Handle);
 
@@ -36,8 +49,11 @@ internal interface IDeviceApi : IDeviceMemory
     KernelFunction GetKernel(string family, string name);
     /// <summary>Launches a 1-D grid; <paramref name="args"/> points to the argument pointers, like cuLaunchKernel.</summary>
     unsafe void Launch(KernelFunction kernel, int grid, int block, void** args);
-    /// <summary>Column-major strided-batched GEMM with cuBLAS semantics: C = alpha·op(A)·op(B) + beta·C.</summary>
-    void GemmStridedBatched(DType dtype, bool transA, bool transB, int m, int n, int k, double alpha,
+    /// <summary>
+    /// Column-major strided-batched GEMM with cuBLAS semantics: C = alpha·op(A)·op(B) + beta·C, with the element types
+    /// and arithmetic of <paramref name="kind"/> (strides and leading dimensions count elements of each operand's type).
+    /// </summary>
+    void GemmStridedBatched(GemmKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, double beta, ulong c, int ldc, long strideC, int batch);
     /// <summary>Waits for all queued work.</summary>
     void Synchronize();

@@ -10,7 +10,7 @@ namespace Engine.Cuda.Runtime;
 public static class KernelSources
 {
     /// <summary>The op families, each one source file (<c>family.cu</c>).</summary>
-    public static IReadOnlyList<string> Families { get; } = ["elementwise", "reduce", "softmax", "indexing", "fused", "attention"];
+    public static IReadOnlyList<string> Families { get; } = ["elementwise", "reduce", "softmax", "indexing", "fused", "attention", "convert"];
 
     /// <summary>Headers the sources include, by include name.</summary>
     public static IReadOnlyList<string> Headers { get; } = ["common.cuh"];

@@ -112,10 +112,16 @@ public sealed class Trainer
         double lr = Schedule.At(Step);
         Optimizer.LearningRate = lr;
         // The batch is built on the host; its ids go to the model's device once (the device backend keeps the
-        // uploaded ids, so the embedding's and the loss's range checks read nothing back).
+        // uploaded ids, so the embedding's and the loss's range checks read nothing back). The precision scope covers
+        // the forward and the backward (TF32 applies to the backward's GEMMs too); bfloat16 autocast casts the matmul
+        // operands in the forward, and their backward multiplies in bfloat16 as well.
         var device = Model.Device;
-        var loss = Model.Loss(batch.Inputs.To(device), batch.Targets.To(device), batch.IgnoreIndex);
-        loss.Backward();
+        Tensor loss;
+        using (Autocast.Enter(Config.Precision))
+        {
+            loss = Model.Loss(batch.Inputs.To(device), batch.Targets.To(device), batch.IgnoreIndex);
+            loss.Backward();
+        }
         // The one read-back of the step: the loss, together with the squared gradient norm when clipping.
         double lossValue, norm = double.NaN;
         if (Config.GradClip > 0)
@@ -152,7 +158,7 @@ public sealed class Trainer
     public double Validate(int? length = null)
     {
         var ev = length is { } l && l != evaluator.Length ? new Evaluator(Data.Validation, l, Math.Max(Config.EvalTokens, l), tokenBytes: Data.ValidationBytes) : evaluator;
-        return ev.Evaluate(Model);
+        using (Autocast.Enter(Config.Precision)) return ev.Evaluate(Model);
     }
 
     /// <summary>

@@ -42,6 +42,14 @@ public sealed record TrainerConfig
     public ulong Seed { get; init; } = 1;
     /// <summary>CPU threads per kernel (sets <see cref="EngineThreads.Count"/>); 0 leaves it as it is (all cores by default).</summary>
     public int Threads { get; init; }
+    /// <summary>
+    /// Arithmetic of the matrix products in the forward and backward passes and in validation (see <see cref="Autocast"/>):
+    /// float32 (the default, and what checkpoints written before this setting existed read as), TF32 tensor cores on
+    /// CUDA (float32 on the CPU), or bfloat16 autocast with float32 master weights (on the CPU an exact emulation,
+    /// no faster). Stored in JSON as "Float32", "TF32" or "BFloat16".
+    /// </summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Precision>))]
+    public Precision Precision { get; init; } = Precision.Float32;
 
     /// <summary>
     /// Where the model, its batches and the optimiser state live (the CPU by default). Stored as "cpu" or "cuda:N";
@@ -70,6 +78,7 @@ public sealed record TrainerConfig
         if (CheckpointInterval < 0) problems.Add($"CheckpointInterval must not be negative, got {CheckpointInterval}");
         if (KeepCheckpoints < 1) problems.Add($"KeepCheckpoints must be at least 1, got {KeepCheckpoints}");
         if (Threads < 0) problems.Add($"Threads must not be negative (0 keeps the default), got {Threads}");
+        if (!Enum.IsDefined(Precision)) problems.Add($"Precision must be Float32, TF32 or BFloat16, got {(int)Precision}");
         if (problems.Count > 0) throw new ArgumentException("trainer config: " + string.Join("; ", problems));
     }
 

@@ -91,6 +91,7 @@ public sealed partial class Tensor
     {
         DType.Float64 => FromArray<double>(values, shape, device),
         DType.Float32 => FromArray<float>(Array.ConvertAll(values, v => (float)v), shape, device),
+        DType.BFloat16 => FromArray<BFloat16>(Array.ConvertAll(values, v => BFloat16.FromSingle((float)v)), shape, device),
         _ => FromArray<int>(Array.ConvertAll(values, v => checked((int)v)), shape, device),
     };
 

@@ -136,6 +136,7 @@ public sealed partial class Tensor
     {
         DType.Float64 => ToArray<double>(),
         DType.Float32 => Array.ConvertAll(ToArray<float>(), v => (double)v),
+        DType.BFloat16 => Array.ConvertAll(ToArray<BFloat16>(), v => (double)v.ToSingle()),
         _ => Array.ConvertAll(ToArray<int>(), v => (double)v),
     };
 
@@ -164,7 +165,7 @@ public sealed partial class Tensor
     private void CheckHostType<T>(string op) where T : unmanaged
     {
         if (DTypes.Of<T>() != DType)
-            throw new InvalidOperationException($"{op}<{typeof(T).Name}>: tensor has dtype {DType.Name()}; use ToArray<{(DType == DType.Float32 ? "float" : DType == DType.Float64 ? "double" : "int")}>() or ToDoubleArray()");
+            throw new InvalidOperationException($"{op}<{typeof(T).Name}>: tensor has dtype {DType.Name()}; use ToArray<{(DType == DType.Float32 ? "float" : DType == DType.Float64 ? "double" : DType == DType.BFloat16 ? "BFloat16" : "int")}>() or ToDoubleArray()");
     }
 
     /// <summary>Throws unless all tensors are on the same device, naming the op and the devices.</summary>
@@ -184,6 +185,8 @@ public sealed partial class Tensor
     /// <summary>Throws unless the tensor has a floating-point dtype.</summary>
     internal void RequireFloat(string op)
     {
+        if (DType == DType.BFloat16)
+            throw new NotSupportedException($"{op}: bfloat16 tensors (shape {Shapes.Format(ShapeSpan)}) support only casts, copies, views, device moves and matmul; convert with To(DType.Float32) first");
         if (!DType.IsFloat())
             throw new ArgumentException($"{op}: needs a floating-point tensor, got {DType.Name()} of shape {Shapes.Format(ShapeSpan)}");
     }

@@ -13,8 +13,22 @@ public sealed partial class CpuBackend
     {
         DType.Float32 => Wrap(MatMul(Data<float>(a), la, Data<float>(b), lb)),
         DType.Float64 => Wrap(MatMul(Data<double>(a), la, Data<double>(b), lb)),
+        DType.BFloat16 => Wrap(MatMulBFloat16(a, la, b, lb)),
         _ => throw new NotSupportedException($"matmul: needs floating-point tensors, got {a.DType.Name()}"),
     };
+
+    /// <summary>
+    /// bfloat16 operands, float32 result: the operands are widened to float32 (exactly) and multiplied by the float32
+    /// GEMM, so the products are exact and accumulate in float32, as in cuBLAS with bfloat16 inputs and float32 compute.
+    /// An emulation (the CPU has no bfloat16 arithmetic to gain from): it costs a widened copy of each operand.
+    /// </summary>
+    private static float[] MatMulBFloat16(Storage a, Layout la, Storage b, Layout lb)
+    {
+        if (b.DType != DType.BFloat16) throw new ArgumentException($"matmul: dtypes differ ({a.DType.Name()} and {b.DType.Name()})");
+        var wa = Widen(Dense<BFloat16>(a, la));
+        var wb = Widen(Dense<BFloat16>(b, lb));
+        return MatMul(wa, Layout.Contiguous(la.Shape), wb, Layout.Contiguous(lb.Shape));
+    }
 
     /// <summary>
     /// [..., m, k]·[..., k, n] for layouts already broadcast to the same batch shape. Three strategies, all through

@@ -11,6 +11,7 @@ public sealed partial class CpuBackend
         DType.Float32 => Wrap(new float[length]),
         DType.Float64 => Wrap(new double[length]),
         DType.Int32 => Wrap(new int[length]),
+        DType.BFloat16 => Wrap(new BFloat16[length]),
         _ => throw new NotSupportedException(dtype.ToString()),
     };
 
@@ -22,6 +23,7 @@ public sealed partial class CpuBackend
             case DType.Float32: { var a = new float[length]; a.AsSpan().Fill((float)value); return Wrap(a); }
             case DType.Float64: { var a = new double[length]; a.AsSpan().Fill(value); return Wrap(a); }
             case DType.Int32: { var a = new int[length]; a.AsSpan().Fill(checked((int)value)); return Wrap(a); }
+            case DType.BFloat16: { var a = new BFloat16[length]; a.AsSpan().Fill(BFloat16.FromSingle((float)value)); return Wrap(a); }
             default: throw new NotSupportedException(dtype.ToString());
         }
     }
@@ -38,6 +40,7 @@ public sealed partial class CpuBackend
         DType.Float32 => Wrap(Dense<float>(src, layout).ToArray()),
         DType.Float64 => Wrap(Dense<double>(src, layout).ToArray()),
         DType.Int32 => Wrap(Dense<int>(src, layout).ToArray()),
+        DType.BFloat16 => Wrap(Dense<BFloat16>(src, layout).ToArray()),
         _ => throw new NotSupportedException(src.DType.ToString()),
     };
 
@@ -49,6 +52,7 @@ public sealed partial class CpuBackend
             case DType.Float32: CopyInto<float>(src, srcLayout, dst, dstLayout); break;
             case DType.Float64: CopyInto<double>(src, srcLayout, dst, dstLayout); break;
             case DType.Int32: CopyInto<int>(src, srcLayout, dst, dstLayout); break;
+            case DType.BFloat16: CopyInto<BFloat16>(src, srcLayout, dst, dstLayout); break;
         }
     }
 
@@ -82,8 +86,29 @@ public sealed partial class CpuBackend
             (DType.Int32, DType.Float64) => Convert<int, double>(src, layout),
             (DType.Float32, DType.Int32) => Convert<float, int>(src, layout),
             (DType.Float64, DType.Int32) => Convert<double, int>(src, layout),
+            (DType.Float32, DType.BFloat16) => ToBFloat16(Dense<float>(src, layout)),
+            (DType.Float64, DType.BFloat16) => ToBFloat16(Dense<double>(src, layout)),
+            (DType.BFloat16, DType.Float32) => Wrap(Widen(Dense<BFloat16>(src, layout))),
+            (DType.BFloat16, DType.Float64) => Wrap(Array.ConvertAll(Widen(Dense<BFloat16>(src, layout)), v => (double)v)),
+            (DType.BFloat16, _) or (_, DType.BFloat16) => throw new NotSupportedException($"cast: {src.DType.Name()} to {to.Name()} is not supported; bfloat16 converts to and from float32 and float64"),
             _ => Contiguous(src, layout),
         };
+    }
+
+    /// <summary>Rounds to bfloat16, ties to even (float64 goes through float32, as the CUDA backend does).</summary>
+    private static Storage ToBFloat16<T>(ReadOnlySpan<T> s) where T : unmanaged, INumberBase<T>
+    {
+        var d = new BFloat16[s.Length];
+        for (int i = 0; i < s.Length; i++) d[i] = BFloat16.FromSingle(float.CreateTruncating(s[i]));
+        return Wrap(d);
+    }
+
+    /// <summary>bfloat16 values as float32 (exact).</summary>
+    internal static float[] Widen(ReadOnlySpan<BFloat16> s)
+    {
+        var d = GC.AllocateUninitializedArray<float>(s.Length);
+        for (int i = 0; i < s.Length; i++) d[i] = s[i].ToSingle();
+        return d;
     }
 
     private static Storage Convert<TFrom, TTo>(Storage src, Layout layout)

@@ -30,6 +30,8 @@ internal sealed unsafe class EmulatedDevice : IDeviceApi
     public string Description => "host emulation of the CUDA kernels";
     public int Launches { get; private set; }
     public int GemmCalls { get; private set; }
+    /// <summary>The kind of every GEMM call so far, in order (the TF32 mode and the bfloat16 types reach the call).</summary>
+    public List<GemmKind> GemmKinds { get; } = [];
     public long LiveBytes { get { lock (live) return used; } }
 
     public void MakeCurrent() { }
@@ -89,32 +91,47 @@ internal sealed unsafe class EmulatedDevice : IDeviceApi
         Launches++;
     }
 
-    public void GemmStridedBatched(DType dtype, bool transA, bool transB, int m, int n, int k, double alpha,
+    /// <summary>
+    /// TF32 computes like float32 here (the mode is recorded in <see cref="GemmKinds"/>, not emulated); bfloat16
+    /// operands are widened exactly and the float32 result is rounded once from the float64 sum.
+    /// </summary>
+    public void GemmStridedBatched(GemmKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, double beta, ulong c, int ldc, long strideC, int batch)
     {
         // cuBLAS's argument rules, checked like cuBLAS does.
         if (lda < Math.Max(1, transA ? k : m) || ldb < Math.Max(1, transB ? n : k) || ldc < Math.Max(1, m))
             throw new ArgumentException($"gemm: invalid leading dimensions lda={lda} ldb={ldb} ldc={ldc} for m={m} n={n} k={k} transA={transA} transB={transB}");
         GemmCalls++;
-        if (dtype == DType.Float32) Gemm<float>(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
-        else Gemm<double>(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
+        lock (GemmKinds) GemmKinds.Add(kind);
+        switch (kind)
+        {
+            case GemmKind.Float64: Gemm<double, double>(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch); break;
+            case GemmKind.BFloat16: Gemm<BFloat16, float>(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch); break;
+            default: Gemm<float, float>(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch); break;
+        }
     }
 
-    private static void Gemm<T>(bool transA, bool transB, int m, int n, int k, double alpha,
+    private static double Value<T>(T v) where T : unmanaged =>
+        typeof(T) == typeof(BFloat16) ? ((BFloat16)(object)v).ToSingle()
+        : typeof(T) == typeof(float) ? (float)(object)v
+        : (double)(object)v;
+
+    private static void Gemm<TIn, T>(bool transA, bool transB, int m, int n, int k, double alpha,
         ulong a, int lda, long strideA, ulong b, int ldb, long strideB, double beta, ulong c, int ldc, long strideC, int batch)
-        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        where TIn : unmanaged where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         for (int p = 0; p < batch; p++)
         {
-            T* A = (T*)a + p * strideA, B = (T*)b + p * strideB, C = (T*)c + p * strideC;
+            TIn* A = (TIn*)a + p * strideA, B = (TIn*)b + p * strideB;
+            T* C = (T*)c + p * strideC;
             for (int j = 0; j < n; j++)
                 for (int i = 0; i < m; i++)
                 {
                     double acc = 0;
                     for (int l = 0; l < k; l++)
                     {
-                        double av = double.CreateTruncating(transA ? A[l + i * lda] : A[i + l * lda]);
-                        double bv = double.CreateTruncating(transB ? B[j + l * ldb] : B[l + j * ldb]);
+                        double av = Value(transA ? A[l + i * lda] : A[i + l * lda]);
+                        double bv = Value(transB ? B[j + l * ldb] : B[l + j * ldb]);
                         acc += av * bv;
                     }
                     double old = beta == 0 ? 0 : double.CreateTruncating(C[i + j * ldc]);

@@ -36,6 +36,10 @@ inline void __syncthreads() { emu_block_barrier->arrive_and_wait(); }
 
 inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, sizeof f); return f; }
 inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, sizeof d); return d; }
+inline unsigned int __float_as_uint(float v) { unsigned int u; std::memcpy(&u, &v, sizeof u); return u; }
+inline float __uint_as_float(unsigned int v) { float f; std::memcpy(&f, &v, sizeof f); return f; }
+// bfloat16 needs no host type: convert.cu holds it as its raw bits (unsigned short) and converts with the two
+// bit casts above, exactly as on the device.
 
 template <typename T> inline T atomicAdd(T* address, T value) {
     std::lock_guard<std::mutex> lock(emu_atomic_mutex);

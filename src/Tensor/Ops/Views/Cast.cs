@@ -25,6 +25,7 @@ public sealed partial class Tensor
         {
             DType.Float32 => target.FromHost<float>(ToArray<float>()),
             DType.Float64 => target.FromHost<double>(ToArray<double>()),
+            DType.BFloat16 => target.FromHost<BFloat16>(ToArray<BFloat16>()),
             _ => target.FromHost<int>(ToArray<int>()),
         };
         var y = new Tensor(storage, ShapeSpan);
@@ -32,7 +33,10 @@ public sealed partial class Tensor
     }
 }
 
-/// <summary>The gradient is cast back to the input's dtype.</summary>
+/// <summary>
+/// The gradient is cast back to the input's dtype. Under <see cref="Autocast"/> a float32 → bfloat16 cast receives a
+/// float32 gradient (matmul returns float32 gradients for its bfloat16 operands), which passes through unchanged.
+/// </summary>
 internal sealed class CastNode(DType from) : Node
 {
     public override string Name => "cast";
