@@ -136,6 +136,59 @@ public class EmulatedTiledAttentionTests
             Check(dtype, label, new AttentionDims(1, 2, 5, 37, 8, 32), seed += 10, Inputs.IdenticalKeys);
     }
 
+    /// <summary>The device memory one forward and backward call needs beyond its inputs (the allocator's peak).</summary>
+    private static long Workspace(CudaBackend b, int t, AttentionFamily family)
+    {
+        var d = new AttentionDims(1, 1, t, t, 8, 0);
+        var x = Make(d, 5000, Inputs.Random);
+        using var q = Put(b, DType.Float32, x[0]);
+        using var k = Put(b, DType.Float32, x[1]);
+        using var v = Put(b, DType.Float32, x[2]);
+        using var g = Put(b, DType.Float32, x[3]);
+        b.Allocator.ResetPeak();
+        long before = b.Allocator.Stats.AllocatedBytes;
+        using (b.CausalAttentionForward(q, k, v, d, family)) { }
+        var (dq, dk, dv) = b.CausalAttentionBackward(q, k, v, g, d, family);
+        dq.Dispose(); dk.Dispose(); dv.Dispose();
+        return b.Allocator.Stats.PeakAllocatedBytes - before;
+    }
+
+    [Fact]
+    public void NoTimesTWorkspaceIsAllocated()
+    {
+        // peak memory linear in T: x4 from T = 256 to 1024 (a T x T buffer would make it x16), and far below T^2
+        var b = HostEmulator.NewBackend(Device.Cuda(59));
+        var family = AttentionSpec.Softmax.Family(8);
+        long small = Workspace(b, 256, family), large = Workspace(b, 1024, family);
+        Assert.True(large <= 5 * small, $"workspace {small} bytes at T = 256, {large} at T = 1024");
+        Assert.True(large < 1024L * 1024 * sizeof(float) / 8, $"workspace {large} bytes at T = 1024");
+    }
+
+    [Fact]
+    public void TileSizesMatchTheKernelSourceAndFitStaticSharedMemory()
+    {
+        string source = Runtime.KernelSources.Read("attention.cu");
+        int Define(string name) => int.Parse(System.Text.RegularExpressions.Regex.Match(source, $@"#define {name} (\d+)").Groups[1].Value);
+        Assert.Equal(CudaBackend.AttentionTiles.Threads, Define("ATTN_TILE_THREADS"));
+        Assert.Equal(CudaBackend.AttentionTiles.MaxHeadDim, Define("ATTN_TILE_DMAX"));
+        Assert.Equal(CudaBackend.AttentionTiles.Queries(DType.Float32), Define("ATTN_FWD_Q_F32"));
+        Assert.Equal(CudaBackend.AttentionTiles.Queries(DType.Float64), Define("ATTN_FWD_Q_F64"));
+        Assert.Equal(CudaBackend.AttentionTiles.Keys(DType.Float32), Define("ATTN_KEYS_F32"));
+        Assert.Equal(CudaBackend.AttentionTiles.Keys(DType.Float64), Define("ATTN_KEYS_F64"));
+        int dmax = Define("ATTN_TILE_DMAX"), threads = Define("ATTN_TILE_THREADS");
+        foreach (var (t, size) in new[] { ("F32", 4), ("F64", 8) })
+        {
+            int q = Define("ATTN_FWD_Q_" + t), k = Define("ATTN_FWD_K_" + t), bk = Define("ATTN_BWD_K_" + t), kb = Define("ATTN_KEYS_" + t);
+            // the __shared__ arrays of attn_fwd_tiled, attn_bwd_rows_tiled and attn_bwd_keys_tiled
+            long fwd = (q * dmax + 2 * k * dmax + q * k + threads) * (long)size;
+            long rows = (2 * q * dmax + 2 * bk * dmax + q * bk + threads) * (long)size;
+            long keys = (4 * kb * dmax + 2 * kb * kb + kb * 8 + threads) * (long)size;
+            foreach (var bytes in new[] { fwd, rows, keys }) Assert.True(bytes <= 48 * 1024, $"{t}: {bytes} bytes of shared memory");
+            // every row group owns a whole number of threads
+            foreach (var rowsPerBlock in new[] { q, kb }) Assert.Equal(0, threads % rowsPerBlock);
+        }
+    }
+
     [Fact]
     public void TheTiledKernelsAreTheDefault()
     {

@@ -9,8 +9,10 @@
 // Nothing of size tq x tk is stored: every pass over a row recomputes the scores
 // s_ij = qs_i . kn_j - m_h (t - j) (m_h = 0 without ALiBi) from
 //   qs_i = lambda_i * q_i (/ |q_i|)   and   kn_j = k_j (/ |k_j|)            (attn_prep)
-// and the per-row statistics below. Row kernels run one block per (head, query row), the key-gradient kernel one
-// block per (head, key); every sum is over a fixed order, so results do not vary from run to run.
+// and the per-row statistics below. Two sets of kernels: the tiled ones at the end of this file (the default), and
+// the per-row reference kernels (attn_*_reference: one block per (head, query row), the key-gradient kernel one
+// block per (head, key)) they are tested against. Every sum is over a fixed order, so results do not vary from run
+// to run.
 //
 // Per-row statistics (stats[row * 8 + ...]), enough to rebuild any a_ij, w_ij and ds_ij from s_ij alone:
 //   0 smax   max_j s_ij (the stable shift of exp; for Softplus it selects the form of f used, see stage_one)
