@@ -89,12 +89,13 @@ public class EmulatedTiledAttentionTests
     [MemberData(nameof(FloatTypes))]
     public void EveryMemberMatchesTheReferenceOnRaggedTiles(DType dtype)
     {
-        // T = 7 and 33: one ragged query tile, and several key tiles with a ragged tail (tiles of 32/16 or 16/8 rows)
+        // T = 7 and 33: one ragged query tile, and several key tiles with a ragged tail (tiles of 32/16 or 16/8 rows);
+        // the weights (the forward's kernel in its other mode) at T = 7 only, to keep the emulated run short
         int seed = 1000;
         foreach (var label in Members)
         {
             Check(dtype, label, new AttentionDims(1, 2, 7, 7, 8, 0), seed += 10);
-            Check(dtype, label, new AttentionDims(1, 1, 33, 33, 16, 0), seed += 10);
+            Check(dtype, label, new AttentionDims(1, 1, 33, 33, 16, 0), seed += 10, weights: false);
         }
     }
 
