@@ -1,12 +1,44 @@
 using System.Runtime.InteropServices;
+using Engine.Cuda.Runtime;
 
 namespace Engine.Cuda;
 
 // Native kernels (attention.cu) for the causal attention family: forward, handwritten backward and the weights for
 // diagnostics. Like the CPU kernel, nothing of size Tq×Tk is kept: each pass recomputes the scores from the prepared
-// (scaled, normalised) queries and keys, and the backward stores eight statistics per query row.
+// (scaled, normalised) queries and keys, and the backward stores eight statistics per query row. The tiled kernels
+// (FlashAttention-style, docs/cuda.md "Tiled attention") are the default; the per-row kernels stay as their reference.
 public sealed partial class CudaBackend
 {
+    /// <summary>
+    /// The tile geometry of attention.cu's tiled kernels (its ATTN_* defines): blocks of <see cref="Threads"/> threads,
+    /// head dimensions up to <see cref="MaxHeadDim"/> (larger ones use the per-row reference kernels).
+    /// </summary>
+    internal static class AttentionTiles
+    {
+        public const int Threads = 64, MaxHeadDim = 128;
+
+        /// <summary>Query rows per block of the forward and of the query-tile backward.</summary>
+        public static int Queries(DType dtype) => dtype == DType.Float32 ? 32 : 16;
+
+        /// <summary>Keys per block of the key-tile backward.</summary>
+        public static int Keys(DType dtype) => dtype == DType.Float32 ? 16 : 8;
+    }
+
+    /// <summary>Runs the per-row reference attention kernels instead of the tiled ones (tests compare the two).</summary>
+    internal bool ReferenceAttention { get; set; }
+
+    private bool TiledAttention(AttentionArgs args) => !ReferenceAttention && args.D <= AttentionTiles.MaxHeadDim;
+
+    /// <summary>Launches a tiled attention kernel: a grid-stride loop over <paramref name="tiles"/> tiles.</summary>
+    private unsafe void LaunchTiles(string name, int tiles, Action<KernelArgs> args)
+    {
+        var kernel = Api.GetKernel("attention", name);
+        using var a = new KernelArgs();
+        args(a);
+        Api.Launch(kernel, Math.Clamp(tiles, 1, 65535), AttentionTiles.Threads, a.Pointers);
+    }
+
+    private static int Tiles(int rows, int tile) => (rows + tile - 1) / tile;
     /// <summary>The call's sizes and family member as attention.cu's <c>AttnArgs</c> reads them (same field order).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct AttentionArgs
@@ -75,8 +107,15 @@ public sealed partial class CudaBackend
         using (kn)
         {
             ulong knPtr = kn?.Pointer ?? k.Pointer;
-            LaunchRows("attention", "attn_fwd_" + Suffix(q.DType), args.Bh * args.Tq, args.Tk, a =>
-                a.Add(args).Add(qs.Pointer).Add(knPtr).Add(PtrOrNull(v)).Add(weights ? 0UL : result.Pointer).Add(weights ? result.Pointer : 0UL));
+            void Args(KernelArgs a) =>
+                a.Add(args).Add(qs.Pointer).Add(knPtr).Add(PtrOrNull(v)).Add(weights ? 0UL : result.Pointer).Add(weights ? result.Pointer : 0UL);
+            if (TiledAttention(args))
+            {
+                // the tiled kernel writes only the keys its query tiles see
+                if (weights) Api.MemsetZero(result.Pointer, (long)result.Length * q.DType.SizeOf());
+                LaunchTiles("attn_fwd_tiled_" + Suffix(q.DType), args.Bh * Tiles(args.Tq, AttentionTiles.Queries(q.DType)), Args);
+            }
+            else LaunchRows("attention", "attn_fwd_reference_" + Suffix(q.DType), args.Bh * args.Tq, args.Tk, Args);
         }
         return result;
     }
@@ -128,10 +167,20 @@ public sealed partial class CudaBackend
         {
             ulong knPtr = kn?.Pointer ?? sk.Pointer;
             string t = Suffix(sq.DType);
-            LaunchRows("attention", "attn_bwd_rows_" + t, args.Bh * args.Tq, args.Tk, a =>
-                a.Add(args).Add(sq.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dq.Pointer));
-            LaunchRows("attention", "attn_bwd_keys_" + t, args.Bh * args.Tk, args.Tq, a =>
-                a.Add(args).Add(sk.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dk.Pointer).Add(dv.Pointer));
+            void Rows(KernelArgs a) =>
+                a.Add(args).Add(sq.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dq.Pointer);
+            void Keys(KernelArgs a) =>
+                a.Add(args).Add(sk.Pointer).Add(qs.Pointer).Add(knPtr).Add(sv.Pointer).Add(sg.Pointer).Add(stats.Pointer).Add(dk.Pointer).Add(dv.Pointer);
+            if (TiledAttention(args))
+            {
+                LaunchTiles("attn_bwd_rows_tiled_" + t, args.Bh * Tiles(args.Tq, AttentionTiles.Queries(sq.DType)), Rows);
+                LaunchTiles("attn_bwd_keys_tiled_" + t, args.Bh * Tiles(args.Tk, AttentionTiles.Keys(sq.DType)), Keys);
+            }
+            else
+            {
+                LaunchRows("attention", "attn_bwd_rows_reference_" + t, args.Bh * args.Tq, args.Tk, Rows);
+                LaunchRows("attention", "attn_bwd_keys_reference_" + t, args.Bh * args.Tk, args.Tq, Keys);
+            }
         }
         return (dq, dk, dv);
     }
