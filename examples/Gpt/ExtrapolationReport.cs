@@ -204,6 +204,18 @@ internal sealed partial class ExtrapolationReport(IReadOnlyList<ExtrapolateComma
     /// <summary>The console table: loss per length and the longest/shortest ratio, mean ± sd over seeds.</summary>
     public void PrintTable()
     {
+        // Output to a file or a pipe has no width to respect: let the tables take the width they need rather than
+        // wrapping every cell at the 80 columns Spectre assumes there (COLUMNS, when set, still decides).
+        var profile = AnsiConsole.Console.Profile;
+        int width = profile.Width;
+        if (Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COLUMNS")))
+            profile.Width = Math.Max(width, 160);
+        try { PrintTables(); }
+        finally { profile.Width = width; }
+    }
+
+    private void PrintTables()
+    {
         var table = new Table().Title("val loss (nats/token)").AddColumn(new TableColumn("variant").NoWrap());
         foreach (int l in lengths) table.AddColumn(new TableColumn(l.ToString(C)).RightAligned().NoWrap());
         table.AddColumn(new TableColumn($"{lengths[^1] / context}×L / {lengths[0] / context}×L").RightAligned().NoWrap());
