@@ -56,5 +56,15 @@ case $rc in
   124) echo "gpu-check: Engine.GpuCheck ran past its time limit"; status=1 ;;
   *) status=1 ;;
 esac
-echo "reports in $out: gpu-tests.txt, gpu-tests.xml, gpu-check.md, gpu-check.csv (exit $status)"
+# The PyTorch peer on the same GPU, same GPT shape as the check's "GPT train step" row, when torch is importable.
+if command -v python3 > /dev/null 2>&1 && python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" > /dev/null 2>&1; then
+  echo "peer: PyTorch eager (perf/peers/pytorch_gpt.py) ..."
+  for attn in softmax lssar; do
+    timeout 60 python3 "$root/perf/peers/pytorch_gpt.py" --attention $attn --steps 5 --layers 6 --dim 512 --heads 8 \
+      --context 256 --batch 16 --vocab 256 2>&1 | tail -1 | tee -a "$out/pytorch-peer.txt"
+  done
+else
+  echo "peer: no PyTorch with CUDA here; the Engine figures stand alone" | tee "$out/pytorch-peer.txt"
+fi
+echo "reports in $out: gpu-tests.txt, gpu-tests.xml, gpu-check.md, gpu-check.csv, pytorch-peer.txt (exit $status)"
 exit $status

@@ -34,14 +34,13 @@ public class GpuCheckOnEmulationTests
         LongRun.Agreement(backend, report, steps: 3, small);
         Assert.True(report.Failures == 0, Print(report));
         Assert.Contains("16×L", Print(report));
-        // The memory check runs and measures every mark. It does not pass yet: intermediate device buffers go back
-        // to the allocator only when the garbage collector finalizes them, so memory grows between collections
-        // (docs/cuda.md, "Device memory"); the row reports by how much.
+        // Device memory stays flat over the Trainer's steps: each step's intermediates are freed when it ends
+        // (StorageScope), not when the garbage collector gets round to them.
         var memory = new Report();
         LongRun.MemoryIsFlat(backend, memory, steps: 20, small);
         string text = Print(memory);
         TestContext.Current.SendDiagnosticMessage(Print(report) + text);
-        Assert.Contains("peak device memory over 20 LSSAR training steps", text);
+        Assert.True(memory.Failures == 0, text);
         foreach (int step in new[] { 1, 2, 10, 20 }) Assert.Contains($"step {step}: peak", text);
     }
 

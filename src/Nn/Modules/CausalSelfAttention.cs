@@ -46,7 +46,7 @@ public sealed class CausalSelfAttention : Module
         // Read once: another thread may replace the cached tensor (with an equal one) meanwhile.
         var scale = fixedSsmaxScale;
         if (scale is null || scale.DType != q.DType || scale.Device != q.Device)
-            fixedSsmaxScale = scale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
+            using (StorageScope.Suspend()) fixedSsmaxScale = scale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
         return scale;
     }
 

@@ -41,7 +41,8 @@ public sealed class RotaryEmbedding : Module
         if (t is not { } current || current.Cos.Dim(0) < needed || current.Cos.DType != x.DType || current.Cos.Device != x.Device)
         {
             int capacity = Math.Max(needed, t is { } old ? Math.Min(int.MaxValue / 2, old.Cos.Dim(0)) * 2 : 0);
-            tables = t = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
+            // A cache outlives the step that fills it: no StorageScope may free it.
+            using (StorageScope.Suspend()) tables = t = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
         }
         var (cos, sin) = t.Value;
         return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin.Narrow(0, positionOffset, time));

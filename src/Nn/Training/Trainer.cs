@@ -108,45 +108,50 @@ public sealed class Trainer
     public StepResult TrainStep()
     {
         var clock = Stopwatch.StartNew();
-        var batch = Sampler.Next();
-        double lr = Schedule.At(Step);
-        Optimizer.LearningRate = lr;
-        // The batch is built on the host; its ids go to the model's device once (the device backend keeps the
-        // uploaded ids, so the embedding's and the loss's range checks read nothing back). The precision scope covers
-        // the forward and the backward (TF32 applies to the backward's GEMMs too); bfloat16 autocast casts the matmul
-        // operands in the forward, and their backward multiplies in bfloat16 as well.
-        var device = Model.Device;
-        Tensor loss;
-        using (Autocast.Enter(Config.Precision))
+        // Everything the step creates (the uploaded batch, activations, gradients, casts) is freed when it ends, so
+        // device memory stays flat instead of waiting for the garbage collector; parameters, optimiser state and
+        // module caches were created outside the scope, and the gradients are dropped by ZeroGrad below.
+        using var scope = StorageScope.Begin();
+        double lossValue, norm, seconds, lr = Schedule.At(Step);
+        try
         {
-            loss = Model.Loss(batch.Inputs.To(device), batch.Targets.To(device), batch.IgnoreIndex);
-            loss.Backward();
-        }
-        // The one read-back of the step: the loss, together with the squared gradient norm when clipping.
-        double lossValue, norm = double.NaN;
-        if (Config.GradClip > 0)
-        {
-            var parameters = Model.Parameters().ToList();
-            var read = Tensor.Concat([loss.Detach().To(DType.Float64).Reshape(1), GradClip.SquaredNorm(parameters).To(device).Reshape(1)], 0).ToArray<double>();
-            lossValue = read[0];
-            norm = Math.Sqrt(read[1]);
-            if (double.IsFinite(lossValue) && !double.IsFinite(norm))
+            var batch = Sampler.Next();
+            Optimizer.LearningRate = lr;
+            // The batch is built on the host; its ids go to the model's device once (the device backend keeps the
+            // uploaded ids, so the embedding's and the loss's range checks read nothing back). The precision scope covers
+            // the forward and the backward (TF32 applies to the backward's GEMMs too); bfloat16 autocast casts the matmul
+            // operands in the forward, and their backward multiplies in bfloat16 as well.
+            var device = Model.Device;
+            Tensor loss;
+            using (Autocast.Enter(Config.Precision))
             {
-                Optimizer.ZeroGrad();
-                throw new InvalidOperationException($"training: the gradient norm is {norm} at step {Step + 1} (loss {lossValue:G6}); training diverged, lower the learning rate");
+                loss = Model.Loss(batch.Inputs.To(device), batch.Targets.To(device), batch.IgnoreIndex);
+                loss.Backward();
             }
-            if (double.IsFinite(lossValue)) GradClip.ScaleToNorm(parameters, norm, Config.GradClip);
+            // The one read-back of the step: the loss, together with the squared gradient norm when clipping.
+            norm = double.NaN;
+            if (Config.GradClip > 0)
+            {
+                var parameters = Model.Parameters().ToList();
+                var read = Tensor.Concat([loss.Detach().To(DType.Float64).Reshape(1), GradClip.SquaredNorm(parameters).To(device).Reshape(1)], 0).ToArray<double>();
+                lossValue = read[0];
+                norm = Math.Sqrt(read[1]);
+                if (double.IsFinite(lossValue) && !double.IsFinite(norm))
+                    throw new InvalidOperationException($"training: the gradient norm is {norm} at step {Step + 1} (loss {lossValue:G6}); training diverged, lower the learning rate");
+                if (double.IsFinite(lossValue)) GradClip.ScaleToNorm(parameters, norm, Config.GradClip);
+            }
+            else lossValue = loss.Item();
+            if (!double.IsFinite(lossValue))
+                throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
+            Optimizer.Step();
+            Step++;
+            seconds = clock.Elapsed.TotalSeconds;
         }
-        else lossValue = loss.Item();
-        if (!double.IsFinite(lossValue))
+        finally
         {
+            // The step's gradients die with its scope: never leave a parameter pointing at a freed one.
             Optimizer.ZeroGrad();
-            throw new InvalidOperationException($"training: the loss is {lossValue} at step {Step + 1} (lr {lr:G4}); training diverged, lower the learning rate");
         }
-        Optimizer.Step();
-        Optimizer.ZeroGrad();
-        Step++;
-        double seconds = clock.Elapsed.TotalSeconds;
         return new StepResult(Step, lossValue, lr, norm, Config.BatchSize * (double)Model.Config.ContextLength / Math.Max(seconds, 1e-9));
     }
 

@@ -11,6 +11,7 @@ public abstract class Storage : IDisposable
     {
         DType = dtype;
         Length = length;
+        StorageScope.Track(this);
     }
 
     /// <summary>The backend that owns this storage and runs ops on it.</summary>

@@ -1,0 +1,63 @@
+namespace Engine;
+
+/// <summary>
+/// Frees, when it ends, every storage created while it was the current scope on this flow: the intermediates of a
+/// training step (activations, gradients, casts, the uploaded batch), whose device memory would otherwise wait for
+/// the garbage collector, which does not see device memory. A storage that must outlive the scope is either created
+/// under <see cref="Suspend"/> (caches such as RoPE tables) or named with <see cref="Keep"/>. Using a freed storage
+/// afterwards throws <see cref="ObjectDisposedException"/> on a device; host storages stay valid (their
+/// <see cref="Storage.Dispose"/> does nothing), so a scope never makes a CPU result wrong.
+/// </summary>
+/// <remarks>One scope per flow (an <see cref="AsyncLocal{T}"/>): nested scopes each free what they created.</remarks>
+public sealed class StorageScope : IDisposable
+{
+    private static readonly AsyncLocal<StorageScope?> current = new();
+    private readonly StorageScope? outer;
+    private readonly List<Storage> created = [];
+    private readonly HashSet<Storage> kept = new(ReferenceEqualityComparer.Instance);
+    private bool ended;
+
+    private StorageScope(StorageScope? outer) => this.outer = outer;
+
+    /// <summary>Starts a scope on this flow; dispose it to free what was created in it.</summary>
+    public static StorageScope Begin() => current.Value = new StorageScope(current.Value);
+
+    /// <summary>Storages created until the returned handle is disposed belong to no scope (for caches that outlive it).</summary>
+    public static IDisposable Suspend()
+    {
+        var saved = current.Value;
+        current.Value = null;
+        return new Restore(saved);
+    }
+
+    /// <summary>Number of storages this scope has created so far.</summary>
+    public int Created => created.Count;
+
+    /// <summary>Exempts the storage of <paramref name="tensor"/> from this scope: it survives the scope's end.</summary>
+    public void Keep(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        kept.Add(tensor.Storage);
+    }
+
+    internal static void Track(Storage storage)
+    {
+        if (current.Value is { ended: false } scope) scope.created.Add(storage);
+    }
+
+    /// <summary>Frees every storage created in the scope except the kept ones, and makes the outer scope current again.</summary>
+    public void Dispose()
+    {
+        if (ended) return;
+        ended = true;
+        if (ReferenceEquals(current.Value, this)) current.Value = outer;
+        foreach (var s in created)
+            if (!kept.Contains(s)) s.Dispose();
+        created.Clear();
+    }
+
+    private sealed class Restore(StorageScope? saved) : IDisposable
+    {
+        public void Dispose() => current.Value = saved;
+    }
+}
