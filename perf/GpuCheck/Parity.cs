@@ -331,7 +331,7 @@ internal sealed class Parity(CudaBackend gpu, Report report)
                 var (dqg, dkg, dvg) = gpu.CausalAttentionBackward(q.gpu, k.gpu, v.gpu, g.gpu, d, family);
                 Compare(w, n + " dq", dqc, dqg, 50); Compare(w, n + " dk", dkc, dkg, 50); Compare(w, n + " dv", dvc, dvg, 50);
             }
-        Row($"causal attention, 7 variants fwd+weights+bwd {t}", w);
+        Row($"causal attention, {labels.Length} variants (tiled kernels) fwd+weights+bwd {t}", w);
     }
 
     private void Casts()

@@ -43,6 +43,7 @@ Guard("throughput", "GEMM", () =>
 {
     Throughput.Gemm(gpu, report, 4096, DType.Float32, tf32: false, reps: 20);
     Throughput.Gemm(gpu, report, 4096, DType.Float32, tf32: true, reps: 20);
+    Throughput.Gemm(gpu, report, 4096, DType.BFloat16, tf32: false, reps: 20);
     Throughput.Gemm(gpu, report, 2048, DType.Float64, tf32: false, reps: 5);
 });
 Guard("throughput", "train step", () => Throughput.TrainStep(gpu, report, includeCpu: !quick));

@@ -8,8 +8,10 @@ internal static class Throughput
 {
     public static void Gemm(CudaBackend gpu, Report report, int n, DType dtype, bool tf32, int reps)
     {
-        var a = Tensor.RandN([n, n], 1UL, dtype).To(gpu.Device);
-        var b = Tensor.RandN([n, n], 2UL, dtype).To(gpu.Device);
+        // bfloat16 operands are rounded from float32 once, outside the clock; the product accumulates and returns float32.
+        var source = dtype == DType.BFloat16 ? DType.Float32 : dtype;
+        var a = Tensor.RandN([n, n], 1UL, source).To(gpu.Device).To(dtype);
+        var b = Tensor.RandN([n, n], 2UL, source).To(gpu.Device).To(dtype);
         bool previous = gpu.AllowTf32;
         gpu.AllowTf32 = tf32;
         try
@@ -21,7 +23,12 @@ internal static class Throughput
             gpu.Synchronize();
             double s = sw.Elapsed.TotalSeconds / reps;
             double tflops = 2.0 * n * n * n / s / 1e12;
-            string kind = dtype == DType.Float64 ? "f64" : tf32 ? "f32 (TF32 tensor cores)" : "f32";
+            string kind = dtype switch
+            {
+                DType.Float64 => "f64",
+                DType.BFloat16 => "bf16 inputs, f32 accumulation",
+                _ => tf32 ? "f32 (TF32 tensor cores)" : "f32",
+            };
             report.Add("throughput", $"GEMM {n}×{n}×{n} {kind}", null, $"{s * 1e3:0.000} ms, {tflops:0.0} TFLOP/s");
         }
         finally

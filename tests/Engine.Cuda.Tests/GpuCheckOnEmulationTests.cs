@@ -44,6 +44,22 @@ public class GpuCheckOnEmulationTests
         foreach (int step in new[] { 1, 2, 10, 20 }) Assert.Contains($"step {step}: peak", text);
     }
 
+    [Fact]
+    public void GemmThroughputRowsRunForEveryKind()
+    {
+        var backend = HostEmulator.NewBackend(Device.Cuda(59));
+        BackendRegistry.Register(backend);
+        var report = new Report();
+        Throughput.Gemm(backend, report, 16, DType.Float32, tf32: false, reps: 1);
+        Throughput.Gemm(backend, report, 16, DType.Float32, tf32: true, reps: 1);
+        Throughput.Gemm(backend, report, 16, DType.BFloat16, tf32: false, reps: 1);
+        Throughput.Gemm(backend, report, 16, DType.Float64, tf32: false, reps: 1);
+        string text = Print(report);
+        Assert.True(report.Failures == 0, text);
+        Assert.Equal(4, System.Text.RegularExpressions.Regex.Count(text, "GEMM 16×16×16 "));
+        foreach (var kind in new[] { "TF32", "bf16 inputs", "f64" }) Assert.Contains(kind, text);
+    }
+
     private static string Print(Report report)
     {
         var text = new StringWriter();
