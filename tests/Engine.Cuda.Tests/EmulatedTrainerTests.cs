@@ -133,6 +133,26 @@ public class EmulatedTrainerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => emb.IndexSelect(0, Tensor.FromArray(new[] { 0, 5 }, Dev)));
         Assert.Throws<ArgumentException>(() => Tensor.CrossEntropy(Tensor.RandN([2, 4], 2UL).To(Dev), Tensor.FromArray(new[] { 1, 4 }, Dev)));
     }
+
+    [Fact]
+    public void TrainingAndEvaluationGiveTheirDeviceMemoryBack()
+    {
+        // A backend of its own, so its allocator counts only this test.
+        var backend = HostEmulator.NewBackend(Device.Cuda(58));
+        BackendRegistry.Register(backend);
+        var trainer = new Trainer(Tiny, Settings(backend.Device, steps: 3) with { EvalInterval = 100 }, Data);
+        trainer.TrainStep();                       // warm-up: RoPE tables and other caches
+        backend.Synchronize();
+        long afterFirst = backend.Allocator.Stats.AllocatedBytes;
+        for (int i = 0; i < 2; i++) trainer.TrainStep();
+        backend.Synchronize();
+        Assert.Equal(afterFirst, backend.Allocator.Stats.AllocatedBytes);
+        var ev = new Evaluator(Data.Validation, Tiny.ContextLength, 256);
+        ev.EvaluateByPosition(trainer.Model);      // warm-up of the eval path
+        long afterEval = backend.Allocator.Stats.AllocatedBytes;
+        ev.EvaluateByPosition(trainer.Model);
+        Assert.Equal(afterEval, backend.Allocator.Stats.AllocatedBytes);
+    }
 }
 
 internal sealed class TempDir : IDisposable

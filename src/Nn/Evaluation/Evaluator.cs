@@ -90,13 +90,22 @@ public sealed class Evaluator
     /// loss summed per window position (see <see cref="EvaluationResult"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The logits have the wrong shape, too small a vocabulary, or a non-finite value.</exception>
-    public EvaluationResult EvaluateByPosition(Func<Tensor, Tensor> forward)
+    public EvaluationResult EvaluateByPosition(Func<Tensor, Tensor> forward) => EvaluateByPosition(forward, freePerBatch: false);
+
+    /// <param name="forward">The model's forward pass.</param>
+    /// <param name="freePerBatch">
+    /// Free every storage a batch created once its losses are summed (a <see cref="StorageScope"/> per batch), so
+    /// device memory stays flat over a long evaluation; only for a forward known to keep nothing it creates (the
+    /// model's own, whose caches are made under <see cref="StorageScope.Suspend"/>).
+    /// </param>
+    private EvaluationResult EvaluateByPosition(Func<Tensor, Tensor> forward, bool freePerBatch)
     {
         ArgumentNullException.ThrowIfNull(forward);
         using var _ = new NoGrad();
         var sums = new double[Length];
         for (int first = 0; first < Windows; first += batchRows)
         {
+            using var scope = freePerBatch ? StorageScope.Begin() : null;
             int rows = Math.Min(batchRows, Windows - first);
             var x = new int[rows * Length];
             Array.Copy(tokens, first * Length, x, 0, rows * Length);
@@ -117,7 +126,7 @@ public sealed class Evaluator
     {
         ArgumentNullException.ThrowIfNull(model);
         var device = model.Device;
-        return EvaluateByPosition(x => model.Forward(x.To(device), null, training: false));
+        return EvaluateByPosition(x => model.Forward(x.To(device), null, training: false), freePerBatch: true);
     }
 
     private void AddNegLogLikelihood(Tensor logits, int rows, int targetStart, double[] positionSums)
