@@ -57,4 +57,40 @@ public class StorageScopeTests
         using (StorageScope.Begin()) y = Tensor.FromArray(new float[] { 1, 2, 3 }).Mul(Tensor.FromArray(new float[] { 2, 2, 2 }));
         Assert.Equal(new double[] { 2, 4, 6 }, y.ToDoubleArray());
     }
+
+    [Fact]
+    public void APooledHostResultIsUnusableAfterItsScopeAndItsArrayIsReused()
+    {
+        const int n = 4096;   // above the pool's minimum length
+        var a = Tensor.Full([n], 2f);
+        Tensor y;
+        float[] array;
+        using (StorageScope.Begin())
+        {
+            y = a.Mul(a);
+            array = ((Engine.Cpu.CpuStorage<float>)y.Storage).Data;
+            Assert.Equal(4.0, y.ToDoubleArray()[n - 1]);
+        }
+        // Freed, not silently wrong: reading it throws.
+        var e = Assert.Throws<ObjectDisposedException>(() => y.ToDoubleArray());
+        Assert.Contains("StorageScope", e.Message);
+        // The next result of that length takes the same array back, zeroed where the op needs zeros.
+        var z = Tensor.Zeros([n]);
+        Assert.Same(array, ((Engine.Cpu.CpuStorage<float>)z.Storage).Data);
+        Assert.All(z.ToDoubleArray(), v => Assert.Equal(0.0, v));
+        Assert.Equal(4.0, a.Mul(a).ToDoubleArray()[0]);
+    }
+
+    [Fact]
+    public void ACallersArrayIsNeverTakenByThePool()
+    {
+        var mine = new float[4096];
+        mine[0] = 7;
+        Tensor t;
+        using (StorageScope.Begin()) t = new Tensor(new Engine.Cpu.CpuStorage<float>(mine), [4096]);
+        Assert.Equal(7.0, t.ToDoubleArray()[0]);          // still the caller's, still readable
+        var z = Tensor.Zeros([4096]);
+        Assert.NotSame(mine, ((Engine.Cpu.CpuStorage<float>)z.Storage).Data);
+        Assert.Equal(7f, mine[0]);
+    }
 }

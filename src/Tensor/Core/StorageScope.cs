@@ -5,15 +5,18 @@ namespace Engine;
 /// training step (activations, gradients, casts, the uploaded batch), whose device memory would otherwise wait for
 /// the garbage collector, which does not see device memory. A storage that must outlive the scope is either created
 /// under <see cref="Suspend"/> (caches such as RoPE tables) or named with <see cref="Keep"/>. Using a freed storage
-/// afterwards throws <see cref="ObjectDisposedException"/> on a device; host storages stay valid (their
-/// <see cref="Storage.Dispose"/> does nothing), so a scope never makes a CPU result wrong.
+/// afterwards throws <see cref="ObjectDisposedException"/>, on a device and on the host alike (a host op result gives
+/// its array back to a pool that the next step reuses; an array a caller wrapped stays the caller's), so a scope
+/// never makes a result silently wrong.
 /// </summary>
 /// <remarks>One scope per flow (an <see cref="AsyncLocal{T}"/>): nested scopes each free what they created.</remarks>
 public sealed class StorageScope : IDisposable
 {
     private static readonly AsyncLocal<StorageScope?> current = new();
     private readonly StorageScope? outer;
-    private readonly List<Storage> created = [];
+    // Weak: a temporary that dies during the scope is the collector's as before (the scope must not raise the peak
+    // by holding every intermediate until its end); what is still alive at the end is freed then.
+    private readonly List<WeakReference<Storage>> created = [];
     private readonly HashSet<Storage> kept = new(ReferenceEqualityComparer.Instance);
     private bool ended;
 
@@ -42,7 +45,7 @@ public sealed class StorageScope : IDisposable
 
     internal static void Track(Storage storage)
     {
-        if (current.Value is { ended: false } scope) scope.created.Add(storage);
+        if (current.Value is { ended: false } scope) scope.created.Add(new WeakReference<Storage>(storage));
     }
 
     /// <summary>Frees every storage created in the scope except the kept ones, and makes the outer scope current again.</summary>
@@ -51,8 +54,8 @@ public sealed class StorageScope : IDisposable
         if (ended) return;
         ended = true;
         if (ReferenceEquals(current.Value, this)) current.Value = outer;
-        foreach (var s in created)
-            if (!kept.Contains(s)) s.Dispose();
+        foreach (var w in created)
+            if (w.TryGetTarget(out var s) && !kept.Contains(s)) s.Dispose();
         created.Clear();
     }
 

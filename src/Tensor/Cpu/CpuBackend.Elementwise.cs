@@ -24,7 +24,7 @@ public sealed partial class CpuBackend
     private static T[] Unary<T>(UnaryOp op, Storage x, Layout lx, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = lx.Count;
-        var y = GC.AllocateUninitializedArray<T>(n);
+        var y = CpuArrayPool.RentUninitialized<T>(n);
         if (n == 0) return y; // some TensorPrimitives reject empty spans
         T[] src; int offset;
         if (lx.IsContiguous) { src = Data<T>(x); offset = lx.Offset; }
@@ -93,7 +93,7 @@ public sealed partial class CpuBackend
     internal static T[] Binary<T>(BinaryOp op, T[] a, Layout la, T[] b, Layout lb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int count = la.Count;
-        var y = GC.AllocateUninitializedArray<T>(count);   // every element is written below
+        var y = CpuArrayPool.RentUninitialized<T>(count);   // every element is written below
         if (count == 0) return y;
         if (la.IsContiguous && lb.IsContiguous)
         {
@@ -204,7 +204,7 @@ public sealed partial class CpuBackend
     private static T[] Where<T>(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var va = Dense<T>(a, la); var vb = Dense<T>(b, lb);
-        var y = new T[va.Length];
+        var y = CpuArrayPool.Rent<T>(va.Length);
         switch (cond.DType)
         {
             case DType.Float32: { var c = Dense<float>(cond, lc); for (int i = 0; i < y.Length; i++) y[i] = c[i] != 0 ? va[i] : vb[i]; break; }

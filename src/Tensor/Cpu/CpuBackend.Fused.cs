@@ -22,7 +22,7 @@ public sealed partial class CpuBackend
 
     private static (Storage, Storage, Storage) NormForward<T>(T[] x, T[]? w, T[]? b, int rows, int cols, double eps, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = GC.AllocateUninitializedArray<T>(rows * cols);   // every row is written below
+        var y = CpuArrayPool.RentUninitialized<T>(rows * cols);   // every row is written below
         var mean = new T[rows];
         var rstd = new T[rows];
         T n = T.CreateChecked(cols), e = T.CreateChecked(eps);
@@ -60,7 +60,7 @@ public sealed partial class CpuBackend
     private static (Storage, Storage?, Storage?) NormBackward<T>(T[] x, T[]? w, bool hasBias, T[] mean, T[] rstd, T[] dy, int rows, int cols, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // Every row of both is written below, so neither needs zeroing.
-        var dx = GC.AllocateUninitializedArray<T>(rows * cols);
+        var dx = CpuArrayPool.RentUninitialized<T>(rows * cols);
         var xhatAll = w is not null ? GC.AllocateUninitializedArray<T>(rows * cols) : null;  // kept for the weight gradient
         T n = T.CreateChecked(cols);
         EngineThreads.For(rows, cols * 8L, (start, end) =>
@@ -158,7 +158,7 @@ public sealed partial class CpuBackend
     /// <summary>d loss / d logits = (softmax(x) − onehot(t))·scale, where softmax(x) = exp(x − lse).</summary>
     private static T[] CrossEntropyBackward<T>(T[] x, int[] t, T[] lse, int rows, int cols, int ignoreIndex, double scale) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var dx = new T[rows * cols];
+        var dx = CpuArrayPool.Rent<T>(rows * cols);
         T s = T.CreateChecked(scale);
         EngineThreads.For(rows, cols * 3L, (start, end) =>
         {
@@ -189,7 +189,7 @@ public sealed partial class CpuBackend
     private static T[] Rope<T>(T[] x, T[] cos, T[] sin, int groups, int time, int dim, bool inverse) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int half = dim / 2;
-        var y = new T[x.Length];
+        var y = CpuArrayPool.Rent<T>(x.Length);
         EngineThreads.For(groups, (long)time * dim * 4, (start, end) =>
         {
             var tmp = new T[half];

@@ -50,7 +50,7 @@ public sealed partial class CpuBackend
     private static T[] IndexAdd<T>(ReadOnlySpan<int> shape, int axis, int[] idx, int count, ReadOnlySpan<T> src) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (outer, size, inner) = Around(shape, axis);
-        var y = new T[outer * size * inner];
+        var y = CpuArrayPool.Rent<T>(outer * size * inner);
         for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_add", axis, shape);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)
@@ -73,7 +73,7 @@ public sealed partial class CpuBackend
     {
         var (outer, size, inner) = Around(xShape, axis);
         int count = idxShape[axis];
-        var y = new T[idx.Length];
+        var y = CpuArrayPool.Rent<T>(idx.Length);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)
                 for (int i = 0; i < inner; i++)
@@ -98,7 +98,7 @@ public sealed partial class CpuBackend
     {
         var (outer, size, inner) = Around(shape, axis);
         int count = idxShape[axis];
-        var y = new T[outer * size * inner];
+        var y = CpuArrayPool.Rent<T>(outer * size * inner);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)
                 for (int i = 0; i < inner; i++)

@@ -43,7 +43,7 @@ public sealed partial class CpuBackend
         int batch = 1;
         for (int d = 0; d < r - 2; d++) batch *= la.ShapeArray[d];
         // Every element is written by Gemm.Compute (k = 0 included), so the result needs no zeroing.
-        var c = GC.AllocateUninitializedArray<T>(batch * m * n);
+        var c = CpuArrayPool.RentUninitialized<T>(batch * m * n);
         if (c.Length == 0) return c;
         int ars = la.StrideArray[r - 2], acs = la.StrideArray[r - 1], brs = lb.StrideArray[r - 2], bcs = lb.StrideArray[r - 1];
         if (batch == 1)

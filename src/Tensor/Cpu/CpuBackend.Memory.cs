@@ -8,10 +8,10 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Zeros(DType dtype, int length) => dtype switch
     {
-        DType.Float32 => Wrap(new float[length]),
-        DType.Float64 => Wrap(new double[length]),
-        DType.Int32 => Wrap(new int[length]),
-        DType.BFloat16 => Wrap(new BFloat16[length]),
+        DType.Float32 => Wrap(CpuArrayPool.Rent<float>(length)),
+        DType.Float64 => Wrap(CpuArrayPool.Rent<double>(length)),
+        DType.Int32 => Wrap(CpuArrayPool.Rent<int>(length)),
+        DType.BFloat16 => Wrap(CpuArrayPool.Rent<BFloat16>(length)),
         _ => throw new NotSupportedException(dtype.ToString()),
     };
 
@@ -20,16 +20,16 @@ public sealed partial class CpuBackend
     {
         switch (dtype)
         {
-            case DType.Float32: { var a = new float[length]; a.AsSpan().Fill((float)value); return Wrap(a); }
-            case DType.Float64: { var a = new double[length]; a.AsSpan().Fill(value); return Wrap(a); }
-            case DType.Int32: { var a = new int[length]; a.AsSpan().Fill(checked((int)value)); return Wrap(a); }
-            case DType.BFloat16: { var a = new BFloat16[length]; a.AsSpan().Fill(BFloat16.FromSingle((float)value)); return Wrap(a); }
+            case DType.Float32: { var a = CpuArrayPool.RentUninitialized<float>(length); a.AsSpan().Fill((float)value); return Wrap(a); }
+            case DType.Float64: { var a = CpuArrayPool.RentUninitialized<double>(length); a.AsSpan().Fill(value); return Wrap(a); }
+            case DType.Int32: { var a = CpuArrayPool.RentUninitialized<int>(length); a.AsSpan().Fill(checked((int)value)); return Wrap(a); }
+            case DType.BFloat16: { var a = CpuArrayPool.RentUninitialized<BFloat16>(length); a.AsSpan().Fill(BFloat16.FromSingle((float)value)); return Wrap(a); }
             default: throw new NotSupportedException(dtype.ToString());
         }
     }
 
     /// <inheritdoc/>
-    public Storage FromHost<T>(ReadOnlySpan<T> data) where T : unmanaged => Wrap(data.ToArray());
+    public Storage FromHost<T>(ReadOnlySpan<T> data) where T : unmanaged => Wrap(CpuArrayPool.Copy(data));
 
     /// <inheritdoc/>
     public void ToHost<T>(Storage src, Layout layout, Span<T> dst) where T : unmanaged => Gather(Data<T>(src), layout, dst);
@@ -37,10 +37,10 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Contiguous(Storage src, Layout layout) => src.DType switch
     {
-        DType.Float32 => Wrap(Dense<float>(src, layout).ToArray()),
-        DType.Float64 => Wrap(Dense<double>(src, layout).ToArray()),
-        DType.Int32 => Wrap(Dense<int>(src, layout).ToArray()),
-        DType.BFloat16 => Wrap(Dense<BFloat16>(src, layout).ToArray()),
+        DType.Float32 => Wrap(CpuArrayPool.Copy(Dense<float>(src, layout))),
+        DType.Float64 => Wrap(CpuArrayPool.Copy(Dense<double>(src, layout))),
+        DType.Int32 => Wrap(CpuArrayPool.Copy(Dense<int>(src, layout))),
+        DType.BFloat16 => Wrap(CpuArrayPool.Copy(Dense<BFloat16>(src, layout))),
         _ => throw new NotSupportedException(src.DType.ToString()),
     };
 

@@ -33,7 +33,7 @@ public sealed partial class CpuBackend
     private static T[] Reduce<T>(ReduceOp op, Storage x, Layout lx, ReadOnlySpan<int> axes) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var (rows, cols, moved) = MoveAxesLast(lx, axes);
-        var y = new T[rows];
+        var y = CpuArrayPool.Rent<T>(rows);
         if (cols == 0)
         {
             // Empty reduction: sum is 0; max/min of nothing is undefined (the tensor op rejects it before here).

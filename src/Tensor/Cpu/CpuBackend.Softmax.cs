@@ -8,8 +8,8 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Softmax(Storage x, Layout lx, bool log) => x.DType switch
     {
-        DType.Float32 => Wrap(Softmax<float>(Dense<float>(x, lx).ToArray(), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
-        DType.Float64 => Wrap(Softmax<double>(Dense<double>(x, lx).ToArray(), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
+        DType.Float32 => Wrap(Softmax<float>(CpuArrayPool.Copy(Dense<float>(x, lx)), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
+        DType.Float64 => Wrap(Softmax<double>(CpuArrayPool.Copy(Dense<double>(x, lx)), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
         _ => throw new NotSupportedException($"softmax: needs a floating-point tensor, got {x.DType.Name()}"),
     };
 
@@ -56,7 +56,7 @@ public sealed partial class CpuBackend
     /// </summary>
     private static T[] SoftmaxBackward<T>(T[] y, T[] dy, int rows, int cols, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var dx = new T[rows * cols];
+        var dx = CpuArrayPool.Rent<T>(rows * cols);
         EngineThreads.For(rows, cols * 4L, (start, end) =>
         {
             var p = log ? new T[cols] : null;

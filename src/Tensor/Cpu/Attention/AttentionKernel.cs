@@ -22,7 +22,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     public static T[] Forward(T[] q, T[] k, T[] v, AttentionDims d, AttentionFamily f)
     {
-        var output = new T[d.Batch * d.Heads * d.Queries * d.HeadDim];
+        var output = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.HeadDim);
         int heads = d.Batch * d.Heads;
         EngineThreads.For(heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
         {
@@ -44,7 +44,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     public static T[] Weights(T[] q, T[] k, AttentionDims d, AttentionFamily f)
     {
-        var weights = new T[d.Batch * d.Heads * d.Queries * d.Keys];
+        var weights = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.Keys);
         EngineThreads.For(d.Batch * d.Heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
         {
             using var ws = new Workspace(d, backward: false);
@@ -66,9 +66,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     public static (T[] Dq, T[] Dk, T[] Dv) Backward(T[] q, T[] k, T[] v, T[] dOut, AttentionDims d, AttentionFamily f)
     {
         int D = d.HeadDim, tk = d.Keys;
-        var dq = new T[d.Batch * d.Heads * d.Queries * D];
-        var dk = new T[d.Batch * d.Heads * tk * D];
-        var dv = new T[dk.Length];
+        var dq = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * D);
+        var dk = CpuArrayPool.Rent<T>(d.Batch * d.Heads * tk * D);
+        var dv = CpuArrayPool.Rent<T>(dk.Length);
         int bq = BackwardBlockRows(tk);
         EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
         {
