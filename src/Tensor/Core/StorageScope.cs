@@ -14,9 +14,11 @@ public sealed class StorageScope : IDisposable
 {
     private static readonly AsyncLocal<StorageScope?> current = new();
     private readonly StorageScope? outer;
-    // Weak: a temporary that dies during the scope is the collector's as before (the scope must not raise the peak
-    // by holding every intermediate until its end); what is still alive at the end is freed then.
-    private readonly List<WeakReference<Storage>> created = [];
+    // Host storages weakly: a temporary that dies during the scope is the collector's as before (holding every
+    // intermediate until the end would raise the peak); what is still alive at the end goes back to the pool then.
+    // Device storages strongly: the collector does not see device memory, so each one is freed at the end.
+    private readonly List<WeakReference<Storage>> createdOnHost = [];
+    private readonly List<Storage> createdOnDevice = [];
     private readonly HashSet<Storage> kept = new(ReferenceEqualityComparer.Instance);
     private bool ended;
 
@@ -34,7 +36,7 @@ public sealed class StorageScope : IDisposable
     }
 
     /// <summary>Number of storages this scope has created so far.</summary>
-    public int Created => created.Count;
+    public int Created => createdOnHost.Count + createdOnDevice.Count;
 
     /// <summary>Exempts the storage of <paramref name="tensor"/> from this scope: it survives the scope's end.</summary>
     public void Keep(Tensor tensor)
@@ -45,7 +47,9 @@ public sealed class StorageScope : IDisposable
 
     internal static void Track(Storage storage)
     {
-        if (current.Value is { ended: false } scope) scope.created.Add(new WeakReference<Storage>(storage));
+        if (current.Value is not { ended: false } scope) return;
+        if (storage.IsHostMemory) scope.createdOnHost.Add(new WeakReference<Storage>(storage));
+        else scope.createdOnDevice.Add(storage);
     }
 
     /// <summary>Frees every storage created in the scope except the kept ones, and makes the outer scope current again.</summary>
@@ -54,9 +58,12 @@ public sealed class StorageScope : IDisposable
         if (ended) return;
         ended = true;
         if (ReferenceEquals(current.Value, this)) current.Value = outer;
-        foreach (var w in created)
+        foreach (var w in createdOnHost)
             if (w.TryGetTarget(out var s) && !kept.Contains(s)) s.Dispose();
-        created.Clear();
+        foreach (var s in createdOnDevice)
+            if (!kept.Contains(s)) s.Dispose();
+        createdOnHost.Clear();
+        createdOnDevice.Clear();
     }
 
     private sealed class Restore(StorageScope? saved) : IDisposable
