@@ -11,7 +11,7 @@ public sealed class CpuStorage<T> : Storage where T : unmanaged
 {
     private readonly T[] data;
     private readonly bool pooled;
-    private bool freed;
+    private int freed;   // 0 or 1; set once (Interlocked), so an array is never given back twice
 
     /// <summary>Wraps an array (not copied).</summary>
     public CpuStorage(T[] data) : base(DTypes.Of<T>(), data.Length)
@@ -26,7 +26,7 @@ public sealed class CpuStorage<T> : Storage where T : unmanaged
     {
         get
         {
-            if (freed) throw new ObjectDisposedException(nameof(CpuStorage<T>), $"cpu storage of {data.Length} {DType.Name()} elements: it was freed when the StorageScope that created it ended; keep it with StorageScope.Keep or create it outside the scope");
+            if (freed != 0) throw new ObjectDisposedException(nameof(CpuStorage<T>), $"cpu storage of {data.Length} {DType.Name()} elements: it was freed when the StorageScope that created it ended; keep it with StorageScope.Keep or create it outside the scope");
             return data;
         }
     }
@@ -39,11 +39,7 @@ public sealed class CpuStorage<T> : Storage where T : unmanaged
     /// <inheritdoc/>
     public override void Dispose()
     {
-        if (pooled && !freed)
-        {
-            freed = true;
-            CpuArrayPool.Return(data);
-        }
+        if (pooled && Interlocked.Exchange(ref freed, 1) == 0) CpuArrayPool.Return(data);
         base.Dispose();
     }
 }
