@@ -54,6 +54,7 @@ internal static class CpuArrayPool
     /// <summary>Keeps <paramref name="array"/> for reuse (its owner has freed it).</summary>
     public static void Return<T>(T[] array) where T : unmanaged
     {
+        if (array.Length < MinLength) return;   // never handed out by the pool (TryTake skips such lengths)
         long bytes = (long)array.Length * Unsafe.SizeOf<T>();
         lock (Gate)
         {

@@ -28,13 +28,14 @@ public sealed partial class CpuBackend
         if (n == 0) return y; // some TensorPrimitives reject empty spans
         T[] src; int offset;
         if (lx.IsContiguous) { src = Data<T>(x); offset = lx.Offset; }
-        else { src = GC.AllocateUninitializedArray<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
+        else { src = CpuArrayPool.RentUninitialized<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
         int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
         EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
         {
             int start = c0 * ElementwiseChunk, end = Math.Min(n, c1 * ElementwiseChunk);
             UnaryInto(op, src.AsSpan(offset + start, end - start), y.AsSpan(start, end - start), s);
         });
+        if (offset == 0 && !lx.IsContiguous) CpuArrayPool.Return(src);   // the gathered scratch copy
         return y;
     }
 

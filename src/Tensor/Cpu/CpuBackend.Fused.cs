@@ -61,7 +61,7 @@ public sealed partial class CpuBackend
     {
         // Every row of both is written below, so neither needs zeroing.
         var dx = CpuArrayPool.RentUninitialized<T>(rows * cols);
-        var xhatAll = w is not null ? GC.AllocateUninitializedArray<T>(rows * cols) : null;  // kept for the weight gradient
+        var xhatAll = w is not null ? CpuArrayPool.RentUninitialized<T>(rows * cols) : null;  // kept for the weight gradient, then given back
         T n = T.CreateChecked(cols);
         EngineThreads.For(rows, cols * 8L, (start, end) =>
         {
@@ -94,6 +94,7 @@ public sealed partial class CpuBackend
                     TensorPrimitives.Multiply(xhatAll.AsSpan(r * cols, cols), dy.AsSpan(r * cols, cols), xhatAll.AsSpan(r * cols, cols));
             });
             dw = ColumnSum(xhatAll!, rows, cols);
+            CpuArrayPool.Return(xhatAll!);
         }
         if (hasBias) db = ColumnSum(dy, rows, cols);
         return (Wrap(dx), dw is null ? null : Wrap(dw), db is null ? null : Wrap(db));

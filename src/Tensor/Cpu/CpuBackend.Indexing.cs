@@ -31,7 +31,7 @@ public sealed partial class CpuBackend
     private static T[] IndexSelect<T>(ReadOnlySpan<T> x, int[] shape, int axis, int[] idx, int count) where T : unmanaged
     {
         var (outer, size, inner) = Around(shape, axis);
-        var y = GC.AllocateUninitializedArray<T>(outer * count * inner);   // every (o, j) row is copied below
+        var y = CpuArrayPool.RentUninitialized<T>(outer * count * inner);   // every (o, j) row is copied below
         for (int j = 0; j < count; j++) CheckIndex(idx[j], size, "index_select", axis, shape);
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < count; j++)

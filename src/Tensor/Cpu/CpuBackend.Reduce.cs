@@ -48,8 +48,9 @@ public sealed partial class CpuBackend
         // Each output element reduces one contiguous row of the (axes-last) view: read the storage in place when
         // the view is already contiguous, otherwise gather it once.
         T[] src; int offset;
+        T[]? gathered = null;   // a scratch copy, given back to the pool below
         if (moved.IsContiguous) { src = Data<T>(x); offset = moved.Offset; }
-        else { src = Dense<T>(x, moved).ToArray(); offset = 0; }
+        else { src = gathered = CpuArrayPool.RentUninitialized<T>(moved.Count); Gather(Data<T>(x), moved, gathered); offset = 0; }
         EngineThreads.For(rows, cols, (start, end) =>
         {
             for (int r = start; r < end; r++)
@@ -63,6 +64,7 @@ public sealed partial class CpuBackend
                 };
             }
         });
+        if (gathered is not null) CpuArrayPool.Return(gathered);
         return y;
     }
 
