@@ -201,7 +201,7 @@ public class EmulatedAttentionTests
     [Fact]
     public void KernelArgumentsMatchTheAttnArgsStruct()
     {
-        // fourteen ints, then seven doubles (8-byte aligned): the layout of AttnArgs in attention.cu
+        // fourteen ints, then seven doubles (8-byte aligned): the layout of AttnArgs in attention.cuh
         Assert.Equal(14 * 4 + 7 * 8, System.Runtime.CompilerServices.Unsafe.SizeOf<CudaBackend.AttentionArgs>());
         string source = KernelSources_Attention;
         int start = source.IndexOf("struct AttnArgs {", StringComparison.Ordinal), end = source.IndexOf("};", start, StringComparison.Ordinal);
@@ -211,5 +211,5 @@ public class EmulatedAttentionTests
         Assert.StartsWith("double tie;", fields[^1]);
     }
 
-    private static string KernelSources_Attention => Runtime.KernelSources.Read("attention.cu");
+    private static string KernelSources_Attention => Runtime.KernelSources.Read("attention.cuh");
 }

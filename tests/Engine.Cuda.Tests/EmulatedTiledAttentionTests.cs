@@ -168,7 +168,7 @@ public class EmulatedTiledAttentionTests
     [Fact]
     public void TileSizesMatchTheKernelSourceAndFitStaticSharedMemory()
     {
-        string source = Runtime.KernelSources.Read("attention.cu");
+        string source = Runtime.KernelSources.Read("attention_tiled.cu");
         int Define(string name) => int.Parse(System.Text.RegularExpressions.Regex.Match(source, $@"#define {name} (\d+)").Groups[1].Value);
         Assert.Equal(CudaBackend.AttentionTiles.Threads, Define("ATTN_TILE_THREADS"));
         Assert.Equal(CudaBackend.AttentionTiles.MaxHeadDim, Define("ATTN_TILE_DMAX"));

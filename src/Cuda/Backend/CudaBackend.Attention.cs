@@ -3,14 +3,15 @@ using Engine.Cuda.Runtime;
 
 namespace Engine.Cuda;
 
-// Native kernels (attention.cu) for the causal attention family: forward, handwritten backward and the weights for
+// Native kernels (attention.cu: prep and the per-row reference kernels; attention_tiled.cu: the tiled ones; attention.cuh:
+// what both share) for the causal attention family: forward, handwritten backward and the weights for
 // diagnostics. Like the CPU kernel, nothing of size Tq×Tk is kept: each pass recomputes the scores from the prepared
 // (scaled, normalised) queries and keys, and the backward stores eight statistics per query row. The tiled kernels
 // (FlashAttention-style, docs/cuda.md "Tiled attention") are the default; the per-row kernels stay as their reference.
 public sealed partial class CudaBackend
 {
     /// <summary>
-    /// The tile geometry of attention.cu's tiled kernels (its ATTN_* defines): blocks of <see cref="Threads"/> threads,
+    /// The tile geometry of the tiled kernels (attention_tiled.cu) (its ATTN_* defines): blocks of <see cref="Threads"/> threads,
     /// head dimensions up to <see cref="MaxHeadDim"/> (larger ones use the per-row reference kernels).
     /// </summary>
     internal static class AttentionTiles
@@ -32,14 +33,14 @@ public sealed partial class CudaBackend
     /// <summary>Launches a tiled attention kernel: a grid-stride loop over <paramref name="tiles"/> tiles.</summary>
     private unsafe void LaunchTiles(string name, int tiles, Action<KernelArgs> args)
     {
-        var kernel = Api.GetKernel("attention", name);
+        var kernel = Api.GetKernel("attention_tiled", name);
         using var a = new KernelArgs();
         args(a);
         Api.Launch(kernel, Math.Clamp(tiles, 1, 65535), AttentionTiles.Threads, a.Pointers);
     }
 
     private static int Tiles(int rows, int tile) => (rows + tile - 1) / tile;
-    /// <summary>The call's sizes and family member as attention.cu's <c>AttnArgs</c> reads them (same field order).</summary>
+    /// <summary>The call's sizes and family member as attention.cuh's <c>AttnArgs</c> reads them (same field order).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct AttentionArgs
     {
@@ -57,7 +58,7 @@ public sealed partial class CudaBackend
                 Tk = dims.Keys,
                 D = dims.HeadDim,
                 Offset = dims.QueryOffset,
-                Positive = (int)family.Positive,          // attention.cu reads the enums' values as its codes
+                Positive = (int)family.Positive,          // attention.cuh reads the enums' values as its codes
                 Normalize = family.NormalizeQK ? 1 : 0,
                 ScaleMode = (int)family.Scale,
                 Reweight = family.Power is null ? 0 : 1,

@@ -4,16 +4,16 @@ using System.Text;
 namespace Engine.Cuda.Runtime;
 
 /// <summary>
-/// The CUDA C sources embedded in this assembly: one <c>.cu</c> file per op family plus the shared header
-/// <c>common.cuh</c>.
+/// The CUDA C sources embedded in this assembly: one <c>.cu</c> file per op family plus the shared headers
+/// <c>common.cuh</c> and <c>attention.cuh</c> (what the two attention families share).
 /// </summary>
 public static class KernelSources
 {
     /// <summary>The op families, each one source file (<c>family.cu</c>).</summary>
-    public static IReadOnlyList<string> Families { get; } = ["elementwise", "reduce", "softmax", "indexing", "fused", "attention", "convert"];
+    public static IReadOnlyList<string> Families { get; } = ["elementwise", "reduce", "softmax", "indexing", "fused", "attention", "attention_tiled", "convert"];
 
     /// <summary>Headers the sources include, by include name.</summary>
-    public static IReadOnlyList<string> Headers { get; } = ["common.cuh"];
+    public static IReadOnlyList<string> Headers { get; } = ["common.cuh", "attention.cuh"];
 
     private static readonly Dictionary<string, string> Cache = new();
 
