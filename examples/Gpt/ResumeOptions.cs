@@ -12,7 +12,13 @@ namespace Engine.Examples.Gpt;
 /// </summary>
 internal static class ResumeOptions
 {
-    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--steps", "--threads", "--device", "--precision", "--max-data-mb", "--help", "-h"];
+    /// <summary>The options a resumed run may set differently; every other given option must agree with the checkpoint.</summary>
+    private static readonly string[] Changeable = ["--steps", "--threads", "--device", "--precision", "--max-data-mb"];
+
+    private static readonly HashSet<string> MayChange = ["--out", "--resume", "--help", "-h", .. Changeable];
+
+    /// <summary>"--steps, --threads, … and --max-data-mb", for the error message.</summary>
+    private static string ChangeableList => string.Join(", ", Changeable[..^1]) + " and " + Changeable[^1];
 
     /// <summary>The long options written in <paramref name="args"/> (<c>--name value</c> or <c>--name=value</c>).</summary>
     public static HashSet<string> Given(IEnumerable<string> args) =>
@@ -98,7 +104,7 @@ internal static class ResumeOptions
         var unchecked_ = given.Where(o => !MayChange.Contains(o) && !Checked.Contains(o)).ToList();
         problems.AddRange(unchecked_.Select(o => $"{o} (cannot change on --resume)"));
         if (problems.Count > 0)
-            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only --steps, --threads, --device, --precision and --max-data-mb may change)");
+            throw new ArgumentException($"--resume continues {reader.Directory} as it was configured; these options contradict it: {string.Join("; ", problems)} (only {ChangeableList} may change)");
         return data;
     }
 

@@ -47,7 +47,7 @@ internal static class LongRun
         {
             var config = (model ?? Hardware) with { Attention = spec };
             const int batch = 8;
-            var (cpuModel, c) = Train(config, Device.Cpu, steps, batch);
+            var (_, c) = Train(config, Device.Cpu, steps, batch);
             var (gpuModel, g) = Train(config, gpu.Device, steps, batch);
             double worst = c.Zip(g, (a, b) => Math.Abs(a - b) / Math.Max(1, Math.Abs(a))).Max();
             report.Add("training", $"GPT {label}, {steps} AdamW steps f32, CPU vs GPU loss curve", worst <= CurveTolerance && g[^1] < g[0],
@@ -65,7 +65,6 @@ internal static class LongRun
                 report.Add("eval", $"GPT {label} (GPU-trained) scored at {factor}×L = {length}, GPU vs CPU", rel <= EvalTolerance,
                     $"GPU {lg:0.000000}, CPU {lc:0.000000}, rel Δ {rel:0.0e+0} (bound {EvalTolerance:0e+0})");
             }
-            GC.KeepAlive(cpuModel);
         }
     }
 
