@@ -93,4 +93,29 @@ public class StorageScopeTests
         Assert.NotSame(mine, ((Engine.Cpu.CpuStorage<float>)z.Storage).Data);
         Assert.Equal(7f, mine[0]);
     }
+
+    [Fact]
+    public void BackwardReusesTheBuffersOfGradientsItHasConsumed()
+    {
+        // y ← tanh(y) + y, 40 times: Add hands one gradient to both inputs, so a buffer freed too early would
+        // corrupt the other path; a buffer never freed makes every node allocate afresh.
+        const int n = 4099;   // a length no other test uses, so the pool holds no such array from elsewhere
+        var x = Tensor.RandN([n], 5UL).RequireGrad();
+        var y = x;
+        for (int i = 0; i < 40; i++) y = y.Tanh().Add(y);
+        long before = Engine.Cpu.CpuArrayPool.NewArraysOnThisThread;
+        y.Sum().Backward();
+        long made = Engine.Cpu.CpuArrayPool.NewArraysOnThisThread - before;
+        Assert.True(made <= 10, $"backward allocated {made} new arrays of {n} elements for 40 nodes");
+
+        // dy_{i+1}/dy_i = 1 - tanh(y_i)^2 + 1, in float64
+        var xs = x.ToDoubleArray();
+        var grad = x.Grad!.ToDoubleArray();
+        for (int j = 0; j < n; j++)
+        {
+            double v = (float)xs[j], d = 1;
+            for (int i = 0; i < 40; i++) { double t = Math.Tanh(v); d *= 2 - t * t; v = t + v; }
+            Assert.True(Math.Abs(grad[j] - d) <= 1e-4 * Math.Abs(d) + 1e-5, $"element {j}: {grad[j]} against {d}");
+        }
+    }
 }

@@ -27,25 +27,93 @@ internal static class BackwardEngine
 
         var order = TopologicalOrder(root.GradFn);
         var grads = new Dictionary<Node, Tensor>(ReferenceEqualityComparer.Instance) { [root.GradFn] = seed };
-        for (int n = order.Count - 1; n >= 0; n--)
+        var buffers = new GradientBuffers();
+        using (buffers.Record())
         {
-            var node = order[n];
-            if (!grads.Remove(node, out var g)) continue; // no gradient reached it
-            if (node.IsReleased)
-                throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
-            var inputGrads = AnomalyMode.RunBackward(node, g);
-            var inputs = node.Inputs;
-            for (int i = 0; i < inputs.Count; i++)
+            for (int n = order.Count - 1; n >= 0; n--)
             {
-                var input = inputs[i];
-                var gi = i < inputGrads.Length ? inputGrads[i] : null;
-                if (!input.RequiresGrad || gi is null) continue;
-                gi = SumToShape(gi, node.InputShape(i), node.Name);
-                AnomalyMode.Check(gi, node.Name, "backward");
-                if (input.GradFn is null) Accumulate(input, gi);
-                else grads[input.GradFn] = grads.TryGetValue(input.GradFn, out var prev) ? prev.Add(gi) : gi;
+                var node = order[n];
+                if (!grads.Remove(node, out var g)) continue; // no gradient reached it
+                if (node.IsReleased)
+                    throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
+                var inputGrads = AnomalyMode.RunBackward(node, g);
+                var inputs = node.Inputs;
+                for (int i = 0; i < inputs.Count; i++)
+                {
+                    var input = inputs[i];
+                    var gi = i < inputGrads.Length ? inputGrads[i] : null;
+                    if (!input.RequiresGrad || gi is null) continue;
+                    gi = SumToShape(gi, node.InputShape(i), node.Name);
+                    AnomalyMode.Check(gi, node.Name, "backward");
+                    if (input.GradFn is null)
+                    {
+                        Accumulate(input, gi);
+                        buffers.LeafGradient(input.Grad!);
+                    }
+                    else if (grads.TryGetValue(input.GradFn, out var prev))
+                    {
+                        var sum = prev.Add(gi);
+                        grads[input.GradFn] = sum;
+                        buffers.Hold(sum);
+                        buffers.Release(prev);
+                    }
+                    else
+                    {
+                        grads[input.GradFn] = gi;
+                        buffers.Hold(gi);
+                    }
+                }
+                buffers.Release(g);
+                buffers.EndNode();
+                if (!retainGraph) node.Release();
             }
-            if (!retainGraph) node.Release();
+        }
+    }
+
+    /// <summary>
+    /// The buffers of one pass. A node's gradient is dead once the node has run unless a pending gradient shares its
+    /// storage (Add hands one gradient to both inputs; reshapes return views), and what a node's backward made that
+    /// is not a pending gradient is a temporary; both are freed at once, so the next op of the pass reuses them from
+    /// the pool and the live gradients at any moment are a few tensors, not one per activation. Only storages the
+    /// pass itself created are ever freed (never the seed, an activation, a parameter or a cache made under
+    /// <see cref="StorageScope.Suspend"/>), and never a leaf's .Grad.
+    /// </summary>
+    private sealed class GradientBuffers
+    {
+        private readonly List<Storage> fresh = [];   // created since the current node began
+        private readonly HashSet<Storage> created = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Storage> leafGrads = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<Storage, int> pending = new(ReferenceEqualityComparer.Instance);
+
+        public IDisposable Record() => StorageScope.RecordCreated(fresh);
+
+        /// <summary>A pending gradient now uses <paramref name="t"/>'s storage.</summary>
+        public void Hold(Tensor t) => pending[t.Storage] = pending.GetValueOrDefault(t.Storage) + 1;
+
+        /// <summary>A leaf's accumulated gradient: the caller's from now on, never freed.</summary>
+        public void LeafGradient(Tensor grad) => leafGrads.Add(grad.Storage);
+
+        /// <summary>A pending gradient that used <paramref name="t"/>'s storage has been consumed.</summary>
+        public void Release(Tensor t)
+        {
+            var s = t.Storage;
+            if (!pending.TryGetValue(s, out int count)) return;
+            if (count > 1) { pending[s] = count - 1; return; }
+            pending.Remove(s);
+            if (created.Remove(s)) s.Dispose();
+        }
+
+        /// <summary>After a node: what it made is either a pending gradient (kept for its consumer) or freed now.</summary>
+        public void EndNode()
+        {
+            Storage[] made;
+            lock (fresh) { made = [.. fresh]; fresh.Clear(); }
+            foreach (var s in made)
+            {
+                if (leafGrads.Contains(s)) continue;
+                if (pending.ContainsKey(s)) created.Add(s);
+                else s.Dispose();
+            }
         }
     }
 

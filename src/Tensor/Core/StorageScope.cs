@@ -31,8 +31,10 @@ public sealed class StorageScope : IDisposable
     public static IDisposable Suspend()
     {
         var saved = current.Value;
+        var recording = createdInBackward.Value;
         current.Value = null;
-        return new Restore(saved);
+        createdInBackward.Value = null;
+        return new Restore(saved, recording);
     }
 
     /// <summary>Number of storages this scope has created so far.</summary>
@@ -45,8 +47,22 @@ public sealed class StorageScope : IDisposable
         kept.Add(tensor.Storage);
     }
 
+    // The storages a backward pass creates (gradients and its temporaries), so that it can free each one as soon
+    // as nothing in the pass needs it; null outside a pass, and under Suspend (caches are never the pass's).
+    private static readonly AsyncLocal<List<Storage>?> createdInBackward = new();
+
+    /// <summary>Appends every storage created on this flow to <paramref name="into"/> until the handle is disposed.</summary>
+    internal static IDisposable RecordCreated(List<Storage> into)
+    {
+        var saved = createdInBackward.Value;
+        createdInBackward.Value = into;
+        return new RestoreRecording(saved);
+    }
+
     internal static void Track(Storage storage)
     {
+        if (createdInBackward.Value is { } recording)
+            lock (recording) recording.Add(storage);
         if (current.Value is not { ended: false } scope) return;
         if (storage.IsHostMemory) scope.createdOnHost.Add(new WeakReference<Storage>(storage));
         else scope.createdOnDevice.Add(storage);
@@ -66,8 +82,17 @@ public sealed class StorageScope : IDisposable
         createdOnDevice.Clear();
     }
 
-    private sealed class Restore(StorageScope? saved) : IDisposable
+    private sealed class Restore(StorageScope? saved, List<Storage>? recording) : IDisposable
     {
-        public void Dispose() => current.Value = saved;
+        public void Dispose()
+        {
+            current.Value = saved;
+            createdInBackward.Value = recording;
+        }
+    }
+
+    private sealed class RestoreRecording(List<Storage>? saved) : IDisposable
+    {
+        public void Dispose() => createdInBackward.Value = saved;
     }
 }

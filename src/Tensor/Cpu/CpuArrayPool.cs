@@ -27,14 +27,14 @@ internal static class CpuArrayPool
     public static T[] Rent<T>(int length) where T : unmanaged
     {
         var a = TryTake<T>(length);
-        if (a is null) return Track(new T[length]);
+        if (a is null) return length >= MinLength ? New(new T[length]) : new T[length];
         Array.Clear(a);
         return a;
     }
 
     /// <summary>An array of <paramref name="length"/> whose elements the caller overwrites before reading.</summary>
     public static T[] RentUninitialized<T>(int length) where T : unmanaged =>
-        TryTake<T>(length) ?? Track(GC.AllocateUninitializedArray<T>(length));
+        TryTake<T>(length) ?? (length >= MinLength ? New(GC.AllocateUninitializedArray<T>(length)) : GC.AllocateUninitializedArray<T>(length));
 
     /// <summary>A pooled copy of <paramref name="source"/>.</summary>
     public static T[] Copy<T>(ReadOnlySpan<T> source) where T : unmanaged
@@ -85,6 +85,17 @@ internal static class CpuArrayPool
             }
         }
         return a is null ? null : Track(a);
+    }
+
+    [ThreadStatic] private static long newArrays;
+
+    /// <summary>Arrays of at least <see cref="MinLength"/> this thread had to allocate because the pool had none (for tests).</summary>
+    public static long NewArraysOnThisThread => newArrays;
+
+    private static T[] New<T>(T[] a)
+    {
+        newArrays++;
+        return Track(a);
     }
 
     private static T[] Track<T>(T[] a)
