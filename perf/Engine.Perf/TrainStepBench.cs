@@ -28,6 +28,7 @@ internal static class TrainStepBench
         int steps = Args.Int(args, "--steps", 15);
         int warm = Args.Int(args, "--warm", 5);
         double? peerMs = Args.Double(args, "--peer-ms");
+        TraceAllocations = args.Contains("--trace-alloc");
         EngineThreads.Count = threads;
         Console.WriteLine($"GPT train step: vocab {Vocab}, {Layers} layers, {Heads} heads, d_model {ModelDim}, MLP 4x GELU (tanh approximation), " +
                           $"pre-LayerNorm, learned positions, biases, untied head, ctx {Context}, batch {Batch}, AdamW(lr 3e-4, wd 0.1); " +
@@ -110,6 +111,9 @@ internal static class TrainStepBench
         }
     }
 
+    /// <summary>`--trace-alloc`: print what the timed steps' allocations are made of (to stderr).</summary>
+    public static bool TraceAllocations { get; set; }
+
     public static Result Measure(string label, AttentionSpec spec, int threads, int steps, int warm)
     {
         EngineThreads.Count = threads;
@@ -124,7 +128,10 @@ internal static class TrainStepBench
         GC.WaitForPendingFinalizers();
         GC.Collect();
         var tot = new List<double>(); var tf = new List<double>(); var tb = new List<double>(); var to = new List<double>();
+        using var trace = TraceAllocations ? new AllocationTrace() : null;
+        trace?.Start();
         long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        long miss0 = Engine.Cpu.CpuArrayPool.NewBytesOnThisThread;
         var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         int g0 = GC.CollectionCount(0), g1 = GC.CollectionCount(1), g2 = GC.CollectionCount(2);
         for (int i = 0; i < steps; i++)
@@ -135,6 +142,9 @@ internal static class TrainStepBench
             tot.Add(r.Fwd + r.Bwd + r.Opt); tf.Add(r.Fwd); tb.Add(r.Bwd); to.Add(r.Opt);
         }
         long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        trace?.Stop();
+        trace?.Print(Console.Error, steps);
+        Console.Error.WriteLine($"  pool misses {(Engine.Cpu.CpuArrayPool.NewBytesOnThisThread - miss0) / 1e6 / steps:F1} MB/step");
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / steps;
         double n = steps;
         double ms = Timing.Median(tot) * 1e3;

@@ -36,6 +36,19 @@ internal static class CpuArrayPool
     public static T[] RentUninitialized<T>(int length) where T : unmanaged =>
         TryTake<T>(length) ?? (length >= MinLength ? New(GC.AllocateUninitializedArray<T>(length)) : GC.AllocateUninitializedArray<T>(length));
 
+    /// <summary>
+    /// Scratch space an op uses and gives back with <see cref="Return{T}"/> before it returns (never wrapped in a
+    /// storage, so it skips the ownership table); elements are not cleared.
+    /// </summary>
+    public static T[] RentScratch<T>(int length) where T : unmanaged
+    {
+        if (length < MinLength) return GC.AllocateUninitializedArray<T>(length);
+        if (Pop<T>(length) is { } a) return a;
+        newArrays++;
+        newBytes += (long)length * Unsafe.SizeOf<T>();
+        return GC.AllocateUninitializedArray<T>(length);
+    }
+
     /// <summary>A pooled copy of <paramref name="source"/>.</summary>
     public static T[] Copy<T>(ReadOnlySpan<T> source) where T : unmanaged
     {
@@ -75,26 +88,32 @@ internal static class CpuArrayPool
     private static T[]? TryTake<T>(int length) where T : unmanaged
     {
         if (length < MinLength) return null;
-        T[]? a = null;
-        lock (Gate)
-        {
-            if (Free.TryGetValue((typeof(T), length), out var stack) && stack.Count > 0)
-            {
-                a = (T[])stack.Pop();
-                pooledBytes -= (long)length * Unsafe.SizeOf<T>();
-            }
-        }
+        var a = Pop<T>(length);
         return a is null ? null : Track(a);
     }
 
-    [ThreadStatic] private static long newArrays;
+    private static T[]? Pop<T>(int length) where T : unmanaged
+    {
+        lock (Gate)
+        {
+            if (!Free.TryGetValue((typeof(T), length), out var stack) || stack.Count == 0) return null;
+            pooledBytes -= (long)length * Unsafe.SizeOf<T>();
+            return (T[])stack.Pop();
+        }
+    }
+
+    [ThreadStatic] private static long newArrays, newBytes;
 
     /// <summary>Arrays of at least <see cref="MinLength"/> this thread had to allocate because the pool had none (for tests).</summary>
     public static long NewArraysOnThisThread => newArrays;
 
+    /// <summary>Bytes of the arrays counted by <see cref="NewArraysOnThisThread"/>.</summary>
+    public static long NewBytesOnThisThread => newBytes;
+
     private static T[] New<T>(T[] a)
     {
         newArrays++;
+        newBytes += (long)a.Length * Unsafe.SizeOf<T>();
         return Track(a);
     }
 

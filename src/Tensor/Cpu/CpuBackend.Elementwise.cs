@@ -28,7 +28,7 @@ public sealed partial class CpuBackend
         if (n == 0) return y; // some TensorPrimitives reject empty spans
         T[] src; int offset;
         if (lx.IsContiguous) { src = Data<T>(x); offset = lx.Offset; }
-        else { src = CpuArrayPool.RentUninitialized<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
+        else { src = CpuArrayPool.RentScratch<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
         int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
         EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
         {
@@ -110,8 +110,8 @@ public sealed partial class CpuBackend
         int inner = la.Rank == 0 ? 1 : la.ShapeArray[^1];
         int sa = la.Rank == 0 ? 1 : la.StrideArray[^1], sb = lb.Rank == 0 ? 1 : lb.StrideArray[^1];
         int rows = count / inner;
-        var oa = new int[rows]; la.RowOffsets(oa);
-        var ob = new int[rows]; lb.RowOffsets(ob);
+        var oa = CpuArrayPool.RentScratch<int>(rows); la.RowOffsets(oa.AsSpan(0, rows));
+        var ob = CpuArrayPool.RentScratch<int>(rows); lb.RowOffsets(ob.AsSpan(0, rows));
         EngineThreads.For(rows, inner, (start, end) =>
         {
             T[]? bufA = null, bufB = null;
@@ -131,6 +131,8 @@ public sealed partial class CpuBackend
                 else BinaryRun(op, ra, rb, dst);
             }
         });
+        CpuArrayPool.Return(oa);
+        CpuArrayPool.Return(ob);
         return y;
     }
 

@@ -61,7 +61,7 @@ public sealed partial class CpuBackend
     {
         // Every row of both is written below, so neither needs zeroing.
         var dx = CpuArrayPool.RentUninitialized<T>(rows * cols);
-        var xhatAll = w is not null ? CpuArrayPool.RentUninitialized<T>(rows * cols) : null;  // kept for the weight gradient, then given back
+        var xhatAll = w is not null ? CpuArrayPool.RentScratch<T>(rows * cols) : null;  // kept for the weight gradient, then given back
         T n = T.CreateChecked(cols);
         EngineThreads.For(rows, cols * 8L, (start, end) =>
         {

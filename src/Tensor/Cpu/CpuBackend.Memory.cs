@@ -37,12 +37,20 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Contiguous(Storage src, Layout layout) => src.DType switch
     {
-        DType.Float32 => Wrap(CpuArrayPool.Copy(Dense<float>(src, layout))),
-        DType.Float64 => Wrap(CpuArrayPool.Copy(Dense<double>(src, layout))),
-        DType.Int32 => Wrap(CpuArrayPool.Copy(Dense<int>(src, layout))),
-        DType.BFloat16 => Wrap(CpuArrayPool.Copy(Dense<BFloat16>(src, layout))),
+        DType.Float32 => Wrap(PooledDense<float>(src, layout)),
+        DType.Float64 => Wrap(PooledDense<double>(src, layout)),
+        DType.Int32 => Wrap(PooledDense<int>(src, layout)),
+        DType.BFloat16 => Wrap(PooledDense<BFloat16>(src, layout)),
         _ => throw new NotSupportedException(src.DType.ToString()),
     };
+
+    /// <summary>The elements of a view gathered straight into a pooled array (no intermediate copy).</summary>
+    private static T[] PooledDense<T>(Storage src, Layout layout) where T : unmanaged
+    {
+        var a = CpuArrayPool.RentUninitialized<T>(layout.Count);   // Gather writes every element
+        Gather(Data<T>(src), layout, a);
+        return a;
+    }
 
     /// <inheritdoc/>
     public void CopyInto(Storage src, Layout srcLayout, Storage dst, Layout dstLayout)
@@ -65,14 +73,15 @@ public sealed partial class CpuBackend
         // Row by row (a row is the last dimension): whole-span copies when the destination rows are dense, as when
         // concat or narrow's backward writes into a window of a larger tensor.
         int inner = ld.ShapeArray[^1], stride = ld.StrideArray[^1], rows = ld.Count / inner;
-        var offsets = new int[rows];
-        ld.RowOffsets(offsets);
+        var offsets = CpuArrayPool.RentScratch<int>(rows);
+        ld.RowOffsets(offsets.AsSpan(0, rows));
         for (int r = 0; r < rows; r++)
         {
             var row = values.Slice(r * inner, inner);
             if (stride == 1) row.CopyTo(d.AsSpan(offsets[r], inner));
             else for (int i = 0, o = offsets[r]; i < inner; i++, o += stride) d[o] = row[i];
         }
+        CpuArrayPool.Return(offsets);
     }
 
     /// <inheritdoc/>

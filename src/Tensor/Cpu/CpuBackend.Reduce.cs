@@ -50,7 +50,7 @@ public sealed partial class CpuBackend
         T[] src; int offset;
         T[]? gathered = null;   // a scratch copy, given back to the pool below
         if (moved.IsContiguous) { src = Data<T>(x); offset = moved.Offset; }
-        else { src = gathered = CpuArrayPool.RentUninitialized<T>(moved.Count); Gather(Data<T>(x), moved, gathered); offset = 0; }
+        else { src = gathered = CpuArrayPool.RentScratch<T>(moved.Count); Gather(Data<T>(x), moved, gathered); offset = 0; }
         EngineThreads.For(rows, cols, (start, end) =>
         {
             for (int r = start; r < end; r++)

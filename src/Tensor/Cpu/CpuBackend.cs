@@ -38,8 +38,8 @@ public sealed partial class CpuBackend : IBackend
         int inner = l.Rank == 0 ? 1 : l.ShapeArray[^1];
         int stride = l.Rank == 0 ? 1 : l.StrideArray[^1];
         int rows = l.Count / inner;
-        var offsets = new int[rows];
-        l.RowOffsets(offsets);
+        var offsets = CpuArrayPool.RentScratch<int>(rows);
+        l.RowOffsets(offsets.AsSpan(0, rows));
         for (int r = 0; r < rows; r++)
         {
             var d = dst.Slice(r * inner, inner);
@@ -47,6 +47,7 @@ public sealed partial class CpuBackend : IBackend
             if (stride == 1) data.AsSpan(o, inner).CopyTo(d);
             else for (int i = 0; i < inner; i++, o += stride) d[i] = data[o];
         }
+        CpuArrayPool.Return(offsets);
     }
 
     internal static Storage Wrap<T>(T[] data) where T : unmanaged => new CpuStorage<T>(data);

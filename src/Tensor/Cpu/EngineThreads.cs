@@ -27,10 +27,8 @@ public static class EngineThreads
     {
         int chunks = (int)Math.Min(Math.Min(count, n), Math.Max(1, n * costPerItem / 32_768));
         if (chunks <= 1) { if (n > 0) body(0, n); return; }
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c =>
-        {
-            int start = (int)((long)n * c / chunks), end = (int)((long)n * (c + 1) / chunks);
-            body(start, end);
-        });
+        if (WorkerPool.TryRun(n, chunks, body)) return;
+        // The pool is busy (a call from inside a chunk, or another thread's op): the runtime's pool does it.
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => WorkerPool.Chunk(n, chunks, c, body));
     }
 }

@@ -143,7 +143,7 @@ internal static unsafe class Gemm
             return;
         }
         var j = job;
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, t =>
+        WorkerPool.ForEachChunk(chunks, t =>
         {
             int u0 = (int)((long)units * t / chunks), u1 = (int)((long)units * (t + 1) / chunks);
             int c0 = u0 * nr, c1 = Math.Min(j.N, u1 * nr);
@@ -164,7 +164,6 @@ internal static unsafe class Gemm
         int ncMax = Math.Max(nr, PanelBytes / (KC * sizeof(T)) / nr * nr);
         nint panel = (nint)Buffers<T>.Panel(KC * Math.Min(ncMax, RoundUp(job.N, nr)));
         int mSlivers = (job.M + mr - 1) / mr;
-        var options = new ParallelOptions { MaxDegreeOfParallelism = chunks };
         var j = job;
         for (int jc = 0; jc < j.N; jc += ncMax)
         {
@@ -175,9 +174,9 @@ internal static unsafe class Gemm
                 int kc = Math.Min(KC, j.K - pc);
                 bool add = j.Accumulate || pc > 0;
                 nint bBlock = (nint)(j.B + (nint)pc * j.Brs + (nint)jc * j.Bcs), aBlock = (nint)(j.A + (nint)pc * j.Acs), cBlock = (nint)(j.C + jc);
-                Parallel.For(0, chunks, options, t =>
+                WorkerPool.ForEachChunk(chunks, t =>
                     PackPanel((T*)bBlock, j.Brs, j.Bcs, kc, nc, (T*)panel, nr, nSlivers * t / chunks, nSlivers * (t + 1) / chunks));
-                Parallel.For(0, chunks, options, t =>
+                WorkerPool.ForEachChunk(chunks, t =>
                     Sweep<T, TKernel>(j, (T*)aBlock, (T*)panel, (T*)cBlock, kc, nc, add, mSlivers * t / chunks, mSlivers * (t + 1) / chunks, 0, nSlivers));
             }
         }

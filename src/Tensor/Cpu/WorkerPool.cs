@@ -1,0 +1,132 @@
+using System.Runtime.ExceptionServices;
+
+namespace Engine;
+
+/// <summary>
+/// The threads behind <see cref="EngineThreads.For"/>: one job at a time, split into fixed chunks that the caller
+/// and parked worker threads claim in turn. A training step runs thousands of parallel loops; the runtime's
+/// <c>Parallel.For</c> allocates its task machinery for each (about a kilobyte), this pool one small job object.
+/// Chunk boundaries depend only on n and the chunk count, so results do not depend on which thread ran what.
+/// </summary>
+internal static class WorkerPool
+{
+    /// <summary>One parallel loop. Self-contained, so a worker woken late for an earlier job can never mix two.</summary>
+    private sealed class Job(Action<int, int> body, int n, int chunks)
+    {
+        public readonly Action<int, int> Body = body;
+        public readonly int N = n, Chunks = chunks;
+        public int Next;          // the next chunk to claim
+        public int Unfinished = chunks;
+        public ExceptionDispatchInfo? Failure;
+    }
+
+    private static readonly Lock Gate = new();
+    private static readonly List<Thread> Threads = [];
+    private static readonly SemaphoreSlim Wake = new(0);
+    private static int busy;      // 1 while a job owns the pool
+    private static Job? current;
+
+    /// <summary>The [start, end) range of chunk <paramref name="c"/> of <paramref name="chunks"/> over [0, n).</summary>
+    public static void Chunk(int n, int chunks, int c, Action<int, int> body) =>
+        body((int)((long)n * c / chunks), (int)((long)n * (c + 1) / chunks));
+
+    /// <summary>Runs <paramref name="body"/>(t) for every t in [0, <paramref name="chunks"/>) on the pool (or the runtime's when busy).</summary>
+    public static void ForEachChunk(int chunks, Action<int> body)
+    {
+        if (chunks <= 1) { if (chunks == 1) body(0); return; }
+        void Range(int start, int end) { for (int t = start; t < end; t++) body(t); }
+        if (!TryRun(chunks, chunks, Range))
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, body);
+    }
+
+    /// <summary>Runs the loop on the pool and returns true, or returns false at once if the pool is in use.</summary>
+    public static bool TryRun(int n, int chunks, Action<int, int> body)
+    {
+        if (Interlocked.CompareExchange(ref busy, 1, 0) != 0) return false;
+        try
+        {
+            EnsureThreads(chunks - 1);
+            var job = new Job(body, n, chunks);
+            Interlocked.Exchange(ref current, job);   // a full fence: the read of sleepers below comes after it
+            int asleep = Volatile.Read(ref sleepers);
+            if (asleep > 0) Wake.Release(Math.Min(asleep, chunks - 1));
+            Work(job);
+            // The others' chunks are about as long as ours: spin (yielding, never sleeping) until they end.
+            var spin = new SpinWait();
+            while (Volatile.Read(ref job.Unfinished) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            Volatile.Write(ref current, null);
+            job.Failure?.Throw();
+            return true;
+        }
+        finally
+        {
+            Volatile.Write(ref busy, 0);
+        }
+    }
+
+    private static void EnsureThreads(int wanted)
+    {
+        if (Volatile.Read(ref countStarted) >= wanted) return;
+        lock (Gate)
+        {
+            while (Threads.Count < wanted)
+            {
+                var t = new Thread(Loop) { IsBackground = true, Name = $"Engine worker {Threads.Count + 1}" };
+                Threads.Add(t);
+                t.Start();
+            }
+            Volatile.Write(ref countStarted, Threads.Count);
+        }
+    }
+
+    private static int countStarted;
+
+    private static int sleepers;   // workers blocked (or about to block) on Wake
+
+    /// <summary>How long a worker keeps looking for the next job before it blocks (a step's loops come back to back).</summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 5_000;   // 200 µs
+
+    private static void Loop()
+    {
+        Job? last = null;
+        while (true)
+        {
+            if (Volatile.Read(ref current) is { } job && job != last)
+            {
+                last = job;
+                Work(job);
+                continue;
+            }
+            if (SpinForNext(last)) continue;
+            Interlocked.Increment(ref sleepers);   // a full fence: the caller either sees us asleep or we see its job
+            if (Volatile.Read(ref current) is not { } posted || posted == last) Wake.Wait();
+            Interlocked.Decrement(ref sleepers);
+        }
+    }
+
+    private static bool SpinForNext(Job? last)
+    {
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+        var spin = new SpinWait();
+        do
+        {
+            if (Volatile.Read(ref current) is { } job && job != last) return true;
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < until);
+        return false;
+    }
+
+    /// <summary>Claims and runs chunks of <paramref name="job"/> until none is left.</summary>
+    private static void Work(Job job)
+    {
+        while (true)
+        {
+            int c = Interlocked.Increment(ref job.Next) - 1;
+            if (c >= job.Chunks) return;
+            try { Chunk(job.N, job.Chunks, c, job.Body); }
+            catch (Exception e) { Interlocked.CompareExchange(ref job.Failure, ExceptionDispatchInfo.Capture(e), null); }
+            Interlocked.Decrement(ref job.Unfinished);
+        }
+    }
+}
