@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures Engine's table and the peer (libtorch via TorchSharp-cpu) alternately in one window and prints the
-# Markdown table with both. The peer harness is copied to a temporary folder and built there; it is never part of
+# Measures Engine's whole table (matrix products, fused attention, the GPT train step, sampling, and the train step's
+# allocation and memory) and the peer (libtorch via TorchSharp-cpu: its matmul, attn and gpt commands) alternately in
+# one window, and prints the Markdown table with both, ratios and the performance issue's targets. The peer harness is copied to a temporary folder and built there; it is never part of
 # the solution. Usage: perf/compare.sh [repeats] [peer harness folder]
 #   TUNED=1 also applies the peer's recommended allocator/ISA settings (see its README) to the peer runs.
 set -euo pipefail
@@ -19,6 +20,6 @@ if [[ "${TUNED:-0}" == 1 ]]; then
 fi
 files=$(seq -s, -f "$work/peer%g.txt" 0 $((repeats - 1)))
 dotnet perf/Engine.Perf/bin/Release/net10.0/Engine.Perf.dll table --repeat "$repeats" \
-  --between "env $peer_env dotnet run -c Release --no-build --project '$work/torchsharp' -- matmul > '$work'/peer\$RUN.txt" \
+  --between "for what in matmul attn 'gpt 15'; do env $peer_env dotnet run -c Release --no-build --project '$work/torchsharp' -- \$what; done > '$work'/peer\$RUN.txt" \
   --peer "$files"
 echo "peer outputs: $work" >&2

@@ -31,8 +31,10 @@ internal static class AttentionBench
         public Tensor V { get; }
         public Tensor Dy { get; }
 
+        // Each call in a StorageScope, as the trainer runs its steps: results go back to the pool when it ends.
         public void Forward(AttentionSpec spec, bool composed = false)
         {
+            using var scope = StorageScope.Begin();
             using (new NoGrad())
             {
                 if (composed) AttentionReference.Compute(Q, K, V, spec);
@@ -42,6 +44,7 @@ internal static class AttentionBench
 
         public void ForwardBackward(AttentionSpec spec, bool composed = false)
         {
+            using var scope = StorageScope.Begin();
             var y = composed ? AttentionReference.Compute(Q, K, V, spec) : Tensor.CausalAttention(Q, K, V, spec);
             y.Backward(Dy);
             Q.ZeroGrad(); K.ZeroGrad(); V.ZeroGrad();

@@ -15,7 +15,7 @@ internal static class PeerFigures
         "`perf/compare.sh` measures it afresh, alternating with Engine";
 
     /// <summary>GFLOP/s of libtorch's mm/bmm per (harness row, threads), from the run described by <see cref="Provenance"/>.</summary>
-    public static readonly Dictionary<(string Key, int Threads), double> Recorded = new()
+    public static readonly Dictionary<(string Key, int Threads, int Column), double> Recorded = new Dictionary<(string Key, int Threads), double>
     {
         [("square 1024", 2)] = 74.8,
         [("square 1024", 1)] = 124.3,
@@ -35,26 +35,31 @@ internal static class PeerFigures
         [("bmm 32x[256,32]x[32,256] (QK^T)", 1)] = 106.7,
         [("bmm 32x[256,256]x[256,32] (AV)", 2)] = 164.0,
         [("bmm 32x[256,256]x[256,32] (AV)", 1)] = 123.2,
-    };
+    }.ToDictionary(kv => (kv.Key.Key, kv.Key.Threads, 3), kv => kv.Value);
 
-    /// <summary>Per row, the median over several runs of the harness.</summary>
-    public static Dictionary<(string Key, int Threads), double> Median(IEnumerable<Dictionary<(string Key, int Threads), double>> runs)
+    /// <summary>Per cell, the median over several runs of the harness.</summary>
+    public static Dictionary<(string Key, int Threads, int Column), double> Median(IEnumerable<Dictionary<(string Key, int Threads, int Column), double>> runs)
     {
         var all = runs.ToList();
         return all.SelectMany(r => r.Keys).Distinct()
             .ToDictionary(key => key, key => Timing.Median(all.Where(r => r.ContainsKey(key)).Select(r => r[key]).ToList()));
     }
 
-    /// <summary>Reads the `matmul` section of the harness's output: "| name | threads | mm GFLOP/s | ... |" lines.</summary>
-    public static Dictionary<(string Key, int Threads), double> Parse(string text)
+    /// <summary>
+    /// Reads every table row of the harness's output ("| name | threads | figure | figure | ... |", as its matmul,
+    /// attn and gpt commands print them): each numeric cell keyed by row name, thread count and column (3 = the first
+    /// figure after the thread count).
+    /// </summary>
+    public static Dictionary<(string Key, int Threads, int Column), double> Parse(string text)
     {
-        var result = new Dictionary<(string, int), double>();
+        var result = new Dictionary<(string, int, int), double>();
         foreach (var line in text.Split('\n'))
         {
             var cells = line.Split('|', StringSplitOptions.TrimEntries);
             if (cells.Length < 5 || !int.TryParse(cells[2], out int threads)) continue;
-            if (double.TryParse(cells[3], NumberStyles.Float, CultureInfo.InvariantCulture, out double gflops))
-                result[(cells[1], threads)] = gflops;
+            for (int c = 3; c < cells.Length; c++)
+                if (double.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                    result[(cells[1], threads, c)] = value;
         }
         return result;
     }

@@ -30,15 +30,26 @@ internal static class TrainStepBench
         double? peerMs = Args.Double(args, "--peer-ms");
         TraceAllocations = args.Contains("--trace-alloc");
         EngineThreads.Count = threads;
-        Console.WriteLine($"GPT train step: vocab {Vocab}, {Layers} layers, {Heads} heads, d_model {ModelDim}, MLP 4x GELU (tanh approximation), " +
-                          $"pre-LayerNorm, learned positions, biases, untied head, ctx {Context}, batch {Batch}, AdamW(lr 3e-4, wd 0.1); " +
-                          $"EngineThreads.Count = {threads}, {warm} warm-up + {steps} timed steps, medians");
-        Console.WriteLine();
-        Console.WriteLine("| attention | threads | params | ms/step | CPU ms/step | fwd ms | bwd ms | AdamW ms | tokens/s | alloc MB/step | gen0/gen1/gen2 per step | peak working set MiB | loss first→last | peer ms/step | Engine / peer |");
-        Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |");
+        bool json = args.Contains("--json");   // one "json {...}" line per configuration, for the table command
+        if (!json)
+        {
+            Console.WriteLine($"GPT train step: vocab {Vocab}, {Layers} layers, {Heads} heads, d_model {ModelDim}, MLP 4x GELU (tanh approximation), " +
+                              $"pre-LayerNorm, learned positions, biases, untied head, ctx {Context}, batch {Batch}, AdamW(lr 3e-4, wd 0.1); " +
+                              $"EngineThreads.Count = {threads}, {warm} warm-up + {steps} timed steps, medians");
+            Console.WriteLine();
+            Console.WriteLine("| attention | threads | params | ms/step | CPU ms/step | fwd ms | bwd ms | AdamW ms | tokens/s | alloc MB/step | gen0/gen1/gen2 per step | peak working set MiB | loss first→last | peer ms/step | Engine / peer |");
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |");
+        }
+        string? only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
         foreach (var (label, spec) in new[] { ("Softmax", AttentionSpec.Softmax), ("LSSAR", AttentionSpec.Lssar) })
         {
+            if (only is not null && !label.Equals(only, StringComparison.OrdinalIgnoreCase)) continue;
             var r = Measure(label, spec, threads, steps, warm);
+            if (json)
+            {
+                Console.WriteLine("json " + System.Text.Json.JsonSerializer.Serialize(r));
+                continue;
+            }
             string peer = peerMs is double p && label == "Softmax" ? p.ToString("F1", CultureInfo.InvariantCulture) : "—";
             string ratio = peerMs is double q && label == "Softmax" ? (r.Ms / q).ToString("F2", CultureInfo.InvariantCulture) : "—";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -144,7 +155,7 @@ internal static class TrainStepBench
         long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
         trace?.Stop();
         trace?.Print(Console.Error, steps);
-        Console.Error.WriteLine($"  pool misses {(Engine.Cpu.CpuArrayPool.NewBytesOnThisThread - miss0) / 1e6 / steps:F1} MB/step");
+        if (TraceAllocations) Console.Error.WriteLine($"  pool misses {(Engine.Cpu.CpuArrayPool.NewBytesOnThisThread - miss0) / 1e6 / steps:F1} MB/step");
         double cpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / steps;
         double n = steps;
         double ms = Timing.Median(tot) * 1e3;

@@ -25,6 +25,28 @@ public class GenerationTests
     }
 
     [Fact]
+    public void TheCacheGrowsPastItsFirstBuffersAndIsReusedAfterClear()
+    {
+        // 40 positions one at a time: the buffers grow 16 → 32 → 64 and the cached keys survive each move.
+        var model = new Gpt(GptTests.Tiny(PositionEmbedding.Rope) with { Attention = AttentionSpec.Lssar }, seed: 11, DType.Float64);
+        model.Eval();
+        var ids = Enumerable.Range(0, 40).Select(i => (i * 5 + 1) % 7).ToArray();
+        var full = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length])).ToDoubleArray();
+        var cache = model.CreateCache();
+        for (int round = 0; round < 2; round++)
+        {
+            var parts = new List<double>();
+            for (int i = 0; i < ids.Length; i++)
+                parts.AddRange(model.Forward(Tensor.FromArray<int>([ids[i]], [1, 1]), cache).ToDoubleArray());
+            Assert.Equal(64, cache.Capacity);
+            Assert.Equal(full.Length, parts.Count);
+            for (int i = 0; i < full.Length; i++) Assert.Equal(full[i], parts[i], 1e-12);
+            cache.Clear();   // the second round reuses the buffers
+            Assert.Equal(0, cache.Length);
+        }
+    }
+
+    [Fact]
     public void GenerationIsSeededAndGreedyMatchesTopOne()
     {
         var model = new Gpt(GptTests.Tiny(), seed: 8);

@@ -35,27 +35,35 @@ public static class TextGenerator
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
             var cache = model.CreateCache();
             var device = model.Device;
-            var start = sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray();
-            var logits = model.Forward(Tensor.FromArray<int>(start, [1, start.Length], device), cache, training: false);
+            var last = Step(model, cache, sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray(), device);
             for (int n = 0; n < maxNewTokens; n++)
             {
-                var last = logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
                 int next = SampleNext(last, options.Temperature, options.TopK, rng);
                 generated[n] = next;
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
                 if (cache.Length + 1 <= window)
-                    logits = model.Forward(Tensor.FromArray<int>([next], [1, 1], device), cache, training: false);
+                    last = Step(model, cache, [next], device);
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
                     cache.Clear();
-                    var tail = sequence.Skip(sequence.Count - window).ToArray();
-                    logits = model.Forward(Tensor.FromArray<int>(tail, [1, tail.Length], device), cache, training: false);
+                    last = Step(model, cache, sequence.Skip(sequence.Count - window).ToArray(), device);
                 }
             }
             return generated;
         }
+    }
+
+    /// <summary>
+    /// One forward over <paramref name="ids"/> with the cache; returns the last position's logits. What the step
+    /// creates is freed when it ends (host arrays back to the pool, device memory at once); the cache's buffers are not.
+    /// </summary>
+    private static double[] Step(Gpt model, KvCache cache, int[] ids, Device device)
+    {
+        using var scope = StorageScope.Begin();
+        var logits = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], device), cache, training: false);
+        return logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace Engine.Nn;
 /// </summary>
 public sealed class KvCache
 {
-    private readonly Tensor?[] keys, values;
+    private readonly Tensor?[] keys, values;   // [B, H, capacity, D] buffers; the first Length positions are filled
 
     /// <summary>An empty cache for a model with <paramref name="layers"/> blocks.</summary>
     public KvCache(int layers)
@@ -24,32 +24,48 @@ public sealed class KvCache
     /// <summary>Number of layers.</summary>
     public int Layers => keys.Length;
 
-    /// <summary>Forgets every position.</summary>
-    public void Clear()
-    {
-        Array.Clear(keys);
-        Array.Clear(values);
-        Length = 0;
-    }
+    /// <summary>Positions the buffers hold before they must grow (0 before the first append).</summary>
+    public int Capacity => keys[0]?.Dim(2) ?? 0;
+
+    /// <summary>Forgets every position (the buffers are kept for the next sequence).</summary>
+    public void Clear() => Length = 0;
 
     /// <summary>
-    /// Appends new keys and values [B, H, T, D] for one layer and returns all of them (cached + new) along time.
+    /// Appends new keys and values [B, H, T, D] for one layer and returns all of them (cached + new) along time:
+    /// views of buffers that grow by doubling, so a token costs a copy of its own keys and values, not of the whole
+    /// cache (the buffers outlive any <see cref="StorageScope"/> a step runs in).
     /// </summary>
     internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
     {
         if ((uint)layer >= (uint)Layers) throw new ArgumentException($"kv_cache: layer {layer} outside a cache of {Layers} layers");
-        k = k.Detach(); v = v.Detach();
-        if (keys[layer] is { } pk)
-        {
-            if (pk.Dim(0) != k.Dim(0) || pk.Dim(1) != k.Dim(1) || pk.Dim(3) != k.Dim(3))
-                throw new ArgumentException($"kv_cache: new keys {Shapes.Format(k.Shape)} do not match the cached {Shapes.Format(pk.Shape)} (batch, heads, head dim)");
-            k = Tensor.Concat([pk, k], 2);
-            v = Tensor.Concat([values[layer]!, v], 2);
-        }
-        keys[layer] = k;
-        values[layer] = v;
-        return (k, v);
+        int t = k.Dim(2), end = Length + t;
+        bool fits = keys[layer] is not { } pk || (pk.Dim(0) == k.Dim(0) && pk.Dim(1) == k.Dim(1) && pk.Dim(3) == k.Dim(3) && pk.DType == k.DType && pk.Device == k.Device);
+        if (!fits && Length == 0) keys[layer] = values[layer] = null;   // a new sequence of another shape: new buffers
+        else if (!fits)
+            throw new ArgumentException($"kv_cache: new keys {Shapes.Format(k.Shape)} ({k.DType.Name()} on {k.Device}) do not match the cached {Shapes.Format(keys[layer]!.Shape)} ({keys[layer]!.DType.Name()} on {keys[layer]!.Device}) (batch, heads, head dim)");
+        keys[layer] = Write(keys[layer], k, end);
+        values[layer] = Write(values[layer], v, end);
+        return (keys[layer]!.Narrow(2, 0, end), values[layer]!.Narrow(2, 0, end));
     }
+
+    /// <summary>Puts <paramref name="x"/> at positions [Length, end) of <paramref name="buffer"/>, growing it first if needed.</summary>
+    private Tensor Write(Tensor? buffer, Tensor x, int end)
+    {
+        x = x.Detach();
+        if (buffer is null || buffer.Dim(2) < end)
+        {
+            int capacity = Math.Max(end, Math.Max(16, 2 * (buffer?.Dim(2) ?? 0)));
+            Tensor grown;
+            using (StorageScope.Suspend())
+                grown = Tensor.Zeros([x.Dim(0), x.Dim(1), capacity, x.Dim(3)], x.DType, x.Device);
+            if (buffer is not null && Length > 0) Copy(buffer.Narrow(2, 0, Length), grown.Narrow(2, 0, Length));
+            buffer = grown;
+        }
+        Copy(x, buffer.Narrow(2, Length, x.Dim(2)));
+        return buffer;
+    }
+
+    private static void Copy(Tensor from, Tensor to) => to.Backend.CopyInto(from.Storage, from.Layout, to.Storage, to.Layout);
 
     /// <summary>Records that <paramref name="count"/> more positions were cached in every layer.</summary>
     internal void Advance(int count) => Length += count;
