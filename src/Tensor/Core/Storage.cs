@@ -14,9 +14,6 @@ public abstract class Storage : IDisposable
         StorageScope.Track(this);
     }
 
-    /// <summary>True for managed host arrays (the garbage collector sees them); called from this constructor, so an override must return a constant.</summary>
-    internal virtual bool IsHostMemory => false;
-
     /// <summary>The backend that owns this storage and runs ops on it.</summary>
     public abstract IBackend Backend { get; }
     /// <summary>Element type.</summary>

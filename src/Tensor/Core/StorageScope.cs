@@ -14,11 +14,12 @@ public sealed class StorageScope : IDisposable
 {
     private static readonly AsyncLocal<StorageScope?> current = new();
     private readonly StorageScope? outer;
-    // Host storages weakly: a temporary that dies during the scope is the collector's as before (holding every
-    // intermediate until the end would raise the peak); what is still alive at the end goes back to the pool then.
-    // Device storages strongly: the collector does not see device memory, so each one is freed at the end.
-    private readonly List<WeakReference<Storage>> createdOnHost = [];
-    private readonly List<Storage> createdOnDevice = [];
+    // Every storage strongly, on the host too. A host temporary that died during the scope is no cheaper left to
+    // the collector: its array is large (the large-object heap, reclaimed only by gen-2 collections), and a weak
+    // reference loses it at the first gen-0 collection, which collects the small storage object that held it. The
+    // array then waits for a gen-2 collection while the next step allocates a new one. Held to the end, it goes
+    // back to the pool and the next step reuses it.
+    private readonly List<Storage> created = [];
     private readonly HashSet<Storage> kept = new(ReferenceEqualityComparer.Instance);
     private bool ended;
 
@@ -38,7 +39,7 @@ public sealed class StorageScope : IDisposable
     }
 
     /// <summary>Number of storages this scope has created so far.</summary>
-    public int Created => createdOnHost.Count + createdOnDevice.Count;
+    public int Created => created.Count;
 
     /// <summary>Exempts the storage of <paramref name="tensor"/> from this scope: it survives the scope's end.</summary>
     public void Keep(Tensor tensor)
@@ -64,8 +65,7 @@ public sealed class StorageScope : IDisposable
         if (createdInBackward.Value is { } recording)
             lock (recording) recording.Add(storage);
         if (current.Value is not { ended: false } scope) return;
-        if (storage.IsHostMemory) scope.createdOnHost.Add(new WeakReference<Storage>(storage));
-        else scope.createdOnDevice.Add(storage);
+        lock (scope.created) scope.created.Add(storage);
     }
 
     /// <summary>Frees every storage created in the scope except the kept ones, and makes the outer scope current again.</summary>
@@ -74,12 +74,9 @@ public sealed class StorageScope : IDisposable
         if (ended) return;
         ended = true;
         if (ReferenceEquals(current.Value, this)) current.Value = outer;
-        foreach (var w in createdOnHost)
-            if (w.TryGetTarget(out var s) && !kept.Contains(s)) s.Dispose();
-        foreach (var s in createdOnDevice)
+        foreach (var s in created)
             if (!kept.Contains(s)) s.Dispose();
-        createdOnHost.Clear();
-        createdOnDevice.Clear();
+        created.Clear();
     }
 
     private sealed class Restore(StorageScope? saved, List<Storage>? recording) : IDisposable

@@ -34,7 +34,6 @@ public sealed class CpuStorage<T> : Storage where T : unmanaged
     /// <inheritdoc/>
     public override IBackend Backend => CpuBackend.Instance;
 
-    internal override bool IsHostMemory => true;
 
     /// <inheritdoc/>
     public override void Dispose()
