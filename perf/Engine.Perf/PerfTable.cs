@@ -90,14 +90,21 @@ internal static class PerfTable
                 });
     }
 
-    /// <summary>C = A·B through the public Tensor API (allocating the result, like the peer's mm/bmm).</summary>
+    /// <summary>C = A·B through the public Tensor API (a new result per call, like the peer's mm/bmm).</summary>
     private static PerfRow Product(string? key, string what, int m, int k, int n, int threads, double? target,
         bool transA = false, bool transB = false, int batch = 1) =>
         new(key, what, threads, Unit.GFlops, 2.0 * m * n * k * batch, () =>
         {
             var a = transA ? Tensor.RandN([k, m], 1).T : batch > 1 ? Tensor.RandN([batch, m, k], 1) : Tensor.RandN([m, k], 1);
             var b = transB ? Tensor.RandN([n, k], 2).T : batch > 1 ? Tensor.RandN([batch, k, n], 2) : Tensor.RandN([k, n], 2);
-            return () => a.MatMul(b);
+            // In a StorageScope, as a training step runs it: the result's array goes back to the pool and the next
+            // call reuses it (libtorch's allocator keeps freed blocks too; a fresh array each call would measure the
+            // operating system's page faults rather than the product).
+            return () =>
+            {
+                using var scope = StorageScope.Begin();
+                a.MatMul(b);
+            };
         }, Target: target);
 
     /// <summary>
