@@ -232,16 +232,19 @@ internal static unsafe class Gemm
             {
                 for (int t = ns0; t < ns1; t++)
                 {
-                    int j0 = t * nr;
-                    TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, Math.Min(nr, nc - j0), add);
+                    int j0 = t * nr, cols = Math.Min(nr, nc - j0);
+                    if (cols <= nr / 2) TKernel.RunNarrow(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, mr, cols, add);
+                    else TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, cols, add);
                 }
                 continue;
             }
             GemmPacking.PackA(aRows, job.Ars, job.Acs, rows, kc, sliver, mr);
             for (int t = ns0; t < ns1; t++)
             {
-                int j0 = t * nr;
-                TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, Math.Min(nr, nc - j0), add);
+                int j0 = t * nr, cols = Math.Min(nr, nc - j0);
+                // a packed A sliver is A read with row stride 1 and step stride MR
+                if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
+                else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
             }
         }
     }

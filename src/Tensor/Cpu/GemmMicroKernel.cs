@@ -34,6 +34,13 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     /// for products that sweep too few B slivers to repay packing A.
     /// </summary>
     static abstract void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add);
+
+    /// <summary>
+    /// As <see cref="Run"/> for a last B sliver at most NR / 2 columns wide (the LM head's 65th column): one vector
+    /// per row instead of two, so half the work is not spent on the sliver's zero padding. A is read through strides
+    /// (a packed sliver is ars = 1, acs = MR); all MR rows are computed and the leading rows×cols stored.
+    /// </summary>
+    static abstract void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add);
 }
 
 /// <summary>The micro-kernels: Vector512 (AVX-512), Vector256 (AVX2) and portable scalar code.</summary>
@@ -175,6 +182,33 @@ internal static unsafe class GemmKernels
             Edge(t, 2 * w, c, ldc, 12, cols, add);
         }
 
+        /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        {
+            int w = Vector512<T>.Count;
+            Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+            Vector512<T> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+            nint s1 = ars, s2 = 2 * (nint)ars;
+            T* q0 = a, q1 = a + 3 * s1, q2 = a + 6 * s1, q3 = a + 9 * s1;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector512.Load(b);
+                c0 = Fma(Vector512.Create(q0[0]), b0, c0); c1 = Fma(Vector512.Create(q0[s1]), b0, c1); c2 = Fma(Vector512.Create(q0[s2]), b0, c2);
+                c3 = Fma(Vector512.Create(q1[0]), b0, c3); c4 = Fma(Vector512.Create(q1[s1]), b0, c4); c5 = Fma(Vector512.Create(q1[s2]), b0, c5);
+                c6 = Fma(Vector512.Create(q2[0]), b0, c6); c7 = Fma(Vector512.Create(q2[s1]), b0, c7); c8 = Fma(Vector512.Create(q2[s2]), b0, c8);
+                c9 = Fma(Vector512.Create(q3[0]), b0, c9); c10 = Fma(Vector512.Create(q3[s1]), b0, c10); c11 = Fma(Vector512.Create(q3[s2]), b0, c11);
+                q0 += acs; q1 += acs; q2 += acs; q3 += acs;
+                b += 2 * w;   // the packed sliver is 2w wide; its right half is the zero padding
+            }
+            T* t = stackalloc T[12 * Vector512<T>.Count];
+            Vector512.Store(c0, t + 0 * w); Vector512.Store(c1, t + 1 * w); Vector512.Store(c2, t + 2 * w);
+            Vector512.Store(c3, t + 3 * w); Vector512.Store(c4, t + 4 * w); Vector512.Store(c5, t + 5 * w);
+            Vector512.Store(c6, t + 6 * w); Vector512.Store(c7, t + 7 * w); Vector512.Store(c8, t + 8 * w);
+            Vector512.Store(c9, t + 9 * w); Vector512.Store(c10, t + 10 * w); Vector512.Store(c11, t + 11 * w);
+            Edge(t, w, c, ldc, rows, cols, add);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(T* dst, Vector512<T> lo, Vector512<T> hi, bool add)
         {
@@ -277,6 +311,28 @@ internal static unsafe class GemmKernels
             Edge(t, 2 * w, c, ldc, 6, cols, add);
         }
 
+        /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        {
+            int w = Vector256<T>.Count;
+            Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+            nint s1 = ars, s2 = 2 * (nint)ars;
+            T* q0 = a, q1 = a + 3 * s1;
+            for (int p = 0; p < kc; p++)
+            {
+                var b0 = Vector256.Load(b);
+                c0 = Fma(Vector256.Create(q0[0]), b0, c0); c1 = Fma(Vector256.Create(q0[s1]), b0, c1); c2 = Fma(Vector256.Create(q0[s2]), b0, c2);
+                c3 = Fma(Vector256.Create(q1[0]), b0, c3); c4 = Fma(Vector256.Create(q1[s1]), b0, c4); c5 = Fma(Vector256.Create(q1[s2]), b0, c5);
+                q0 += acs; q1 += acs;
+                b += 2 * w;   // the packed sliver is 2w wide; its right half is the zero padding
+            }
+            T* t = stackalloc T[6 * Vector256<T>.Count];
+            Vector256.Store(c0, t + 0 * w); Vector256.Store(c1, t + 1 * w); Vector256.Store(c2, t + 2 * w);
+            Vector256.Store(c3, t + 3 * w); Vector256.Store(c4, t + 4 * w); Vector256.Store(c5, t + 5 * w);
+            Edge(t, w, c, ldc, rows, cols, add);
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Put(T* dst, Vector256<T> lo, Vector256<T> hi, bool add)
         {
@@ -323,6 +379,20 @@ internal static unsafe class GemmKernels
                     for (int j = 0; j < 4; j++) t[r * 4 + j] += ar * b[j];
                 }
             Edge(t, 4, c, ldc, 4, cols, add);
+        }
+
+        /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        {
+            T* t = stackalloc T[16];
+            for (int i = 0; i < 16; i++) t[i] = T.Zero;
+            for (int p = 0; p < kc; p++, b += 4)
+                for (int r = 0; r < rows; r++)
+                {
+                    T ar = a[(nint)r * ars + (nint)p * acs];
+                    for (int j = 0; j < cols; j++) t[r * 4 + j] += ar * b[j];
+                }
+            Edge(t, 4, c, ldc, rows, cols, add);
         }
     }
 
