@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Cpu;
@@ -49,6 +50,25 @@ internal static unsafe class GemmPacking
         {
             // Rows of B are contiguous (the usual layout): each step of k is one short copy.
             uint bytes = (uint)(cols * sizeof(T));
+            if (cols == nr && bytes % 64 == 0 && Vector512.IsHardwareAccelerated)
+            {
+                // A full sliver row is one or two cache lines: vector moves, not a memmove call per row.
+                for (int p = 0; p < kc; p++)
+                {
+                    byte* d = (byte*)(dst + p * nr), src = (byte*)(b + (nint)p * brs);
+                    for (uint o = 0; o < bytes; o += 64) Vector512.Store(Vector512.Load(src + o), d + o);
+                }
+                return;
+            }
+            if (cols == nr && bytes % 32 == 0 && Vector256.IsHardwareAccelerated)
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    byte* d = (byte*)(dst + p * nr), src = (byte*)(b + (nint)p * brs);
+                    for (uint o = 0; o < bytes; o += 32) Vector256.Store(Vector256.Load(src + o), d + o);
+                }
+                return;
+            }
             for (int p = 0; p < kc; p++)
             {
                 T* d = dst + p * nr;
