@@ -29,6 +29,6 @@ public static class EngineThreads
         if (chunks <= 1) { if (n > 0) body(0, n); return; }
         if (WorkerPool.TryRun(n, chunks, body)) return;
         // The pool is busy (a call from inside a chunk, or another thread's op): the runtime's pool does it.
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, c => WorkerPool.Chunk(n, chunks, c, body));
+        WorkerPool.Fallback(chunks, c => WorkerPool.Chunk(n, chunks, c, body));
     }
 }

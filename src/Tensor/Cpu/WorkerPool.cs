@@ -35,8 +35,23 @@ internal static class WorkerPool
     {
         if (chunks <= 1) { if (chunks == 1) body(0); return; }
         void Range(int start, int end) { for (int t = start; t < end; t++) body(t); }
-        if (!TryRun(chunks, chunks, Range))
+        if (!TryRun(chunks, chunks, Range)) Fallback(chunks, body);
+    }
+
+    /// <summary>
+    /// The runtime's pool for a loop that found this one busy, throwing what a chunk threw as the pool does (the
+    /// first failure, not wrapped), so a caller sees the same exception whichever pool ran its loop.
+    /// </summary>
+    public static void Fallback(int chunks, Action<int> body)
+    {
+        try
+        {
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = chunks }, body);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
     }
 
     /// <summary>Runs the loop on the pool and returns true, or returns false at once if the pool is in use.</summary>
