@@ -42,13 +42,7 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
         return Step([token]);
     }
 
-    private double[] Step(int[] tokens)
-    {
-        using var _ = new NoGrad();
-        using var scope = StorageScope.Begin();   // the step's temporaries are freed when it ends; the cache's buffers are not
-        var logits = model.Forward(Tensor.FromArray<int>(tokens, [1, tokens.Length], model.Device), cache, training: false);
-        return logits.Select(1, tokens.Length - 1).Reshape(-1).ToDoubleArray();
-    }
+    private double[] Step(int[] tokens) => TextGenerator.Step(model, cache, tokens);
 
     /// <summary>Drops the cache.</summary>
     public void Dispose()

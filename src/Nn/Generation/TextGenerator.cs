@@ -34,8 +34,7 @@ public static class TextGenerator
             var generated = new int[maxNewTokens];
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
             var cache = model.CreateCache();
-            var device = model.Device;
-            var last = Step(model, cache, sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray(), device);
+            var last = Step(model, cache, sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray());
             for (int n = 0; n < maxNewTokens; n++)
             {
                 int next = SampleNext(last, options.Temperature, options.TopK, rng);
@@ -43,12 +42,12 @@ public static class TextGenerator
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
                 if (cache.Length + 1 <= window)
-                    last = Step(model, cache, [next], device);
+                    last = Step(model, cache, [next]);
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
                     cache.Clear();
-                    last = Step(model, cache, sequence.Skip(sequence.Count - window).ToArray(), device);
+                    last = Step(model, cache, sequence.Skip(sequence.Count - window).ToArray());
                 }
             }
             return generated;
@@ -59,11 +58,12 @@ public static class TextGenerator
     /// One forward over <paramref name="ids"/> with the cache; returns the last position's logits. What the step
     /// creates is freed when it ends (host arrays back to the pool, device memory at once); the cache's buffers are not.
     /// </summary>
-    private static double[] Step(Gpt model, KvCache cache, int[] ids, Device device)
+    internal static double[] Step(Gpt model, KvCache cache, int[] ids)
     {
+        using var _ = new NoGrad();
         using var scope = StorageScope.Begin();
-        var logits = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], device), cache, training: false);
-        return logits.Select(1, logits.Dim(1) - 1).Reshape(-1).ToDoubleArray();
+        var logits = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], model.Device), cache, training: false);
+        return logits.Select(1, ids.Length - 1).Reshape(-1).ToDoubleArray();
     }
 
     /// <summary>
