@@ -45,7 +45,7 @@ public sealed partial class CpuBackend
     };
 
     /// <summary>The elements of a view gathered straight into a pooled array (no intermediate copy).</summary>
-    private static T[] PooledDense<T>(Storage src, Layout layout) where T : unmanaged
+    internal static T[] PooledDense<T>(Storage src, Layout layout) where T : unmanaged
     {
         var a = CpuArrayPool.RentUninitialized<T>(layout.Count);   // Gather writes every element
         Gather(Data<T>(src), layout, a);

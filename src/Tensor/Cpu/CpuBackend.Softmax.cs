@@ -8,8 +8,8 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     public Storage Softmax(Storage x, Layout lx, bool log) => x.DType switch
     {
-        DType.Float32 => Wrap(Softmax<float>(CpuArrayPool.Copy(Dense<float>(x, lx)), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
-        DType.Float64 => Wrap(Softmax<double>(CpuArrayPool.Copy(Dense<double>(x, lx)), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
+        DType.Float32 => Wrap(Softmax<float>(PooledDense<float>(x, lx), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
+        DType.Float64 => Wrap(Softmax<double>(PooledDense<double>(x, lx), lx.Rank == 0 ? 1 : lx.ShapeArray[^1], log)),
         _ => throw new NotSupportedException($"softmax: needs a floating-point tensor, got {x.DType.Name()}"),
     };
 
