@@ -26,15 +26,14 @@ internal static class CpuArrayPool
     /// <summary>An array of <paramref name="length"/> zeros.</summary>
     public static T[] Rent<T>(int length) where T : unmanaged
     {
-        var a = TryTake<T>(length);
-        if (a is null) return length >= MinLength ? New(new T[length]) : new T[length];
+        if (TryTake<T>(length) is not { } a) return Track(CountNew(new T[length]));
         Array.Clear(a);
         return a;
     }
 
     /// <summary>An array of <paramref name="length"/> whose elements the caller overwrites before reading.</summary>
     public static T[] RentUninitialized<T>(int length) where T : unmanaged =>
-        TryTake<T>(length) ?? (length >= MinLength ? New(GC.AllocateUninitializedArray<T>(length)) : GC.AllocateUninitializedArray<T>(length));
+        TryTake<T>(length) ?? Track(CountNew(GC.AllocateUninitializedArray<T>(length)));
 
     /// <summary>
     /// Scratch space an op uses and gives back with <see cref="Return{T}"/> before it returns (never wrapped in a
@@ -42,11 +41,8 @@ internal static class CpuArrayPool
     /// </summary>
     public static T[] RentScratch<T>(int length) where T : unmanaged
     {
-        if (length < MinLength) return GC.AllocateUninitializedArray<T>(length);
-        if (Pop<T>(length) is { } a) return a;
-        newArrays++;
-        newBytes += (long)length * Unsafe.SizeOf<T>();
-        return GC.AllocateUninitializedArray<T>(length);
+        if (length >= MinLength && Pop<T>(length) is { } a) return a;
+        return CountNew(GC.AllocateUninitializedArray<T>(length));
     }
 
     /// <summary>A pooled copy of <paramref name="source"/>.</summary>
@@ -79,12 +75,6 @@ internal static class CpuArrayPool
         }
     }
 
-    /// <summary>Bytes held for reuse now (for tests and benchmarks).</summary>
-    public static long PooledBytes
-    {
-        get { lock (Gate) return pooledBytes; }
-    }
-
     private static T[]? TryTake<T>(int length) where T : unmanaged
     {
         if (length < MinLength) return null;
@@ -110,11 +100,13 @@ internal static class CpuArrayPool
     /// <summary>Bytes of the arrays counted by <see cref="NewArraysOnThisThread"/>.</summary>
     public static long NewBytesOnThisThread => newBytes;
 
-    private static T[] New<T>(T[] a)
+    /// <summary>Counts a fresh array the pool could not supply (arrays below <see cref="MinLength"/> are never pooled, so not counted).</summary>
+    private static T[] CountNew<T>(T[] a) where T : unmanaged
     {
+        if (a.Length < MinLength) return a;
         newArrays++;
         newBytes += (long)a.Length * Unsafe.SizeOf<T>();
-        return Track(a);
+        return a;
     }
 
     private static T[] Track<T>(T[] a)
