@@ -50,23 +50,10 @@ internal static unsafe class GemmPacking
         {
             // Rows of B are contiguous (the usual layout): each step of k is one short copy.
             uint bytes = (uint)(cols * sizeof(T));
-            if (cols == nr && bytes % 64 == 0 && Vector512.IsHardwareAccelerated)
-            {
-                // A full sliver row is one or two cache lines: vector moves, not a memmove call per row.
-                for (int p = 0; p < kc; p++)
-                {
-                    byte* d = (byte*)(dst + p * nr), src = (byte*)(b + (nint)p * brs);
-                    for (uint o = 0; o < bytes; o += 64) Vector512.Store(Vector512.Load(src + o), d + o);
-                }
-                return;
-            }
             if (cols == nr && bytes % 32 == 0 && Vector256.IsHardwareAccelerated)
             {
-                for (int p = 0; p < kc; p++)
-                {
-                    byte* d = (byte*)(dst + p * nr), src = (byte*)(b + (nint)p * brs);
-                    for (uint o = 0; o < bytes; o += 32) Vector256.Store(Vector256.Load(src + o), d + o);
-                }
+                // A full sliver row is one or two cache lines: vector moves, not a memmove call per row.
+                for (int p = 0; p < kc; p++) CopyRow((byte*)(b + (nint)p * brs), (byte*)(dst + p * nr), bytes);
                 return;
             }
             for (int p = 0; p < kc; p++)
@@ -88,6 +75,15 @@ internal static unsafe class GemmPacking
         }
         for (int j = cols; j < nr; j++)
             for (int p = 0; p < kc; p++) dst[p * nr + j] = T.Zero;
+    }
+
+    /// <summary>Copies a multiple of 32 bytes with the widest vectors that divide it.</summary>
+    private static void CopyRow(byte* src, byte* dst, uint bytes)
+    {
+        uint o = 0;
+        if (Vector512.IsHardwareAccelerated && bytes % 64 == 0)
+            for (; o < bytes; o += 64) Vector512.Store(Vector512.Load(src + o), dst + o);
+        for (; o < bytes; o += 32) Vector256.Store(Vector256.Load(src + o), dst + o);
     }
 
     /// <summary>

@@ -21,7 +21,6 @@ internal static class WorkerPool
     }
 
     private static readonly Lock Gate = new();
-    private static readonly List<Thread> Threads = [];
     private static readonly SemaphoreSlim Wake = new(0);
     private static int busy;      // 1 while a job owns the pool
     private static Job? current;
@@ -81,20 +80,16 @@ internal static class WorkerPool
 
     private static void EnsureThreads(int wanted)
     {
-        if (Volatile.Read(ref countStarted) >= wanted) return;
+        if (Volatile.Read(ref started) >= wanted) return;
         lock (Gate)
         {
-            while (Threads.Count < wanted)
-            {
-                var t = new Thread(Loop) { IsBackground = true, Name = $"Engine worker {Threads.Count + 1}" };
-                Threads.Add(t);
-                t.Start();
-            }
-            Volatile.Write(ref countStarted, Threads.Count);
+            for (int i = started; i < wanted; i++)
+                new Thread(Loop) { IsBackground = true, Name = $"Engine worker {i + 1}" }.Start();
+            if (wanted > started) Volatile.Write(ref started, wanted);
         }
     }
 
-    private static int countStarted;
+    private static int started;   // worker threads running (they never exit)
 
     private static int sleepers;   // workers blocked (or about to block) on Wake
 
