@@ -10,10 +10,10 @@ namespace Engine.Cuda.Tests;
 public class EmulatedTiledAttentionTests
 {
     // Own backends (not the shared registered one): the reference switch must not leak into tests running in parallel.
-    private static readonly Lazy<CudaBackend> TiledBackend = new(() => HostEmulator.NewBackend(Device.Cuda(62)));
+    private static readonly Lazy<CudaBackend> TiledBackend = new(() => HostEmulator.NewBackend());
     private static readonly Lazy<CudaBackend> ReferenceBackend = new(() =>
     {
-        var b = HostEmulator.NewBackend(Device.Cuda(61));
+        var b = HostEmulator.NewBackend();
         b.ReferenceAttention = true;
         return b;
     });
@@ -158,7 +158,7 @@ public class EmulatedTiledAttentionTests
     public void NoTimesTWorkspaceIsAllocated()
     {
         // peak memory linear in T: x4 from T = 256 to 1024 (a T x T buffer would make it x16), and far below T^2
-        var b = HostEmulator.NewBackend(Device.Cuda(59));
+        var b = HostEmulator.NewBackend();
         var family = AttentionSpec.Softmax.Family(8);
         long small = Workspace(b, 256, family), large = Workspace(b, 1024, family);
         Assert.True(large <= 5 * small, $"workspace {small} bytes at T = 256, {large} at T = 1024");
@@ -193,7 +193,7 @@ public class EmulatedTiledAttentionTests
     [Fact]
     public void TheTiledKernelsAreTheDefault()
     {
-        var b = HostEmulator.NewBackend(Device.Cuda(60));
+        var b = HostEmulator.NewBackend();
         Assert.False(b.ReferenceAttention);
         Assert.Contains("attn_fwd_tiled_f32", HostEmulator.KernelNames);
         Assert.Contains("attn_fwd_reference_f32", HostEmulator.KernelNames);

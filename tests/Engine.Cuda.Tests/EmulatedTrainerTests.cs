@@ -106,8 +106,7 @@ public class EmulatedTrainerTests
     public void ATrainingStepReadsTheDeviceBackOnce()
     {
         // A device of its own, so no other test's copies are counted.
-        var backend = HostEmulator.NewBackend(Device.Cuda(61));
-        BackendRegistry.Register(backend);
+        var backend = HostEmulator.NewBackend();
         var device = (EmulatedDevice)backend.Api;
         foreach (double clip in new[] { 0.05, 0.0 })
         {
@@ -138,8 +137,7 @@ public class EmulatedTrainerTests
     public void TrainingAndEvaluationGiveTheirDeviceMemoryBack()
     {
         // A backend of its own, so its allocator counts only this test.
-        var backend = HostEmulator.NewBackend(Device.Cuda(58));
-        BackendRegistry.Register(backend);
+        var backend = HostEmulator.NewBackend();
         var trainer = new Trainer(Tiny, Settings(backend.Device, steps: 3) with { EvalInterval = 100 }, Data);
         trainer.TrainStep();                       // warm-up: RoPE tables and other caches
         backend.Synchronize();

@@ -13,7 +13,7 @@ public class GpuCheckOnEmulationTests
     [Fact]
     public void ParitySectionPassesOnTheEmulatedDevice()
     {
-        var backend = HostEmulator.NewBackend(Device.Cuda(61));
+        var backend = HostEmulator.NewBackend();
         var report = new Report();
         new Parity(backend, report).Run();
         var text = new StringWriter();
@@ -27,8 +27,7 @@ public class GpuCheckOnEmulationTests
     {
         // A smaller model and fewer steps than on hardware (the emulator runs every kernel thread on the host); the
         // same code and bounds.
-        var backend = HostEmulator.NewBackend(Device.Cuda(60));
-        BackendRegistry.Register(backend);
+        var backend = HostEmulator.NewBackend();
         var report = new Report();
         var small = LongRun.Hardware with { ContextLength = 8, Layers = 1, ModelDim = 16 };
         LongRun.Agreement(backend, report, steps: 3, small);
@@ -47,8 +46,7 @@ public class GpuCheckOnEmulationTests
     [Fact]
     public void GemmThroughputRowsRunForEveryKind()
     {
-        var backend = HostEmulator.NewBackend(Device.Cuda(59));
-        BackendRegistry.Register(backend);
+        var backend = HostEmulator.NewBackend();
         var report = new Report();
         Throughput.Gemm(backend, report, 16, DType.Float32, tf32: false, reps: 1);
         Throughput.Gemm(backend, report, 16, DType.Float32, tf32: true, reps: 1);

@@ -20,12 +20,24 @@ internal static partial class HostEmulator
     /// <summary>The names of every <c>extern "C" __global__</c> kernel in the sources.</summary>
     public static string[] KernelNames => Require().kernels;
 
-    /// <summary>A backend over the emulated device (fresh allocator; shared compiled library).</summary>
-    public static CudaBackend NewBackend(Device device, long memoryLimit = long.MaxValue)
+    /// <summary>
+    /// A backend over an emulated device of its own (fresh allocator and counters; shared compiled library), under a
+    /// device ordinal no other backend of this process has, and registered there, so tensors moved to its device reach
+    /// it. Tests run in parallel: two backends under one ordinal would take each other's place in the registry, and a
+    /// test's tensors would run on (and be counted by) another test's device.
+    /// </summary>
+    public static CudaBackend NewBackend(long memoryLimit = long.MaxValue)
     {
         var (lib, kernels, _) = Require();
-        return new CudaBackend(new EmulatedDevice(lib, kernels, memoryLimit), device, blockSize: 64);
+        int ordinal = Interlocked.Decrement(ref nextOrdinal);
+        // cuda:0 stays unregistered: the availability tests use it as the device a machine without CUDA lacks.
+        if (ordinal < 1) throw new InvalidOperationException($"more than {SharedOrdinal - 1} emulated backends in one test run");
+        var backend = new CudaBackend(new EmulatedDevice(lib, kernels, memoryLimit), Engine.Device.Cuda(ordinal), blockSize: 64);
+        BackendRegistry.Register(backend);
+        return backend;
     }
+
+    private static int nextOrdinal = SharedOrdinal;   // ordinals below the shared backend's, handed out downwards
 
     /// <summary>The shared emulated backend, registered for <see cref="Device"/> so tensors can be created there.</summary>
     public static CudaBackend Registered
@@ -38,11 +50,14 @@ internal static partial class HostEmulator
     }
 
     /// <summary>The device ordinal the shared emulated backend is registered under.</summary>
-    public static readonly Device Device = Engine.Device.Cuda(63);
+    public static readonly Device Device = Engine.Device.Cuda(SharedOrdinal);
+
+    private const int SharedOrdinal = 63;
 
     private static readonly Lazy<CudaBackend> Shared = new(() =>
     {
-        var b = NewBackend(Device);
+        var (lib, kernels, _) = Require();
+        var b = new CudaBackend(new EmulatedDevice(lib, kernels, long.MaxValue), Device, blockSize: 64);
         BackendRegistry.Register(b);
         return b;
     });
