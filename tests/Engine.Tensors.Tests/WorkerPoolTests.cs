@@ -37,6 +37,27 @@ public class WorkerPoolTests
         Assert.Equal(64, sum);
     }
 
+    private static readonly AsyncLocal<string?> Flow = new();
+
+    [Fact]
+    public void WorkersStartedFromAFlowDoNotCarryItsAsyncLocals()
+    {
+        // More chunks than workers exist, so this flow starts new ones; a worker started with Thread.Start would keep
+        // this flow's AsyncLocals (a StorageScope, NoGrad, Autocast) for every job it runs afterwards, anyone's.
+        Flow.Value = "caller's flow";
+        int caller = Environment.CurrentManagedThreadId;
+        var seen = new System.Collections.Concurrent.ConcurrentBag<(int thread, string? value)>();
+        RunOnPool(64, 4, (_, _) =>
+        {
+            seen.Add((Environment.CurrentManagedThreadId, Flow.Value));
+            Thread.SpinWait(2_000_000);   // long enough that parked workers wake and claim chunks
+        });
+        var onWorkers = seen.Where(s => s.thread != caller).ToList();
+        Assert.NotEmpty(onWorkers);
+        Assert.All(onWorkers, s => Assert.Null(s.value));
+        Flow.Value = null;
+    }
+
     /// <summary>Runs on Engine's pool, waiting while another test's loop holds it (tests run in parallel).</summary>
     private static void RunOnPool(int n, int chunks, Action<int, int> body)
     {

@@ -83,8 +83,10 @@ internal static class WorkerPool
         if (Volatile.Read(ref started) >= wanted) return;
         lock (Gate)
         {
+            // UnsafeStart: a worker must not carry the starting flow's AsyncLocals (its StorageScope, NoGrad,
+            // Autocast) into the chunks it later runs for every other caller.
             for (int i = started; i < wanted; i++)
-                new Thread(Loop) { IsBackground = true, Name = $"Engine worker {i + 1}" }.Start();
+                new Thread(Loop) { IsBackground = true, Name = $"Engine worker {i + 1}" }.UnsafeStart();
             if (wanted > started) Volatile.Write(ref started, wanted);
         }
     }
