@@ -20,11 +20,7 @@ public class EmulatedPrecisionTests
     private const double U = 1.0 / 256; // bfloat16 unit roundoff 2^-8
 
     /// <summary>A backend of its own (the tests of one class run one at a time), so its GEMM log is this class's alone.</summary>
-    private static readonly Lazy<CudaBackend> Own = new(() =>
-    {
-        var b = HostEmulator.NewBackend();
-        return b;
-    });
+    private static readonly Lazy<CudaBackend> Own = new(() => HostEmulator.NewBackend());
 
     private static Device Dev
     {

@@ -42,8 +42,9 @@ public class WorkerPoolTests
     [Fact]
     public void WorkersStartedFromAFlowDoNotCarryItsAsyncLocals()
     {
-        // More chunks than workers exist, so this flow starts new ones; a worker started with Thread.Start would keep
-        // this flow's AsyncLocals (a StorageScope, NoGrad, Autocast) for every job it runs afterwards, anyone's.
+        // Four chunks want three workers, more than a two-thread run starts, so this flow usually starts some (it cannot
+        // where earlier tests already did); a worker started with Thread.Start would keep this flow's AsyncLocals (a
+        // StorageScope, NoGrad, Autocast) for every job it runs afterwards, anyone's.
         Flow.Value = "caller's flow";
         int caller = Environment.CurrentManagedThreadId;
         var seen = new System.Collections.Concurrent.ConcurrentBag<(int thread, string? value)>();

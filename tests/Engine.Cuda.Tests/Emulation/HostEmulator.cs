@@ -28,11 +28,16 @@ internal static partial class HostEmulator
     /// </summary>
     public static CudaBackend NewBackend(long memoryLimit = long.MaxValue)
     {
-        var (lib, kernels, _) = Require();
         int ordinal = Interlocked.Decrement(ref nextOrdinal);
         // cuda:0 stays unregistered: the availability tests use it as the device a machine without CUDA lacks.
         if (ordinal < 1) throw new InvalidOperationException($"more than {SharedOrdinal - 1} emulated backends in one test run");
-        var backend = new CudaBackend(new EmulatedDevice(lib, kernels, memoryLimit), Engine.Device.Cuda(ordinal), blockSize: 64);
+        return CreateRegistered(Engine.Device.Cuda(ordinal), memoryLimit);
+    }
+
+    private static CudaBackend CreateRegistered(Device device, long memoryLimit)
+    {
+        var (lib, kernels, _) = Require();
+        var backend = new CudaBackend(new EmulatedDevice(lib, kernels, memoryLimit), device, blockSize: 64);
         BackendRegistry.Register(backend);
         return backend;
     }
@@ -54,13 +59,7 @@ internal static partial class HostEmulator
 
     private const int SharedOrdinal = 63;
 
-    private static readonly Lazy<CudaBackend> Shared = new(() =>
-    {
-        var (lib, kernels, _) = Require();
-        var b = new CudaBackend(new EmulatedDevice(lib, kernels, long.MaxValue), Device, blockSize: 64);
-        BackendRegistry.Register(b);
-        return b;
-    });
+    private static readonly Lazy<CudaBackend> Shared = new(() => CreateRegistered(Device, long.MaxValue));
 
     private static (nint library, string[] kernels, string? skip) Require()
     {
