@@ -4,11 +4,12 @@ using Engine.Autograd;
 namespace Engine.Perf;
 
 /// <summary>
-/// `attention [--threads N] [--peer-ms X]`: causal attention forward and forward+backward through
+/// `attention [--threads N] [--peer-ms X] [--only softmax|lssar|composed] [--forward-only]`: causal attention forward and forward+backward through
 /// <see cref="Tensor.CausalAttention"/>, B=8, H=4, T=256, d_head=32, float32, Softmax and LSSAR (Gao &amp; Spratling,
 /// arXiv 2501.13428). The backward takes a fixed random upstream gradient, as the peer harness does. Timed like the
 /// peer (<see cref="Timing.TimeIt"/>: warm-up, calibrated repeats, median of samples). A third row times the composed
 /// reference (<see cref="AttentionReference"/>: batched matmuls, mask, softmax), the peer's "manual" variant.
+/// <c>--only</c> and <c>--forward-only</c> narrow the run to one row or to the forward, for profiling one kernel.
 /// </summary>
 internal static class AttentionBench
 {
@@ -55,19 +56,30 @@ internal static class AttentionBench
     {
         int threads = Args.Int(args, "--threads", Environment.ProcessorCount);
         double? peerMs = Args.Double(args, "--peer-ms");
+        string? only = Args.Value(args, "--only");
+        bool forwardOnly = args.Contains("--forward-only");
+        string[] names = ["softmax", "lssar", "composed"];
+        if (only is not null && !names.Contains(only))
+            throw new ArgumentException($"attention: --only must be one of {string.Join(", ", names)}; got '{only}'");
         EngineThreads.Count = threads;
         var inputs = new Inputs();
         Console.WriteLine($"causal attention B={B} H={H} T={T} d_head={D}, float32, Tensor.CausalAttention; EngineThreads.Count = {threads}; median of 9 samples");
         Console.WriteLine();
         Console.WriteLine("| attention | threads | fwd ms | fwd+bwd ms | alloc MB per fwd+bwd | peer fwd+bwd ms (sdpa) | Engine / peer |");
         Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (label, spec, composed) in new[]
+        foreach (var (name, label, spec, composed) in new[]
                  {
-                     ("Softmax (fused)", AttentionSpec.Softmax, false), ("LSSAR (fused)", AttentionSpec.Lssar, false),
-                     ("Softmax (composed: batched matmul, mask, softmax)", AttentionSpec.Softmax, true),
+                     ("softmax", "Softmax (fused)", AttentionSpec.Softmax, false), ("lssar", "LSSAR (fused)", AttentionSpec.Lssar, false),
+                     ("composed", "Softmax (composed: batched matmul, mask, softmax)", AttentionSpec.Softmax, true),
                  })
         {
+            if (only is not null && name != only) continue;
             double fwd = Timing.TimeIt(() => inputs.Forward(spec, composed), 9, 0.2);
+            if (forwardOnly)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {threads} | {fwd * 1e3:F2} | — | — | — | — |"));
+                continue;
+            }
             double fb = Timing.TimeIt(() => inputs.ForwardBackward(spec, composed), 9, 0.2);
             long a0 = GC.GetTotalAllocatedBytes(precise: true);
             inputs.ForwardBackward(spec, composed);

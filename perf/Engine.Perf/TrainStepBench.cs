@@ -182,4 +182,10 @@ internal static class Args
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : null;
     }
+
+    public static string? Value(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
 }
