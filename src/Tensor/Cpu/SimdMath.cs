@@ -39,22 +39,159 @@ internal static class SimdMath
         return x * y + acc;
     }
 
-    /// <summary>e^x per lane.</summary>
+    // e^x for float runs here, not through Vector512.Exp<float>, which evaluates every lane in double (about five
+    // times slower, and the attention row stages compute one or two exponentials per score). The reduction is
+    // Cody and Waite's: x = n·ln 2 + r with |r| ≤ ln 2 / 2, ln 2 split in two so that n·ln 2 is exact for |n| ≤ 128;
+    // e^r = 1 + r + r²·P(r) with P of degree 5 (the coefficients of Cephes' expf, Moshier 1984); 2^n is written into
+    // the exponent bits. Every width and the scalar version run the same operations in the same order (with fused
+    // multiply-adds), so vector lanes and scalar tails agree bit for bit. Within 1 ulp of e^x on a sweep of the domain
+    // (tests/Engine.Tensors.Tests/SimdMathTests.cs).
+
+    /// <summary>Smallest float argument of the fast exp, just above ln of the smallest normal float (−87.34), so that no result is subnormal (slow on x86, and below 10⁻³⁸).</summary>
+    public const float ExpMin = -87.3f;
+    /// <summary>Largest float argument of the fast exp: e^88.37 ≈ 2.5·10³⁸ is still finite.</summary>
+    public const float ExpMax = 88.37f;
+    private const float Log2E = 1.44269504088896341f, Ln2Hi = 0.693359375f, Ln2Lo = -2.12194440e-4f;
+    private const float E0 = 1.9875691500e-4f, E1 = 1.3981999507e-3f, E2 = 8.3334519073e-3f, E3 = 4.1665795894e-2f, E4 = 1.6666665459e-1f, E5 = 5.0000001201e-1f;
+
+    /// <summary>e^x for float, x clamped to [<see cref="ExpMin"/>, <see cref="ExpMax"/>] (so the result is a normal number).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ExpF(float x)
+    {
+        x = Math.Clamp(x, ExpMin, ExpMax);
+        float n = MathF.Round(x * Log2E);
+        float r = MathF.FusedMultiplyAdd(n, -Ln2Hi, x);
+        r = MathF.FusedMultiplyAdd(n, -Ln2Lo, r);
+        float p = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(E0, r, E1), r, E2), r, E3), r, E4), r, E5);
+        p = MathF.FusedMultiplyAdd(p, r * r, r) + 1f;
+        return p * BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+    }
+
+    /// <summary><see cref="ExpF(float)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> ExpF(Vector<float> x)
+    {
+        x = Vector.Min(Vector.Max(x, new Vector<float>(ExpMin)), new Vector<float>(ExpMax));
+        var n = Vector.Round(x * new Vector<float>(Log2E));
+        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Hi), x);
+        r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Lo), r);
+        var p = Vector.FusedMultiplyAdd(new Vector<float>(E0), r, new Vector<float>(E1));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E2));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E3));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E4));
+        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E5));
+        p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
+        return p * Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23).As<int, float>();
+    }
+
+    /// <summary><see cref="ExpF(float)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ExpF(Vector512<float> x)
+    {
+        x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpMin)), Vector512.Create(ExpMax));
+        var n = Vector512.Round(x * Vector512.Create(Log2E));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(E0), r, Vector512.Create(E1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E5));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        return p * Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+    }
+
+    // ln(1 + t) for t ∈ [0, 1], as 2·atanh(s) with s = t/(2 + t) ∈ [0, 1/3]: 2s·(1 + s²/3 + s⁴/5 + … + s¹²/13). The
+    // first omitted term is below (1/9)⁷/15 ≈ 1.4·10⁻⁸ of the sum, under float's half ulp, and for tiny t the result
+    // is t itself (no cancellation, unlike ln computed on 1 + t). Softplus needs it once per score.
+
+    /// <summary>ln(1 + t) for float t ∈ [0, 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Log1pUnitF(float t)
+    {
+        float s = t / (2f + t), z = s * s, u = s + s;
+        float q = MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(MathF.FusedMultiplyAdd(1f / 13, z, 1f / 11), z, 1f / 9), z, 1f / 7), z, 1f / 5), z, 1f / 3);
+        return MathF.FusedMultiplyAdd(u * z, q, u);
+    }
+
+    /// <summary><see cref="Log1pUnitF(float)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> Log1pUnitF(Vector<float> t)
+    {
+        var s = t / (new Vector<float>(2f) + t);
+        var z = s * s;
+        var u = s + s;
+        var q = Vector.FusedMultiplyAdd(new Vector<float>(1f / 13), z, new Vector<float>(1f / 11));
+        q = Vector.FusedMultiplyAdd(q, z, new Vector<float>(1f / 9));
+        q = Vector.FusedMultiplyAdd(q, z, new Vector<float>(1f / 7));
+        q = Vector.FusedMultiplyAdd(q, z, new Vector<float>(1f / 5));
+        q = Vector.FusedMultiplyAdd(q, z, new Vector<float>(1f / 3));
+        return Vector.FusedMultiplyAdd(u * z, q, u);
+    }
+
+    /// <summary><see cref="Log1pUnitF(float)"/> per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Log1pUnitF(Vector512<float> t)
+    {
+        var s = t / (Vector512.Create(2f) + t);
+        var z = s * s;
+        var u = s + s;
+        var q = Vector512.FusedMultiplyAdd(Vector512.Create(1f / 13), z, Vector512.Create(1f / 11));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(1f / 9));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(1f / 7));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(1f / 5));
+        q = Vector512.FusedMultiplyAdd(q, z, Vector512.Create(1f / 3));
+        return Vector512.FusedMultiplyAdd(u * z, q, u);
+    }
+
+    /// <summary>e^x per lane; float lanes through <see cref="ExpF(Vector{float})"/> (x clamped to its domain).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<T> VExp<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) return Vector.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return ExpF(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector.Exp(x.As<T, double>()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
     }
 
-    /// <summary>e^x per lane.</summary>
+    /// <summary>e^x per lane; float lanes through <see cref="ExpF(Vector512{float})"/> (x clamped to its domain).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> VExp<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float)) return Vector512.Exp(x.As<T, float>()).As<float, T>();
+        if (typeof(T) == typeof(float)) return ExpF(x.As<T, float>()).As<float, T>();
         if (typeof(T) == typeof(double)) return Vector512.Exp(x.As<T, double>()).As<double, T>();
         throw new NotSupportedException(typeof(T).Name);
+    }
+
+    /// <summary>e^x, as the vector versions compute it (float through <see cref="ExpF(float)"/>), for the scalar tails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SExp<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) { float f = ExpF(Unsafe.As<T, float>(ref x)); return Unsafe.As<float, T>(ref f); }
+        return T.Exp(x);
+    }
+
+    /// <summary>ln(1 + t) per lane for t ∈ [0, 1] (float through <see cref="Log1pUnitF(Vector{float})"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<T> VLog1pUnit<T>(Vector<T> t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Log1pUnitF(t.As<T, float>()).As<float, T>();
+        return VLog(Vector<T>.One + t);
+    }
+
+    /// <summary>ln(1 + t) per lane for t ∈ [0, 1] (float through <see cref="Log1pUnitF(Vector512{float})"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> VLog1pUnit<T>(Vector512<T> t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) return Log1pUnitF(t.As<T, float>()).As<float, T>();
+        return VLog(Vector512<T>.One + t);
+    }
+
+    /// <summary>ln(1 + t) for t ∈ [0, 1], as the vector versions compute it, for the scalar tails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T SLog1pUnit<T>(T t) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float)) { float f = Log1pUnitF(Unsafe.As<T, float>(ref t)); return Unsafe.As<float, T>(ref f); }
+        return T.Log(T.One + t);
     }
 
     /// <summary>ln x per lane.</summary>

@@ -75,13 +75,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
                 e.StoreUnsafe(ref S, (nuint)j);
             }
-            for (; j < n; j++) { T e = T.Exp(T.Max(s[j] - max, LogMinNormal)); s[j] = e; }
+            for (; j < n; j++) s[j] = SExp(T.Max(s[j] - max, LogMinNormal));
         }
         else if (max >= T.Zero)
         {
-            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1]. Where ln(1 + t)
-            // rounds a tiny t away, softplus is below ε·ln 2 while the row's maximum contributes at least ln 2, so the
-            // normalised weights are unaffected.
+            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1], with ln(1 + t)
+            // taken without forming 1 + t (accurate for tiny t). The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score
+            // below −87.3 weighs 10⁻³⁸ instead of less: nothing against the row's maximum, which contributes at least ln 2.
             bool wantSig = !sig.IsEmpty;
             ref T G = ref MemoryMarshal.GetReference(sig);
             if (Vector512.IsHardwareAccelerated)
@@ -91,7 +91,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                     var x = Vector512.LoadUnsafe(ref S, (nuint)j);
                     var t = VExp(-Vector512.Abs(x));
                     var onePlusT = Vector512<T>.One + t;
-                    var u = Vector512.Max(x, Vector512<T>.Zero) + VLog(onePlusT);
+                    var u = Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
                     u.StoreUnsafe(ref S, (nuint)j);
                     if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
                 }
@@ -101,14 +101,14 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var x = Vector.LoadUnsafe(ref S, (nuint)j);
                 var t = VExp(-Vector.Abs(x));
                 var onePlusT = Vector<T>.One + t;
-                var u = Vector.Max(x, Vector<T>.Zero) + VLog(onePlusT);
+                var u = Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
                 u.StoreUnsafe(ref S, (nuint)j);
                 if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
             }
             for (; j < n; j++)
             {
-                T x = s[j], t = T.Exp(-T.Abs(x));
-                s[j] = T.Max(x, T.Zero) + T.Log(T.One + t);
+                T x = s[j], t = SExp(-T.Abs(x));
+                s[j] = T.Max(x, T.Zero) + SLog1pUnit(t);
                 if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
             }
         }
@@ -154,7 +154,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             }
             for (; j < n; j++)
             {
-                T x = s[j], t = T.Exp(-T.Abs(x)), onePlusT = T.One + t;
+                T x = s[j], t = SExp(-T.Abs(x)), onePlusT = T.One + t;
                 s[j] = (x >= T.Zero ? T.One : t) / onePlusT;
                 if (wantSig) sig[j] = t / (onePlusT * onePlusT);
             }
