@@ -46,17 +46,15 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
     /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
     /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
+    /// Returns max a (the re-weighting needs it; taken from the terms before normalising, which is exact, as
+    /// multiplying by a positive number keeps the order).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
+    private static T StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
-        if (f == PositiveFunction.Sigmoid)
-        {
-            StageOneSigmoid(s, sig);
-            return;
-        }
+        if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig);
         int n = s.Length, W = Vector<T>.Count, j = 0;
-        T max = TensorPrimitives.Max<T>(s);
+        T max = TensorPrimitives.Max<T>(s), termMax = SExp(T.Zero);       // exp: the largest term is e^(max − max)
         ref T S = ref MemoryMarshal.GetReference(s);
         if (f == PositiveFunction.Exp)
         {
@@ -84,47 +82,74 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             // below −87.3 weighs 10⁻³⁸ instead of less: nothing against the row's maximum, which contributes at least ln 2.
             bool wantSig = !sig.IsEmpty;
             ref T G = ref MemoryMarshal.GetReference(sig);
+            termMax = T.Zero;
             if (Vector512.IsHardwareAccelerated)
             {
+                var wmax = Vector512<T>.Zero;
                 for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
                 {
                     var x = Vector512.LoadUnsafe(ref S, (nuint)j);
                     var t = VExp(-Vector512.Abs(x));
-                    var onePlusT = Vector512<T>.One + t;
                     var u = Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
                     u.StoreUnsafe(ref S, (nuint)j);
-                    if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+                    wmax = Vector512.Max(wmax, u);
+                    if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t)).StoreUnsafe(ref G, (nuint)j);
                 }
+                termMax = MaxOf(wmax);
             }
+            var vmax = Vector<T>.Zero;
             for (; j + W <= n; j += W)
             {
                 var x = Vector.LoadUnsafe(ref S, (nuint)j);
                 var t = VExp(-Vector.Abs(x));
-                var onePlusT = Vector<T>.One + t;
                 var u = Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
                 u.StoreUnsafe(ref S, (nuint)j);
-                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT).StoreUnsafe(ref G, (nuint)j);
+                vmax = Vector.Max(vmax, u);
+                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t)).StoreUnsafe(ref G, (nuint)j);
             }
+            for (int l = 0; l < W; l++) termMax = T.Max(termMax, vmax[l]);
             for (; j < n; j++)
             {
                 T x = s[j], t = SExp(-T.Abs(x));
-                s[j] = T.Max(x, T.Zero) + SLog1pUnit(t);
+                T u = T.Max(x, T.Zero) + SLog1pUnit(t);
+                s[j] = u;
+                termMax = T.Max(termMax, u);
                 if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
             }
         }
         else
         {
+            termMax = T.Zero;
             for (; j < n; j++)
             {
                 T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
                 T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
                 if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
                 s[j] = shifted * ratio;
+                termMax = T.Max(termMax, s[j]);
             }
         }
-        T sum = AccurateSum(s);
-        TensorPrimitives.Divide(s, sum, s);
-        if (!sig.IsEmpty) TensorPrimitives.Divide(sig, sum, sig);
+        return Normalize(s, sig, termMax);
+    }
+
+    /// <summary>
+    /// s ← s/Σ s and sig ← sig/Σ s (when given), as products with 1/Σ s (a 512-bit division per vector would cost as
+    /// much as the exponential); returns <paramref name="termMax"/>/Σ s, the largest normalised term.
+    /// </summary>
+    private static T Normalize(Span<T> s, Span<T> sig, T termMax)
+    {
+        T inv = T.One / AccurateSum(s);
+        TensorPrimitives.Multiply(s, inv, s);
+        if (!sig.IsEmpty) TensorPrimitives.Multiply(sig, inv, sig);
+        return termMax * inv;
+    }
+
+    /// <summary>The largest lane.</summary>
+    private static T MaxOf(Vector512<T> v)
+    {
+        T m = v[0];
+        for (int l = 1; l < Vector512<T>.Count; l++) m = T.Max(m, v[l]);
+        return m;
     }
 
     /// <summary>
@@ -134,15 +159,16 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// σ′(s)·e^−μ = e^(s−μ)/(1 + e^s)².
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StageOneSigmoid(Span<T> s, Span<T> sig)
+    private static T StageOneSigmoid(Span<T> s, Span<T> sig)
     {
         int n = s.Length, W = Vector<T>.Count, j = 0;
         bool wantSig = !sig.IsEmpty;
-        T max = TensorPrimitives.Max<T>(s);
+        T max = TensorPrimitives.Max<T>(s), termMax = T.Zero;
         if (max >= T.Zero)
         {
             ref T S = ref MemoryMarshal.GetReference(s);
             ref T G = ref MemoryMarshal.GetReference(sig);
+            var vmax = Vector<T>.Zero;
             for (; j + W <= n; j += W)
             {
                 var x = Vector.LoadUnsafe(ref S, (nuint)j);
@@ -150,12 +176,15 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var onePlusT = Vector<T>.One + t;
                 var u = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
                 u.StoreUnsafe(ref S, (nuint)j);
+                vmax = Vector.Max(vmax, u);
                 if (wantSig) (t / (onePlusT * onePlusT)).StoreUnsafe(ref G, (nuint)j);
             }
+            for (int l = 0; l < W; l++) termMax = T.Max(termMax, vmax[l]);
             for (; j < n; j++)
             {
                 T x = s[j], t = SExp(-T.Abs(x)), onePlusT = T.One + t;
                 s[j] = (x >= T.Zero ? T.One : t) / onePlusT;
+                termMax = T.Max(termMax, s[j]);
                 if (wantSig) sig[j] = t / (onePlusT * onePlusT);
             }
         }
@@ -165,12 +194,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             {
                 T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
                 s[j] = shifted / u;
+                termMax = T.Max(termMax, s[j]);
                 if (wantSig) sig[j] = shifted / (u * u);
             }
         }
-        T sum = AccurateSum(s);
-        TensorPrimitives.Divide(s, sum, s);
-        if (wantSig) TensorPrimitives.Divide(sig, sum, sig);
+        return Normalize(s, sig, termMax);
     }
 
     /// <summary>
@@ -179,13 +207,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
     /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
     /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
-    /// A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
+    /// <paramref name="aMax"/> is max a (<see cref="StageOne"/> returns it). A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T StageTwo(ReadOnlySpan<T> a, int n, double offset, Span<T> dpow, Span<T> w, double p)
+    private static T StageTwo(ReadOnlySpan<T> a, T aMax, int n, double offset, Span<T> dpow, Span<T> w, double p)
     {
         T nT = T.CreateChecked(n), o = T.CreateChecked(offset);
-        T xMax = nT * TensorPrimitives.Max(a) - o;                                        // max x, as x is increasing in a
+        T xMax = nT * aMax - o;                                                            // max x, as x is increasing in a
         if (!(xMax > T.CreateChecked(AttentionFamily.DegenerateTolerance(n, ElementType))))
         {
             a.CopyTo(w);

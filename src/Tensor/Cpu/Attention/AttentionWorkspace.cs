@@ -104,9 +104,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 int end = d.Visible(i0 + rr), lo = f.FirstKey(end), n = end - lo, r = row0 + rr, at = r * tk + lo;
                 var row = A.AsSpan(at, n);
                 if (f.Alibi) AddDistanceBias(row, lo - (end - 1));
-                StageOne(row, keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default, f.Positive);
+                T aMax = StageOne(row, keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default, f.Positive);
                 if (f.Power is double p)
-                    kappa[r] = StageTwo(row, n, f.ReweightOffset(n), keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
+                    kappa[r] = StageTwo(row, aMax, n, f.ReweightOffset(n), keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
                 w.AsSpan(r * tk, lo).Clear();
                 w.AsSpan(r * tk + end, nMax - end).Clear();
             }
