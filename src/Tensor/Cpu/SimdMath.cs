@@ -44,7 +44,7 @@ internal static class SimdMath
     // Cody and Waite's: x = n·ln 2 + r with |r| ≤ ln 2 / 2, ln 2 split in two so that n·ln 2 is exact for |n| ≤ 128;
     // e^r = 1 + r + r²·P(r) with P of degree 5 (the coefficients of Cephes' expf, Moshier 1984); 2^n is written into
     // the exponent bits. Every width and the scalar version run the same operations in the same order (with fused
-    // multiply-adds), so vector lanes and scalar tails agree bit for bit. Within 1 ulp of e^x on a sweep of the domain
+    // multiply-adds), so results do not depend on the vector width. Within 1 ulp of e^x on a sweep of the domain
     // (tests/Engine.Tensors.Tests/SimdMathTests.cs).
 
     /// <summary>Smallest float argument of the fast exp, just above ln of the smallest normal float (−87.34), so that no result is subnormal (slow on x86, and below 10⁻³⁸).</summary>
@@ -174,13 +174,6 @@ internal static class SimdMath
         throw new NotSupportedException(typeof(T).Name);
     }
 
-    /// <summary>e^x, as the vector versions compute it (float through <see cref="ExpF(float)"/>), for the scalar tails.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T SExp<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) { float f = ExpF(Unsafe.As<T, float>(ref x)); return Unsafe.As<float, T>(ref f); }
-        return T.Exp(x);
-    }
 
     /// <summary>ln(1 + t) per lane for t ∈ [0, 1] (float through <see cref="Log1pUnitF(Vector{float})"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -196,14 +189,6 @@ internal static class SimdMath
     {
         if (typeof(T) == typeof(float)) return Log1pUnitF(t.As<T, float>()).As<float, T>();
         return VLog(Vector512<T>.One + t);
-    }
-
-    /// <summary>ln(1 + t) for t ∈ [0, 1], as the vector versions compute it, for the scalar tails.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T SLog1pUnit<T>(T t) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (typeof(T) == typeof(float)) { float f = Log1pUnitF(Unsafe.As<T, float>(ref t)); return Unsafe.As<float, T>(ref f); }
-        return T.Log(T.One + t);
     }
 
     /// <summary>ln x per lane.</summary>

@@ -53,74 +53,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     private static T StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
     {
         if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig);
-        int n = s.Length, W = Vector<T>.Count, j = 0;
-        T max = TensorPrimitives.Max<T>(s), termMax = SExp(T.Zero);       // exp: the largest term is e^(max − max)
-        ref T S = ref MemoryMarshal.GetReference(s);
+        T max = TensorPrimitives.Max<T>(s), termMax;
         if (f == PositiveFunction.Exp)
-        {
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var wmax = Vector512.Create(max); var wlo = Vector512.Create(LogMinNormal);
-                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
-                {
-                    var e = VExp(Vector512.Max(Vector512.LoadUnsafe(ref S, (nuint)j) - wmax, wlo));
-                    e.StoreUnsafe(ref S, (nuint)j);
-                }
-            }
-            var vmax = new Vector<T>(max); var vlo = new Vector<T>(LogMinNormal);
-            for (; j + W <= n; j += W)
-            {
-                var e = VExp(Vector.Max(Vector.LoadUnsafe(ref S, (nuint)j) - vmax, vlo));
-                e.StoreUnsafe(ref S, (nuint)j);
-            }
-            for (; j < n; j++) s[j] = SExp(T.Max(s[j] - max, LogMinNormal));
-        }
+            termMax = MapRow(new ExpMap(max), s, s, default, T.NegativeInfinity);
         else if (max >= T.Zero)
-        {
-            // softplus(s) = max(s, 0) + ln(1 + t), σ(s) = (s ≥ 0 ? 1 : t)/(1 + t), t = e^−|s| ∈ (0, 1], with ln(1 + t)
-            // taken without forming 1 + t (accurate for tiny t). The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score
-            // below −87.3 weighs 10⁻³⁸ instead of less: nothing against the row's maximum, which contributes at least ln 2.
-            bool wantSig = !sig.IsEmpty;
-            ref T G = ref MemoryMarshal.GetReference(sig);
-            termMax = T.Zero;
-            if (Vector512.IsHardwareAccelerated)
-            {
-                var wmax = Vector512<T>.Zero;
-                for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
-                {
-                    var x = Vector512.LoadUnsafe(ref S, (nuint)j);
-                    var t = VExp(-Vector512.Abs(x));
-                    var u = Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
-                    u.StoreUnsafe(ref S, (nuint)j);
-                    wmax = Vector512.Max(wmax, u);
-                    if (wantSig) (Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t)).StoreUnsafe(ref G, (nuint)j);
-                }
-                termMax = MaxOf(wmax);
-            }
-            var vmax = Vector<T>.Zero;
-            for (; j + W <= n; j += W)
-            {
-                var x = Vector.LoadUnsafe(ref S, (nuint)j);
-                var t = VExp(-Vector.Abs(x));
-                var u = Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
-                u.StoreUnsafe(ref S, (nuint)j);
-                vmax = Vector.Max(vmax, u);
-                if (wantSig) (Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t)).StoreUnsafe(ref G, (nuint)j);
-            }
-            for (int l = 0; l < W; l++) termMax = T.Max(termMax, vmax[l]);
-            for (; j < n; j++)
-            {
-                T x = s[j], t = SExp(-T.Abs(x));
-                T u = T.Max(x, T.Zero) + SLog1pUnit(t);
-                s[j] = u;
-                termMax = T.Max(termMax, u);
-                if (wantSig) sig[j] = (x >= T.Zero ? T.One : t) / (T.One + t);
-            }
-        }
+            // The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score below −87.3 weighs 10⁻³⁸ instead of less: nothing
+            // against the row's maximum, which contributes at least ln 2. The padding maps to such a weight too.
+            termMax = MapRow(new SoftplusMap(), s, s, sig, T.NegativeInfinity);
         else
         {
             termMax = T.Zero;
-            for (; j < n; j++)
+            for (int j = 0; j < s.Length; j++)
             {
                 T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
                 T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
@@ -144,14 +87,6 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         return termMax * inv;
     }
 
-    /// <summary>The largest lane.</summary>
-    private static T MaxOf(Vector512<T> v)
-    {
-        T m = v[0];
-        for (int l = 1; l < Vector512<T>.Count; l++) m = T.Max(m, v[l]);
-        return m;
-    }
-
     /// <summary>
     /// <see cref="StageOne"/> for f = σ: s ← σ(s)/Σ σ(s) and sig ← σ′(s)/Σ σ(s), σ′ = σ(1 − σ). With t = e^−|s| ∈ (0, 1],
     /// σ(s) = (s ≥ 0 ? 1 : t)/(1 + t) and σ′(s) = t/(1 + t)², which never overflow. When every score is negative the
@@ -161,41 +96,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T StageOneSigmoid(Span<T> s, Span<T> sig)
     {
-        int n = s.Length, W = Vector<T>.Count, j = 0;
-        bool wantSig = !sig.IsEmpty;
-        T max = TensorPrimitives.Max<T>(s), termMax = T.Zero;
-        if (max >= T.Zero)
-        {
-            ref T S = ref MemoryMarshal.GetReference(s);
-            ref T G = ref MemoryMarshal.GetReference(sig);
-            var vmax = Vector<T>.Zero;
-            for (; j + W <= n; j += W)
-            {
-                var x = Vector.LoadUnsafe(ref S, (nuint)j);
-                var t = VExp(-Vector.Abs(x));
-                var onePlusT = Vector<T>.One + t;
-                var u = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
-                u.StoreUnsafe(ref S, (nuint)j);
-                vmax = Vector.Max(vmax, u);
-                if (wantSig) (t / (onePlusT * onePlusT)).StoreUnsafe(ref G, (nuint)j);
-            }
-            for (int l = 0; l < W; l++) termMax = T.Max(termMax, vmax[l]);
-            for (; j < n; j++)
-            {
-                T x = s[j], t = SExp(-T.Abs(x)), onePlusT = T.One + t;
-                s[j] = (x >= T.Zero ? T.One : t) / onePlusT;
-                termMax = T.Max(termMax, s[j]);
-                if (wantSig) sig[j] = t / (onePlusT * onePlusT);
-            }
-        }
+        T max = TensorPrimitives.Max<T>(s), termMax;
+        if (max >= T.Zero) termMax = MapRow(new SigmoidMap(), s, s, sig, T.NegativeInfinity);
         else
         {
-            for (; j < n; j++)
+            termMax = T.Zero;
+            for (int j = 0; j < s.Length; j++)
             {
                 T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
                 s[j] = shifted / u;
                 termMax = T.Max(termMax, s[j]);
-                if (wantSig) sig[j] = shifted / (u * u);
+                if (!sig.IsEmpty) sig[j] = shifted / (u * u);
             }
         }
         return Normalize(s, sig, termMax);
@@ -219,54 +130,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             a.CopyTo(w);
             return T.Zero;
         }
-        int len = a.Length, W = Vector<T>.Count, j2 = 0;
-        bool integer = p == Math.Floor(p) && p <= 1 << 20;
-        int e = integer ? (int)p : 0;
-        T pT = T.CreateChecked(p), cut = Cutoff(p), scale = nT / xMax, shift = o / xMax;
-        bool wantD = !dpow.IsEmpty;
-        ref T Ar = ref MemoryMarshal.GetReference(a);
-        ref T Wr = ref MemoryMarshal.GetReference(w);
-        ref T Dr = ref MemoryMarshal.GetReference(dpow);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var wscale = Vector512.Create(scale); var wshift = Vector512.Create(shift); var wcut = Vector512.Create(cut);
-            for (; j2 + Vector512<T>.Count <= len; j2 += Vector512<T>.Count)
-            {
-                var y = Vector512.LoadUnsafe(ref Ar, (nuint)j2) * wscale - wshift;
-                var keep = Vector512.GreaterThanOrEqual(y, wcut);
-                y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
-                var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pT - T.One));
-                d = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
-                var r = d * y;
-                r.StoreUnsafe(ref Wr, (nuint)j2);
-                if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
-            }
-        }
-        var vscale = new Vector<T>(scale); var vshift = new Vector<T>(shift); var vcut = new Vector<T>(cut);
-        for (; j2 + W <= len; j2 += W)
-        {
-            var y = Vector.LoadUnsafe(ref Ar, (nuint)j2) * vscale - vshift;     // x / max x
-            var keep = Vector.GreaterThanOrEqual(y, vcut);
-            y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
-            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pT - T.One));
-            d = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
-            var r = d * y;
-            r.StoreUnsafe(ref Wr, (nuint)j2);
-            if (wantD) d.StoreUnsafe(ref Dr, (nuint)j2);
-        }
-        for (; j2 < len; j2++)
-        {
-            T y = a[j2] * scale - shift;
-            T d = T.Zero;
-            if (y >= cut) d = integer ? PowInt(y, e - 1) : T.Exp(T.Log(y) * (pT - T.One));
-            else y = T.Zero;
-            T r = d * y;
-            w[j2] = r;
-            if (wantD) dpow[j2] = d;
-        }
+        T scale = nT / xMax, shift = o / xMax;
+        MapRow(new PowerMap(scale, shift, Cutoff(p), p), a, w, dpow, T.Zero);             // the padding maps to 0
         T sum = AccurateSum(w);                                                                  // ≥ 1: the maximum contributes 1^p
         TensorPrimitives.Multiply(w, T.One / sum, w);
-        return nT * pT / (xMax * sum);
+        return nT * T.CreateChecked(p) / (xMax * sum);
     }
 
     /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>

@@ -1,0 +1,199 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using static Engine.Cpu.SimdMath;
+
+namespace Engine.Cpu;
+
+// The elementwise maps of the row stages (AttentionRows.cs), each written once per vector width, and the loop that
+// runs one over a row. A row's last partial vector is padded in a small buffer and mapped at full width: a row of the
+// usual lengths (tens to hundreds of keys) would otherwise spend as long in a scalar tail of exp and log as in its
+// vectors, and every element goes through the same vector code whatever the row's length.
+internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>An elementwise map x ↦ (y, z) of a row stage: y replaces x; z (the backward's second output) is optional.</summary>
+    private interface IRowMap
+    {
+        Vector512<T> Map(Vector512<T> x, out Vector512<T> z);
+        Vector<T> Map(Vector<T> x, out Vector<T> z);
+    }
+
+    /// <summary>
+    /// y ← the first and z ← the second output (when <paramref name="z"/> is not empty) of <paramref name="map"/>
+    /// over the row x, at the widest vector width the hardware has; returns max y. y may be x itself (each vector is
+    /// read before it is written). The last partial vector is mapped from a buffer filled with <paramref name="pad"/>
+    /// past the row's end (those lanes are left out of the maximum).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
+    {
+        int n = x.Length, j = 0;
+        bool wantZ = !z.IsEmpty;
+        ref T X = ref MemoryMarshal.GetReference(x);
+        ref T Y = ref MemoryMarshal.GetReference(y);
+        ref T Z = ref MemoryMarshal.GetReference(z);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int w = Vector512<T>.Count;
+            var vmax = Vector512.Create(T.NegativeInfinity);
+            for (; j + w <= n; j += w)
+            {
+                var yj = map.Map(Vector512.LoadUnsafe(ref X, (nuint)j), out var zj);
+                yj.StoreUnsafe(ref Y, (nuint)j);
+                vmax = Vector512.Max(vmax, yj);
+                if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+            }
+            if (j < n)
+            {
+                int rest = n - j;
+                Span<T> buffer = stackalloc T[2 * w];
+                buffer.Fill(pad);
+                x[j..].CopyTo(buffer);
+                ref T B = ref MemoryMarshal.GetReference(buffer);
+                var yj = map.Map(Vector512.LoadUnsafe(ref B), out var zj);
+                vmax = Vector512.Max(vmax, Vector512.ConditionalSelect(Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(rest))), yj, Vector512.Create(T.NegativeInfinity)));
+                yj.StoreUnsafe(ref B);
+                zj.StoreUnsafe(ref B, (nuint)w);
+                buffer[..rest].CopyTo(y[j..]);
+                if (wantZ) buffer.Slice(w, rest).CopyTo(z[j..]);
+            }
+            return MaxOf(vmax);
+        }
+        else
+        {
+            int w = Vector<T>.Count;
+            var vmax = new Vector<T>(T.NegativeInfinity);
+            for (; j + w <= n; j += w)
+            {
+                var yj = map.Map(Vector.LoadUnsafe(ref X, (nuint)j), out var zj);
+                yj.StoreUnsafe(ref Y, (nuint)j);
+                vmax = Vector.Max(vmax, yj);
+                if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+            }
+            if (j < n)
+            {
+                int rest = n - j;
+                Span<T> buffer = stackalloc T[2 * w];
+                buffer.Fill(pad);
+                x[j..].CopyTo(buffer);
+                ref T B = ref MemoryMarshal.GetReference(buffer);
+                var yj = map.Map(Vector.LoadUnsafe(ref B), out var zj);
+                vmax = Vector.Max(vmax, Vector.ConditionalSelect(Vector.LessThan(Vector<T>.Indices, new Vector<T>(T.CreateTruncating(rest))), yj, new Vector<T>(T.NegativeInfinity)));
+                yj.StoreUnsafe(ref B);
+                zj.StoreUnsafe(ref B, (nuint)w);
+                buffer[..rest].CopyTo(y[j..]);
+                if (wantZ) buffer.Slice(w, rest).CopyTo(z[j..]);
+            }
+            T m = T.NegativeInfinity;
+            for (int l = 0; l < w; l++) m = T.Max(m, vmax[l]);
+            return m;
+        }
+    }
+
+    /// <summary>The largest lane.</summary>
+    private static T MaxOf(Vector512<T> v)
+    {
+        T m = v[0];
+        for (int l = 1; l < Vector512<T>.Count; l++) m = T.Max(m, v[l]);
+        return m;
+    }
+
+    /// <summary>s ↦ e^max(s − μ, ln min normal) (the stable Softmax numerator); no second output.</summary>
+    private readonly struct ExpMap(T mu) : IRowMap
+    {
+        private readonly T lo = LogMinNormal;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
+        {
+            z = default;
+            return VExp(Vector512.Max(x - Vector512.Create(mu), Vector512.Create(lo)));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<T> Map(Vector<T> x, out Vector<T> z)
+        {
+            z = default;
+            return VExp(Vector.Max(x - new Vector<T>(mu), new Vector<T>(lo)));
+        }
+    }
+
+    /// <summary>
+    /// s ↦ (softplus(s), σ(s)): softplus(s) = max(s, 0) + ln(1 + t) and σ(s) = (s ≥ 0 ? 1 : t)/(1 + t) with
+    /// t = e^−|s| ∈ (0, 1], so nothing overflows; ln(1 + t) is taken without forming 1 + t (accurate for tiny t).
+    /// </summary>
+    private readonly struct SoftplusMap : IRowMap
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
+        {
+            var t = VExp(-Vector512.Abs(x));
+            z = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t);
+            return Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<T> Map(Vector<T> x, out Vector<T> z)
+        {
+            var t = VExp(-Vector.Abs(x));
+            z = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t);
+            return Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
+        }
+    }
+
+    /// <summary>s ↦ (σ(s), σ′(s)) with t = e^−|s|: σ = (s ≥ 0 ? 1 : t)/(1 + t), σ′ = t/(1 + t)².</summary>
+    private readonly struct SigmoidMap : IRowMap
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
+        {
+            var t = VExp(-Vector512.Abs(x));
+            var onePlusT = Vector512<T>.One + t;
+            z = t / (onePlusT * onePlusT);
+            return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<T> Map(Vector<T> x, out Vector<T> z)
+        {
+            var t = VExp(-Vector.Abs(x));
+            var onePlusT = Vector<T>.One + t;
+            z = t / (onePlusT * onePlusT);
+            return Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
+        }
+    }
+
+    /// <summary>
+    /// a ↦ (y^p, y^(p−1)) for y = a·scale − shift, both 0 where y is below <c>cut</c> (the smallest y whose p-th power
+    /// is normal); integer powers by square-and-multiply, others as e^((p−1)·ln y).
+    /// </summary>
+    private readonly struct PowerMap(T scale, T shift, T cut, double p) : IRowMap
+    {
+        private readonly bool integer = p == Math.Floor(p) && p <= 1 << 20;
+        private readonly int e = p == Math.Floor(p) && p <= 1 << 20 ? (int)p : 0;
+        private readonly T pm1 = T.CreateChecked(p) - T.One;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<T> Map(Vector512<T> a, out Vector512<T> z)
+        {
+            var y = a * Vector512.Create(scale) - Vector512.Create(shift);
+            var keep = Vector512.GreaterThanOrEqual(y, Vector512.Create(cut));
+            y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
+            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pm1));
+            z = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
+            return z * y;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<T> Map(Vector<T> a, out Vector<T> z)
+        {
+            var y = a * new Vector<T>(scale) - new Vector<T>(shift);
+            var keep = Vector.GreaterThanOrEqual(y, new Vector<T>(cut));
+            y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
+            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pm1));
+            z = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
+            return z * y;
+        }
+    }
+}
