@@ -122,14 +122,15 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// <summary>
     /// s ↦ (softplus(s), σ(s)): softplus(s) = max(s, 0) + ln(1 + t) and σ(s) = (s ≥ 0 ? 1 : t)/(1 + t) with
     /// t = e^−|s| ∈ (0, 1], so nothing overflows; ln(1 + t) is taken without forming 1 + t (accurate for tiny t).
+    /// σ (a division) only <paramref name="withSigma"/>: the forward does not need it.
     /// </summary>
-    private readonly struct SoftplusMap : IRowMap
+    private readonly struct SoftplusMap(bool withSigma) : IRowMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
         {
             var t = VExp(-Vector512.Abs(x));
-            z = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t);
+            z = withSigma ? Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t) : default;
             return Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
         }
 
@@ -137,20 +138,20 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         public Vector<T> Map(Vector<T> x, out Vector<T> z)
         {
             var t = VExp(-Vector.Abs(x));
-            z = Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t);
+            z = withSigma ? Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t) : default;
             return Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
         }
     }
 
-    /// <summary>s ↦ (σ(s), σ′(s)) with t = e^−|s|: σ = (s ≥ 0 ? 1 : t)/(1 + t), σ′ = t/(1 + t)².</summary>
-    private readonly struct SigmoidMap : IRowMap
+    /// <summary>s ↦ (σ(s), σ′(s)) with t = e^−|s|: σ = (s ≥ 0 ? 1 : t)/(1 + t), σ′ = t/(1 + t)² (only <paramref name="withDerivative"/>).</summary>
+    private readonly struct SigmoidMap(bool withDerivative) : IRowMap
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
         {
             var t = VExp(-Vector512.Abs(x));
             var onePlusT = Vector512<T>.One + t;
-            z = t / (onePlusT * onePlusT);
+            z = withDerivative ? t / (onePlusT * onePlusT) : default;
             return Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / onePlusT;
         }
 
@@ -159,7 +160,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             var t = VExp(-Vector.Abs(x));
             var onePlusT = Vector<T>.One + t;
-            z = t / (onePlusT * onePlusT);
+            z = withDerivative ? t / (onePlusT * onePlusT) : default;
             return Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / onePlusT;
         }
     }

@@ -59,7 +59,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         else if (max >= T.Zero)
             // The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score below −87.3 weighs 10⁻³⁸ instead of less: nothing
             // against the row's maximum, which contributes at least ln 2. The padding maps to such a weight too.
-            termMax = MapRow(new SoftplusMap(), s, s, sig, T.NegativeInfinity);
+            termMax = MapRow(new SoftplusMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity);
         else
         {
             termMax = T.Zero;
@@ -97,7 +97,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     private static T StageOneSigmoid(Span<T> s, Span<T> sig)
     {
         T max = TensorPrimitives.Max<T>(s), termMax;
-        if (max >= T.Zero) termMax = MapRow(new SigmoidMap(), s, s, sig, T.NegativeInfinity);
+        if (max >= T.Zero) termMax = MapRow(new SigmoidMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity);
         else
         {
             termMax = T.Zero;
@@ -154,6 +154,43 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         for (; j + W <= n; j += W)
             ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
         for (; j < n; j++) g[j] = (g[j] - c) * m[j] * kappa;
+    }
+
+    /// <summary>g ← κ·m ⊙ (g − c) as <see cref="CenterAndScale"/>, returning ⟨a, g⟩ of the result from the same pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T CenterScaleDot(Span<T> g, T c, ReadOnlySpan<T> m, T kappa, ReadOnlySpan<T> a)
+    {
+        int n = g.Length, W = Vector<T>.Count, j = 0;
+        ref T Gr = ref MemoryMarshal.GetReference(g);
+        ref T Mr = ref MemoryMarshal.GetReference(m);
+        ref T Ar = ref MemoryMarshal.GetReference(a);
+        T dot = T.Zero;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var wc = Vector512.Create(c); var wk = Vector512.Create(kappa); var acc = Vector512<T>.Zero;
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+            {
+                var r = (Vector512.LoadUnsafe(ref Gr, (nuint)j) - wc) * Vector512.LoadUnsafe(ref Mr, (nuint)j) * wk;
+                r.StoreUnsafe(ref Gr, (nuint)j);
+                acc = Fma(r, Vector512.LoadUnsafe(ref Ar, (nuint)j), acc);
+            }
+            dot = Vector512.Sum(acc);
+        }
+        var vc = new Vector<T>(c); var vk = new Vector<T>(kappa); var vacc = Vector<T>.Zero;
+        for (; j + W <= n; j += W)
+        {
+            var r = (Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk;
+            r.StoreUnsafe(ref Gr, (nuint)j);
+            vacc = Fma(r, Vector.LoadUnsafe(ref Ar, (nuint)j), vacc);
+        }
+        dot += Vector.Sum(vacc);
+        for (; j < n; j++)
+        {
+            T r = (g[j] - c) * m[j] * kappa;
+            g[j] = r;
+            dot += r * a[j];
+        }
+        return dot;
     }
 
     /// <summary>The smallest y whose p-th power is still a normal number.</summary>

@@ -131,12 +131,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             G.AsSpan(r * tk, lo).Clear();                      // keys before the window have no gradient
             var g = G.AsSpan(at, n);
             ReadOnlySpan<T> a = A.AsSpan(at, n);
+            T dot2;
             if (f.Power is not null && kappa[r] > T.Zero)
-            {
-                T dot = TensorPrimitives.Dot<T>(W.AsSpan(at, n), g);
-                CenterAndScale(g, dot, X.AsSpan(at, n), kappa[r]);
-            }
-            T dot2 = TensorPrimitives.Dot(a, g);
+                dot2 = CenterScaleDot(g, TensorPrimitives.Dot<T>(W.AsSpan(at, n), g), X.AsSpan(at, n), kappa[r], a);
+            else dot2 = TensorPrimitives.Dot(a, g);
             CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(at, n), T.One);
         }
 
