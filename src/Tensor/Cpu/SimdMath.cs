@@ -45,7 +45,8 @@ internal static class SimdMath
     // e^r = 1 + r + r²·P(r) with P of degree 5 (the coefficients of Cephes' expf, Moshier 1984); 2^n is written into
     // the exponent bits. Every width and the scalar version run the same operations in the same order (with fused
     // multiply-adds), so results do not depend on the vector width. Within 1 ulp of e^x on a sweep of the domain
-    // (tests/Engine.Tensors.Tests/SimdMathTests.cs).
+    // (tests/Engine.Tensors.Tests/SimdMathTests.cs). n stays within [−126, 128], so the native (non-saturating)
+    // float-to-int conversion is exact.
 
     /// <summary>Smallest float argument of the fast exp, just above ln of the smallest normal float (−87.34), so that no result is subnormal (slow on x86, and below 10⁻³⁸).</summary>
     public const float ExpMin = -87.3f;
@@ -81,7 +82,7 @@ internal static class SimdMath
         p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E4));
         p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(E5));
         p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
-        return p * Vector.ShiftLeft(Vector.ConvertToInt32(n) + new Vector<int>(127), 23).As<int, float>();
+        return p * Vector.ShiftLeft(Vector.ConvertToInt32Native(n) + new Vector<int>(127), 23).As<int, float>();
     }
 
     /// <summary><see cref="ExpF(float)"/> per lane.</summary>
@@ -98,7 +99,7 @@ internal static class SimdMath
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E4));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(E5));
         p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
-        return p * Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return p * Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
     }
 
     // ln(1 + t) for t ∈ [0, 1] as t·q(t), q(t) = ln(1 + t)/t a polynomial of degree 9: its Chebyshev interpolant on

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static Engine.Cpu.SimdMath;
 
 namespace Engine.Cpu;
@@ -10,7 +11,7 @@ namespace Engine.Cpu;
 // runs one over a row. A row's last partial vector is padded in a small buffer and mapped at full width: a row of the
 // usual lengths (tens to hundreds of keys) would otherwise spend as long in a scalar tail of exp and log as in its
 // vectors, and every element goes through the same vector code whatever the row's length.
-internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>An elementwise map x ↦ (y, z) of a row stage: y replaces x; z (the backward's second output) is optional.</summary>
     private interface IRowMap
@@ -23,7 +24,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// y ← the first and z ← the second output (when <paramref name="z"/> is not empty) of <paramref name="map"/>
     /// over the row x, at the widest vector width the hardware has; returns max y. y may be x itself (each vector is
     /// read before it is written). The last partial vector is mapped from a buffer filled with <paramref name="pad"/>
-    /// past the row's end (those lanes are left out of the maximum).
+    /// past the row's end (those lanes are left out of the maximum), in a method of its own: a call inside this one
+    /// would make the JIT keep the running maximum in memory across the loop. With AVX-512, masked loads and stores
+    /// do the same in place.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
@@ -44,21 +47,23 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 vmax = Vector512.Max(vmax, yj);
                 if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
             }
-            if (j < n)
+            if (j < n && Avx512F.IsSupported)
             {
-                int rest = n - j;
-                Span<T> buffer = stackalloc T[2 * w];
-                buffer.Fill(pad);
-                x[j..].CopyTo(buffer);
-                ref T B = ref MemoryMarshal.GetReference(buffer);
-                var yj = map.Map(Vector512.LoadUnsafe(ref B), out var zj);
-                vmax = Vector512.Max(vmax, Vector512.ConditionalSelect(Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(rest))), yj, Vector512.Create(T.NegativeInfinity)));
-                yj.StoreUnsafe(ref B);
-                zj.StoreUnsafe(ref B, (nuint)w);
-                buffer[..rest].CopyTo(y[j..]);
-                if (wantZ) buffer.Slice(w, rest).CopyTo(z[j..]);
+                // The last partial vector through masked loads and stores (lanes past the row are neither read nor written).
+                var lanes = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(n - j)));
+                fixed (T* px = &Unsafe.Add(ref X, j))
+                fixed (T* py = &Unsafe.Add(ref Y, j))
+                {
+                    var yj = map.Map(MaskLoad(px, lanes, Vector512.Create(pad)), out var zj);
+                    MaskStore(py, lanes, yj);
+                    vmax = Vector512.Max(vmax, Vector512.ConditionalSelect(lanes, yj, Vector512.Create(T.NegativeInfinity)));
+                    if (wantZ)
+                        fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj);
+                }
+                j = n;
             }
-            return MaxOf(vmax);
+            T m = MaxOf(vmax);
+            return j < n ? T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad)) : m;
         }
         else
         {
@@ -71,24 +76,49 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 vmax = Vector.Max(vmax, yj);
                 if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
             }
-            if (j < n)
-            {
-                int rest = n - j;
-                Span<T> buffer = stackalloc T[2 * w];
-                buffer.Fill(pad);
-                x[j..].CopyTo(buffer);
-                ref T B = ref MemoryMarshal.GetReference(buffer);
-                var yj = map.Map(Vector.LoadUnsafe(ref B), out var zj);
-                vmax = Vector.Max(vmax, Vector.ConditionalSelect(Vector.LessThan(Vector<T>.Indices, new Vector<T>(T.CreateTruncating(rest))), yj, new Vector<T>(T.NegativeInfinity)));
-                yj.StoreUnsafe(ref B);
-                zj.StoreUnsafe(ref B, (nuint)w);
-                buffer[..rest].CopyTo(y[j..]);
-                if (wantZ) buffer.Slice(w, rest).CopyTo(z[j..]);
-            }
             T m = T.NegativeInfinity;
             for (int l = 0; l < w; l++) m = T.Max(m, vmax[l]);
-            return m;
+            return j < n ? T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad)) : m;
         }
+    }
+
+    /// <summary>The last partial vector of <see cref="MapRow"/> (fewer elements than a vector), through a padded buffer; returns max y.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static T MapTail<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
+    {
+        int rest = x.Length, w = Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector<T>.Count;
+        Span<T> buffer = stackalloc T[2 * w];
+        buffer.Fill(pad);
+        x.CopyTo(buffer);
+        ref T B = ref MemoryMarshal.GetReference(buffer);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var yj = map.Map(Vector512.LoadUnsafe(ref B), out var zj);
+            yj.StoreUnsafe(ref B);
+            zj.StoreUnsafe(ref B, (nuint)w);
+        }
+        else
+        {
+            var yj = map.Map(Vector.LoadUnsafe(ref B), out var zj);
+            yj.StoreUnsafe(ref B);
+            zj.StoreUnsafe(ref B, (nuint)w);
+        }
+        buffer[..rest].CopyTo(y);
+        if (!z.IsEmpty) buffer.Slice(w, rest).CopyTo(z);
+        T m = T.NegativeInfinity;
+        for (int l = 0; l < rest; l++) m = T.Max(m, buffer[l]);
+        return m;
+    }
+
+    private static Vector512<T> MaskLoad(T* p, Vector512<T> lanes, Vector512<T> merge) =>
+        typeof(T) == typeof(float)
+            ? Avx512F.MaskLoad((float*)p, lanes.AsSingle(), merge.AsSingle()).As<float, T>()
+            : Avx512F.MaskLoad((double*)p, lanes.AsDouble(), merge.AsDouble()).As<double, T>();
+
+    private static void MaskStore(T* p, Vector512<T> lanes, Vector512<T> v)
+    {
+        if (typeof(T) == typeof(float)) Avx512F.MaskStore((float*)p, lanes.AsSingle(), v.AsSingle());
+        else Avx512F.MaskStore((double*)p, lanes.AsDouble(), v.AsDouble());
     }
 
     /// <summary>The largest lane.</summary>
