@@ -90,4 +90,19 @@ public class GenerationTests
         Assert.Throws<ArgumentException>(() => TextGenerator.SampleNext(logits, -1, null, rng));
         Assert.Throws<ArgumentException>(() => TextGenerator.SampleNext(logits, 1, 0, rng));
     }
+
+    [Fact]
+    public void ReservedBuffersHoldTheWholeGenerationWithoutGrowing()
+    {
+        var model = new Gpt(GptTests.Tiny(), seed: 4);
+        var cache = model.CreateCache();
+        cache.Reserve(40);
+        using var _ = new Engine.Autograd.NoGrad();
+        model.Forward(Tensor.FromArray<int>([1, 2, 3], [1, 3]), cache, training: false);
+        Assert.Equal(40, cache.Capacity);
+        for (int i = 0; i < 37; i++) model.Forward(Tensor.FromArray<int>([i % 7], [1, 1]), cache, training: false);
+        Assert.Equal(40, cache.Capacity);
+        model.Forward(Tensor.FromArray<int>([2], [1, 1]), cache, training: false);
+        Assert.Equal(80, cache.Capacity);   // past the reservation it doubles as before
+    }
 }
