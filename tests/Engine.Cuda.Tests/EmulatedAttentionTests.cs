@@ -103,6 +103,28 @@ public class EmulatedAttentionTests
         Check(dtype, AttentionSpec.Lssar, new AttentionDims(1, 1, 1, 1, 8, 0), 104, Tol(dtype, true));
     }
 
+    [Theory]
+    [MemberData(nameof(FloatTypes))]
+    public void ViewsOfACacheAndOfTheFusedProjectionMatchTheCpu(DType dtype)
+    {
+        // What generation passes without a recorded gradient: q a head of a fused [B, T, 3, H, D] projection, k and
+        // v the first Tk positions of [B, H, capacity, D] buffers. The CPU reads them in place; the CUDA backend
+        // takes the interface's default (compact copies, then its kernel), so it must equal its own compact call.
+        var d = new AttentionDims(1, 2, 1, 12, 8, 11);
+        const int capacity = 32;
+        var family = AttentionSpec.Lssar.Family(d.HeadDim);
+        var fused = Pair(dtype, TestData.Values(d.Queries * 3 * d.Heads * d.HeadDim, 7));
+        var kBuffer = Pair(dtype, TestData.Values(d.Heads * capacity * d.HeadDim, 8));
+        var vBuffer = Pair(dtype, TestData.Values(d.Heads * capacity * d.HeadDim, 9));
+        var lq = new Layout([1, d.Heads, d.Queries, d.HeadDim], [d.Queries * 3 * d.Heads * d.HeadDim, d.HeadDim, 3 * d.Heads * d.HeadDim, 1], 0);
+        var lkv = new Layout([1, d.Heads, d.Keys, d.HeadDim], [d.Heads * capacity * d.HeadDim, capacity * d.HeadDim, d.HeadDim, 1], 0);
+        var cpu = Cpu.CausalAttentionForward(fused.cpu, lq, kBuffer.cpu, lkv, vBuffer.cpu, lkv, d, family);
+        var gpu = ((IBackend)Gpu).CausalAttentionForward(fused.gpu, lq, kBuffer.gpu, lkv, vBuffer.gpu, lkv, d, family);
+        Same(cpu, gpu, $"views {dtype.Name()}", Tol(dtype, true));
+        var compact = Gpu.CausalAttentionForward(Gpu.Contiguous(fused.gpu, lq), Gpu.Contiguous(kBuffer.gpu, lkv), Gpu.Contiguous(vBuffer.gpu, lkv), d, family);
+        Assert.Equal(EmulatedKernelTests.Read(Gpu, compact), EmulatedKernelTests.Read(Gpu, gpu));
+    }
+
     [Fact]
     public void LongRowsSpanSeveralTiles()
     {

@@ -222,4 +222,32 @@ public class ViewTests
         x.Narrow(0, 0, 2).MulScalar(2).Sum().Backward();
         Assert.Equal([3.0, 3.0, 0.0, 0.0], x.Grad!.ToDoubleArray());
     }
+
+    [Fact]
+    public void CopyIntoAWindowReadsAStridedSourceInPlace()
+    {
+        // Strided sources (a head split of a fused projection, a transposed matrix, a single element) into windows
+        // of larger buffers, one of them strided in its last dimension: every element lands where the view says.
+        var cpu = Engine.Cpu.CpuBackend.Instance;
+        foreach (var (source, at) in new (Tensor, int)[]
+        {
+            (Seq(2, 1, 3, 4, 5).Permute(2, 0, 3, 1, 4).Select(0, 1), 3),   // [2, 4, 1, 5], row stride 60
+            (Seq(3, 6).T.Narrow(0, 1, 4).Unsqueeze(0).Unsqueeze(0), 0),    // [1, 1, 4, 3], last stride 6
+            (Seq(4, 3).Select(1, 2).Unsqueeze(0).Unsqueeze(0).Unsqueeze(-1), 2),   // [1, 1, 4, 1]
+        })
+        {
+            int[] shape = source.Shape;
+            int[] big = [shape[0], shape[1], at + shape[2] + 2, shape[3]];
+            var buffer = Tensor.Full(big, -1.0, DType.Float64);
+            var window = buffer.Narrow(2, at, shape[2]);
+            cpu.CopyInto(source.Storage, source.Layout, window.Storage, window.Layout);
+            Assert.Equal(source.ToDoubleArray(), window.ToDoubleArray());
+            Assert.Equal(buffer.Count - source.Count, buffer.ToDoubleArray().Count(v => v == -1.0));
+            // The same into a destination whose last dimension is strided.
+            var wide = Tensor.Full([shape[0], shape[1], shape[2], 2 * shape[3]], -1.0, DType.Float64);
+            var every2nd = new Layout(shape, [wide.Layout.Strides[0], wide.Layout.Strides[1], wide.Layout.Strides[2], 2], 0);
+            cpu.CopyInto(source.Storage, source.Layout, wide.Storage, every2nd);
+            Assert.Equal(source.ToDoubleArray(), new Tensor(wide.Storage, every2nd).ToDoubleArray());
+        }
+    }
 }

@@ -13,6 +13,7 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
 {
     private readonly Gpt model;
     private readonly KvCache cache;
+    private readonly int[] one = new int[1];   // the appended token's id, reused (an instance is one thread's)
     private bool started, disposed;
 
     /// <summary>Wraps <paramref name="model"/> (whose mode is left as it is).</summary>
@@ -39,7 +40,8 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         if (!started) throw new InvalidOperationException("gpt next-token model: Append before Start");
-        return Step([token]);
+        one[0] = token;
+        return Step(one);
     }
 
     private double[] Step(int[] tokens) => TextGenerator.Step(model, cache, tokens);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Engine.Autograd;
 
 namespace Engine.Nn;
@@ -30,11 +31,17 @@ public static class TextGenerator
         var rng = new Rng(options.Seed);
         using (new NoGrad())
         {
-            var sequence = new List<int>(prompt);
+            var sequence = new List<int>((int)Math.Min(Array.MaxLength, (long)prompt.Count + maxNewTokens));
+            sequence.AddRange(prompt);
             var generated = new int[maxNewTokens];
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
             var cache = model.CreateCache();
-            var last = Step(model, cache, sequence.Skip(Math.Max(0, sequence.Count - window)).ToArray());
+            int start = Math.Max(0, sequence.Count - window);
+            // The cache's final length (the last token is sampled, never fed): its buffers are allocated once.
+            cache.Reserve((int)Math.Min(window, (long)sequence.Count - start + Math.Max(0, maxNewTokens - 1)));
+            var last = new double[model.Config.VocabSize];
+            var one = new int[1];
+            StepInto(model, cache, sequence.Skip(start).ToArray(), last);
             for (int n = 0; n < maxNewTokens; n++)
             {
                 int next = SampleNext(last, options.Temperature, options.TopK, rng);
@@ -42,12 +49,15 @@ public static class TextGenerator
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
                 if (cache.Length + 1 <= window)
-                    last = Step(model, cache, [next]);
+                {
+                    one[0] = next;
+                    StepInto(model, cache, one, last);
+                }
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
                     cache.Clear();
-                    last = Step(model, cache, sequence.Skip(sequence.Count - window).ToArray());
+                    StepInto(model, cache, sequence.Skip(sequence.Count - window).ToArray(), last);
                 }
             }
             return generated;
@@ -60,10 +70,34 @@ public static class TextGenerator
     /// </summary>
     internal static double[] Step(Gpt model, KvCache cache, int[] ids)
     {
-        using var _ = new NoGrad();
+        var logits = new double[model.Config.VocabSize];
+        using (new NoGrad()) StepInto(model, cache, ids, logits);
+        return logits;
+    }
+
+    /// <summary><see cref="Step"/> writing the logits into <paramref name="logits"/> [V]; the caller has turned gradients off.</summary>
+    private static void StepInto(Gpt model, KvCache cache, int[] ids, double[] logits)
+    {
         using var scope = StorageScope.Begin();
-        var logits = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], model.Device), cache, training: false);
-        return logits.Select(1, ids.Length - 1).Reshape(-1).ToDoubleArray();
+        var all = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], model.Device), cache, training: false);
+        var row = all.Select(1, ids.Length - 1);   // [1, V]
+        switch (row.DType)
+        {
+            case DType.Float64:
+                row.Backend.ToHost<double>(row.Storage, row.Layout, logits);
+                break;
+            case DType.Float32:
+            {
+                var values = ArrayPool<float>.Shared.Rent(logits.Length);
+                row.Backend.ToHost<float>(row.Storage, row.Layout, values.AsSpan(0, logits.Length));
+                for (int i = 0; i < logits.Length; i++) logits[i] = values[i];
+                ArrayPool<float>.Shared.Return(values);
+                break;
+            }
+            default:
+                row.ToDoubleArray().CopyTo(logits, 0);
+                break;
+        }
     }
 
     /// <summary>
@@ -78,21 +112,45 @@ public static class TextGenerator
         if (topK is { } k0 && k0 <= 0) throw new ArgumentException($"sample: top-k must be positive, got {k0}");
         foreach (var v in logits)
             if (double.IsNaN(v)) throw new ArgumentException("sample: the logits contain NaN");
-        var order = Enumerable.Range(0, logits.Length).ToArray();
-        var values = logits.ToArray();
-        Array.Sort(order, (a, b) => values[b].CompareTo(values[a]) is var c && c != 0 ? c : a.CompareTo(b));
-        if (temperature == 0) return order[0];
-        int k = Math.Min(topK ?? logits.Length, logits.Length);
-        double max = values[order[0]];
-        var weights = new double[k];
-        double total = 0;
-        for (int i = 0; i < k; i++) total += weights[i] = Math.Exp((values[order[i]] - max) / temperature);
-        double u = rng.NextDouble() * total;
-        for (int i = 0; i < k; i++)
+        if (temperature == 0)
         {
-            u -= weights[i];
-            if (u < 0) return order[i];
+            // The first of the largest: the lowest id among ties, as the order below has it.
+            int best = 0;
+            for (int i = 1; i < logits.Length; i++)
+                if (logits[i] > logits[best]) best = i;
+            return best;
         }
-        return order[k - 1];
+        int n = logits.Length, k = Math.Min(topK ?? n, n);
+        var values = ArrayPool<double>.Shared.Rent(n);
+        var order = ArrayPool<int>.Shared.Rent(n);
+        var weights = ArrayPool<double>.Shared.Rent(k);
+        try
+        {
+            logits.CopyTo(values);
+            for (int i = 0; i < n; i++) order[i] = i;
+            order.AsSpan(0, n).Sort(new Descending(values));
+            double max = values[order[0]];
+            double total = 0;
+            for (int i = 0; i < k; i++) total += weights[i] = Math.Exp((values[order[i]] - max) / temperature);
+            double u = rng.NextDouble() * total;
+            for (int i = 0; i < k; i++)
+            {
+                u -= weights[i];
+                if (u < 0) return order[i];
+            }
+            return order[k - 1];
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(values);
+            ArrayPool<int>.Shared.Return(order);
+            ArrayPool<double>.Shared.Return(weights);
+        }
+    }
+
+    /// <summary>Ids by decreasing logit, ties by lower id (a total order, so every sort gives the same sequence).</summary>
+    private readonly struct Descending(double[] values) : IComparer<int>
+    {
+        public int Compare(int a, int b) => values[b].CompareTo(values[a]) is var c && c != 0 ? c : a.CompareTo(b);
     }
 }

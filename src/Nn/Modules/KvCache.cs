@@ -9,6 +9,7 @@ namespace Engine.Nn;
 public sealed class KvCache
 {
     private readonly Tensor?[] keys, values;   // [B, H, capacity, D] buffers; the first Length positions are filled
+    private int reserved;                       // the least capacity new buffers get (a generation's final length)
 
     /// <summary>An empty cache for a model with <paramref name="layers"/> blocks.</summary>
     public KvCache(int layers)
@@ -31,6 +32,12 @@ public sealed class KvCache
     public void Clear() => Length = 0;
 
     /// <summary>
+    /// Makes buffers allocated from now on hold at least <paramref name="positions"/> positions, so a generation that
+    /// knows its final length never grows them (each growth allocates and copies every layer's keys and values).
+    /// </summary>
+    internal void Reserve(int positions) => reserved = Math.Max(reserved, positions);
+
+    /// <summary>
     /// Appends new keys and values [B, H, T, D] for one layer and returns all of them (cached + new) along time:
     /// views of buffers that grow by doubling, so a token costs a copy of its own keys and values, not of the whole
     /// cache (the buffers outlive any <see cref="StorageScope"/> a step runs in).
@@ -43,29 +50,39 @@ public sealed class KvCache
         if (!fits && Length == 0) keys[layer] = values[layer] = null;   // a new sequence of another shape: new buffers
         else if (!fits)
             throw new ArgumentException($"kv_cache: new keys {Shapes.Format(k.Shape)} ({k.DType.Name()} on {k.Device}) do not match the cached {Shapes.Format(keys[layer]!.Shape)} ({keys[layer]!.DType.Name()} on {keys[layer]!.Device}) (batch, heads, head dim)");
-        keys[layer] = Write(keys[layer], k, end);
-        values[layer] = Write(values[layer], v, end);
-        return (keys[layer]!.Narrow(2, 0, end), values[layer]!.Narrow(2, 0, end));
+        var kb = keys[layer] = Write(keys[layer], k, end);
+        var vb = values[layer] = Write(values[layer], v, end);
+        // Views of the buffers (detached: nothing is recorded); attention reads them in place.
+        return (new Tensor(kb.Storage, Positions(kb.Layout, 0, end)), new Tensor(vb.Storage, Positions(vb.Layout, 0, end)));
     }
 
     /// <summary>Puts <paramref name="x"/> at positions [Length, end) of <paramref name="buffer"/>, growing it first if needed.</summary>
     private Tensor Write(Tensor? buffer, Tensor x, int end)
     {
-        x = x.Detach();
         if (buffer is null || buffer.Dim(2) < end)
         {
-            int capacity = Math.Max(end, Math.Max(16, 2 * (buffer?.Dim(2) ?? 0)));
+            int capacity = Math.Max(Math.Max(end, reserved), Math.Max(16, 2 * (buffer?.Dim(2) ?? 0)));
             Tensor grown;
             using (StorageScope.Suspend())
                 grown = Tensor.Zeros([x.Dim(0), x.Dim(1), capacity, x.Dim(3)], x.DType, x.Device);
-            if (buffer is not null && Length > 0) Copy(buffer.Narrow(2, 0, Length), grown.Narrow(2, 0, Length));
+            if (buffer is not null && Length > 0) Copy(buffer.Storage, Positions(buffer.Layout, 0, Length), grown, 0);
             buffer = grown;
         }
-        Copy(x, buffer.Narrow(2, Length, x.Dim(2)));
+        Copy(x.Storage, x.Layout, buffer, Length);
         return buffer;
     }
 
-    private static void Copy(Tensor from, Tensor to) => to.Backend.CopyInto(from.Storage, from.Layout, to.Storage, to.Layout);
+    /// <summary>Copies the positions of a [B, H, T, D] view into <paramref name="buffer"/> from position <paramref name="at"/> on.</summary>
+    private static void Copy(Storage from, Layout layout, Tensor buffer, int at) =>
+        buffer.Backend.CopyInto(from, layout, buffer.Storage, Positions(buffer.Layout, at, layout.ShapeSpan[2]));
+
+    /// <summary>Positions [start, start + count) of a [B, H, capacity, D] buffer's layout (the time axis narrowed).</summary>
+    private static Layout Positions(Layout buffer, int start, int count)
+    {
+        var shape = buffer.ShapeSpan;
+        var strides = buffer.StrideSpan;
+        return new Layout([shape[0], shape[1], count, shape[3]], strides, buffer.Offset + start * strides[2]);
+    }
 
     /// <summary>Records that <paramref name="count"/> more positions were cached in every layer.</summary>
     internal void Advance(int count) => Length += count;

@@ -52,11 +52,25 @@ public interface IBackend
     // ---- fused kernels: causal attention ----
     // Default implementations copy to the host, run CpuBackend's kernel and copy back (Cpu/HostFallback.cs),
     // so a backend without a native kernel still works. CpuBackend implements them natively (Cpu/Attention/).
-    // All storages are contiguous from element 0: q [B, H, Tq, D], k and v [B, H, Tk, D], as described by dims.
+    // All storages are contiguous from element 0: q [B, H, Tq, D], k and v [B, H, Tk, D], as described by dims
+    // (except in the overload that takes views with their layouts).
 
     /// <summary>The output [B, H, Tq, D] of the causal attention family member <paramref name="family"/>.</summary>
     Storage CausalAttentionForward(Storage q, Storage k, Storage v, AttentionDims dims, AttentionFamily family)
         => HostFallback.CausalAttentionForward(this, q, k, v, dims, family);
+
+    /// <summary>
+    /// <see cref="CausalAttentionForward(Storage, Storage, Storage, AttentionDims, AttentionFamily)"/> of inputs given
+    /// as views: <paramref name="lq"/> [B, H, Tq, D], <paramref name="lk"/> and <paramref name="lv"/> [B, H, Tk, D],
+    /// with any strides and offsets (a KV cache's time prefix, the heads split from a fused projection). Used where no
+    /// backward will need compact copies (no gradient recorded). A backend that reads such views in place saves the
+    /// copies; the default makes compact copies of the views that are not compact and calls the overload above.
+    /// </summary>
+    Storage CausalAttentionForward(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv, AttentionDims dims, AttentionFamily family)
+        => CausalAttentionForward(CompactStorage(q, lq), CompactStorage(k, lk), CompactStorage(v, lv), dims, family);
+
+    /// <summary>The storage itself when the view is all of it in row-major order, else a compact copy.</summary>
+    private Storage CompactStorage(Storage s, Layout l) => l.IsContiguous && l.Offset == 0 && l.Count == s.Length ? s : Contiguous(s, l);
 
     /// <summary>Gradients of q, k and v given the output gradient <paramref name="gradOutput"/> [B, H, Tq, D].</summary>
     (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)

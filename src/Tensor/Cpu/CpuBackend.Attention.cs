@@ -15,6 +15,64 @@ public sealed partial class CpuBackend
     };
 
     /// <inheritdoc/>
+    /// <remarks>Views whose rows have adjacent elements (the usual case) are read in place; others are gathered into scratch first.</remarks>
+    public Storage CausalAttentionForward(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv, AttentionDims dims, AttentionFamily family) => q.DType switch
+    {
+        DType.Float32 => Wrap(ForwardOfViews<float>(q, lq, k, lk, v, lv, dims, family)),
+        DType.Float64 => Wrap(ForwardOfViews<double>(q, lq, k, lk, v, lv, dims, family)),
+        _ => throw new NotSupportedException($"causal_attention: needs float32 or float64, got {q.DType.Name()}"),
+    };
+
+    private static T[] ForwardOfViews<T>(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv, AttentionDims dims, AttentionFamily family)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        T[]? qCopy = null, kCopy = null, vCopy = null;
+        try
+        {
+            var (qa, qo) = AttentionInput(q, lq, dims.Queries, dims, "q", ref qCopy);
+            var (ka, ko) = AttentionInput(k, lk, dims.Keys, dims, "k", ref kCopy);
+            var (va, vo) = AttentionInput(v, lv, dims.Keys, dims, "v", ref vCopy);
+            return AttentionKernel<T>.Forward(qa, qo, ka, ko, va, vo, dims, family);
+        }
+        finally
+        {
+            if (qCopy is not null) CpuArrayPool.Return(qCopy);
+            if (kCopy is not null) CpuArrayPool.Return(kCopy);
+            if (vCopy is not null) CpuArrayPool.Return(vCopy);
+        }
+    }
+
+    /// <summary>
+    /// The array and row placement of one attention input [B, H, <paramref name="rows"/>, D] after checking that its
+    /// view has that shape and lies inside its storage; a view whose rows' elements are not adjacent is gathered into
+    /// <paramref name="copy"/> (scratch the caller gives back).
+    /// </summary>
+    private static (T[] Data, AttentionOperand Operand) AttentionInput<T>(Storage s, Layout l, int rows, AttentionDims d, string name, ref T[]? copy)
+        where T : unmanaged
+    {
+        var data = Data<T>(s);
+        var shape = l.ShapeSpan;
+        if (shape.Length != 4 || shape[0] != d.Batch || shape[1] != d.Heads || shape[2] != rows || shape[3] != d.HeadDim)
+            throw new ArgumentException($"causal_attention: {name} has shape {Shapes.Format(shape)}, expected [{d.Batch}, {d.Heads}, {rows}, {d.HeadDim}] from the dims");
+        if (l.Count > 0)
+        {
+            // The kernel reads views without bounds checks: every element must lie inside the storage.
+            long lo = l.Offset, hi = l.Offset;
+            for (int i = 0; i < 4; i++)
+            {
+                long reach = (long)(shape[i] - 1) * l.StrideSpan[i];
+                if (reach < 0) lo += reach; else hi += reach;
+            }
+            if (lo < 0 || hi >= data.Length)
+                throw new ArgumentException($"causal_attention: the view of {name} ({l}) reaches elements {lo}..{hi}, outside its storage of {data.Length}");
+        }
+        if (AttentionOperand.Of(l) is { } operand) return (data, operand);
+        copy = CpuArrayPool.RentScratch<T>(l.Count);
+        Gather(data, l, copy.AsSpan(0, l.Count));
+        return (copy, AttentionOperand.Compact(d.Heads, rows, d.HeadDim));
+    }
+
+    /// <inheritdoc/>
     public (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
     {
         switch (q.DType)

@@ -67,8 +67,15 @@ public sealed partial class CpuBackend
     private static void CopyInto<T>(Storage src, Layout ls, Storage dst, Layout ld) where T : unmanaged
     {
         if (ld.Count == 0) return;
-        var values = Dense<T>(src, ls);
         var d = Data<T>(dst);
+        if (!ls.IsContiguous && !ReferenceEquals(Data<T>(src), d) && Shapes.Equal(ls.ShapeSpan, ld.ShapeSpan))
+        {
+            // A strided source into another array of the same shape (a KV cache appending a head-split view): row by
+            // row, without first gathering the source into a temporary array.
+            CopyRows(Data<T>(src), ls, d, ld);
+            return;
+        }
+        var values = Dense<T>(src, ls);
         if (ld.IsContiguous) { values.CopyTo(d.AsSpan(ld.Offset, ld.Count)); return; }
         // Row by row (a row is the last dimension): whole-span copies when the destination rows are dense, as when
         // concat or narrow's backward writes into a window of a larger tensor.
@@ -82,6 +89,35 @@ public sealed partial class CpuBackend
             else for (int i = 0, o = offsets[r]; i < inner; i++, o += stride) d[o] = row[i];
         }
         CpuArrayPool.Return(offsets);
+    }
+
+    /// <summary>
+    /// Copies the view <paramref name="ls"/> of <paramref name="s"/> into the view <paramref name="ld"/> of another
+    /// array <paramref name="d"/> (same shape), one row (last dimension) at a time, walking both views' row offsets
+    /// together; nothing is allocated.
+    /// </summary>
+    private static void CopyRows<T>(T[] s, Layout ls, T[] d, Layout ld) where T : unmanaged
+    {
+        int rank = ld.Rank;
+        if (rank == 0) { d[ld.Offset] = s[ls.Offset]; return; }
+        int inner = ld.ShapeArray[rank - 1], ss = ls.StrideArray[rank - 1], sd = ld.StrideArray[rank - 1], rows = ld.Count / inner;
+        Span<int> index = rank <= 16 ? stackalloc int[rank] : new int[rank];
+        index.Clear();
+        int os = ls.Offset, od = ld.Offset;
+        for (int r = 0; r < rows; r++)
+        {
+            if (ss == 1 && sd == 1) s.AsSpan(os, inner).CopyTo(d.AsSpan(od, inner));
+            else for (int i = 0, a = os, b = od; i < inner; i++, a += ss, b += sd) d[b] = s[a];
+            for (int k = rank - 2; k >= 0; k--)
+            {
+                os += ls.StrideArray[k];
+                od += ld.StrideArray[k];
+                if (++index[k] < ld.ShapeArray[k]) break;
+                os -= ls.StrideArray[k] * ld.ShapeArray[k];
+                od -= ld.StrideArray[k] * ld.ShapeArray[k];
+                index[k] = 0;
+            }
+        }
     }
 
     /// <inheritdoc/>

@@ -22,6 +22,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     public static T[] Forward(T[] q, T[] k, T[] v, AttentionDims d, AttentionFamily f)
     {
+        AttentionOperand qo = AttentionOperand.Compact(d.Heads, d.Queries, d.HeadDim), ko = AttentionOperand.Compact(d.Heads, d.Keys, d.HeadDim);
+        return Forward(q, qo, k, ko, v, ko, d, f);
+    }
+
+    /// <summary>The forward with q, k and v read where they lie (see <see cref="AttentionOperand"/>); the output is compact.</summary>
+    public static T[] Forward(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo, AttentionDims d, AttentionFamily f)
+    {
         var output = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.HeadDim);
         int heads = d.Batch * d.Heads;
         EngineThreads.For(heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
@@ -29,13 +36,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             using var ws = new Workspace(d, backward: false);
             for (int bh = start; bh < end; bh++)
             {
-                ws.Prepare(q, k, null, bh, f);
-                int vBase = bh * d.Keys * d.HeadDim, oBase = bh * d.Queries * d.HeadDim;
+                ws.Prepare(q, qo, k, ko, null, default, bh, f);
+                int vBase = vo.Head(bh, d.Heads), oBase = bh * d.Queries * d.HeadDim;
                 for (int i0 = 0; i0 < d.Queries; i0 += R)
                 {
                     int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
                     ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0);
-                    WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, d.HeadDim, output, oBase + i0 * d.HeadDim);
+                    WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, vo.RowStride, d.HeadDim, output, oBase + i0 * d.HeadDim);
                 }
             }
         });
@@ -45,12 +52,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     public static T[] Weights(T[] q, T[] k, AttentionDims d, AttentionFamily f)
     {
         var weights = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.Keys);
+        AttentionOperand qo = AttentionOperand.Compact(d.Heads, d.Queries, d.HeadDim), ko = AttentionOperand.Compact(d.Heads, d.Keys, d.HeadDim);
         EngineThreads.For(d.Batch * d.Heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
         {
             using var ws = new Workspace(d, backward: false);
             for (int bh = start; bh < end; bh++)
             {
-                ws.Prepare(q, k, null, bh, f);
+                ws.Prepare(q, qo, k, ko, null, default, bh, f);
                 for (int i0 = 0; i0 < d.Queries; i0 += R)
                 {
                     int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
@@ -70,12 +78,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         var dk = CpuArrayPool.Rent<T>(d.Batch * d.Heads * tk * D);
         var dv = CpuArrayPool.Rent<T>(dk.Length);
         int bq = BackwardBlockRows(tk);
+        AttentionOperand qo = AttentionOperand.Compact(d.Heads, d.Queries, D), ko = AttentionOperand.Compact(d.Heads, tk, D);
         EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
         {
             using var ws = new Workspace(d, backward: true, blockRows: bq);
             for (int bh = start; bh < end; bh++)
             {
-                ws.Prepare(q, k, v, bh, f);
+                ws.Prepare(q, qo, k, ko, v, ko, bh, f);
                 int qBase = bh * d.Queries * D, kBase = bh * tk * D;
                 // Query rows in blocks of bq: every row's weights w and score gradients ds of the block are kept, so
                 // the key and value gradients of the block are accumulated in one pass over the visible keys
@@ -101,7 +110,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                         }
                         ClearRows(ws.G, tk, s0, rb, nMax);
                         // dQ'_i = Σ_j ds_ij k̃_j
-                        WeightsTimesValues(ws.G, s0 * tk, tk, rb, nMax, ws.Kn, 0, D, dq, qBase + (i0 + s0) * D);
+                        WeightsTimesValues(ws.G, s0 * tk, tk, rb, nMax, ws.Kn, 0, D, D, dq, qBase + (i0 + s0) * D);
                     }
                     // dV_j += Σ_i w_ij dO_i ; dK̃_j += Σ_i ds_ij Q'_i, over the rows i of the block that see key j
                     int firstSeen = i0 + d.QueryOffset; // key j is seen by the block's rows r ≥ j − firstSeen

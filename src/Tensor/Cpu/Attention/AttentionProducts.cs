@@ -71,24 +71,25 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>
-    /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·cols + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
-    /// weights (4 rows, rows ≥ rb ignored) times a row-major [n, cols] matrix (values or keys).
+    /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·ldb + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
+    /// weights (4 rows, rows ≥ rb ignored) times a [n, cols] matrix whose rows are <paramref name="ldb"/> apart
+    /// (values or keys; a KV cache's values read in place).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int cols, T[] c, int cOff)
+    private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int ldb, int cols, T[] c, int cOff)
     {
         int W = Vector<T>.Count;
         ref T A = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff);
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
-        int t = Vector512.IsHardwareAccelerated ? WeightsTimesValues512(ref A, lda, rb, n, ref B, bOff, cols, ref C, cOff) : 0;
+        int t = Vector512.IsHardwareAccelerated ? WeightsTimesValues512(ref A, lda, rb, n, ref B, bOff, ldb, cols, ref C, cOff) : 0;
         for (; t + 2 * W <= cols; t += 2 * W)
         {
             Vector<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
             for (int j = 0; j < n; j++)
             {
-                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t));
-                var b1 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t + W));
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * ldb + t));
+                var b1 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * ldb + t + W));
                 var x = new Vector<T>(Unsafe.Add(ref A, j)); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
                 x = new Vector<T>(Unsafe.Add(ref A, lda + j)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
                 x = new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
@@ -104,7 +105,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             Vector<T> c0 = default, c1 = default, c2 = default, c3 = default;
             for (int j = 0; j < n; j++)
             {
-                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t));
+                var b0 = Vector.LoadUnsafe(ref B, (nuint)(bOff + j * ldb + t));
                 c0 = Fma(new Vector<T>(Unsafe.Add(ref A, j)), b0, c0);
                 c1 = Fma(new Vector<T>(Unsafe.Add(ref A, lda + j)), b0, c1);
                 c2 = Fma(new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)), b0, c2);
@@ -119,7 +120,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             for (int r = 0; r < rb; r++)
             {
                 T s = T.Zero;
-                for (int j = 0; j < n; j++) s += a[aOff + r * lda + j] * b[bOff + j * cols + t];
+                for (int j = 0; j < n; j++) s += a[aOff + r * lda + j] * b[bOff + j * ldb + t];
                 c[cOff + r * cols + t] = s;
             }
     }
@@ -245,7 +246,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     /// <summary>The 512-bit part of <see cref="WeightsTimesValues"/>: output columns in blocks of 2·16; returns the first column left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int WeightsTimesValues512(ref T A, int lda, int rb, int n, ref T B, int bOff, int cols, ref T C, int cOff)
+    private static int WeightsTimesValues512(ref T A, int lda, int rb, int n, ref T B, int bOff, int ldb, int cols, ref T C, int cOff)
     {
         int W = Vector512<T>.Count, t = 0;
         for (; t + 2 * W <= cols; t += 2 * W)
@@ -253,8 +254,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
             for (int j = 0; j < n; j++)
             {
-                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t));
-                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(bOff + j * cols + t + W));
+                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(bOff + j * ldb + t));
+                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(bOff + j * ldb + t + W));
                 var x = Vector512.Create(Unsafe.Add(ref A, j)); c00 = Fma(x, b0, c00); c01 = Fma(x, b1, c01);
                 x = Vector512.Create(Unsafe.Add(ref A, lda + j)); c10 = Fma(x, b0, c10); c11 = Fma(x, b1, c11);
                 x = Vector512.Create(Unsafe.Add(ref A, 2 * lda + j)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);

@@ -55,37 +55,38 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             rented.Clear();
         }
 
-        /// <summary>Fills Qs, Kn, KT (and VT) for head <paramref name="bh"/>.</summary>
-        public void Prepare(T[] q, T[] k, T[]? v, int bh, AttentionFamily f)
+        /// <summary>Fills Qs, Kn, KT (and VT) for head <paramref name="bh"/>, reading q, k and v where they lie.</summary>
+        public void Prepare(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[]? v, AttentionOperand vo, int bh, AttentionFamily f)
         {
             int D = d.HeadDim, tk = d.Keys;
-            int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+            int qBase = qo.Head(bh, d.Heads), kBase = ko.Head(bh, d.Heads);
             for (int i = 0; i < d.Queries; i++)
             {
-                var qi = q.AsSpan(qBase + i * D, D);
+                var qi = q.AsSpan(qBase + i * qo.RowStride, D);
                 T scale = T.CreateChecked(f.RowScale(Count(f, i)));
                 if (f.NormalizeQK) scale *= InverseNorm(qi);
                 TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
             }
             for (int j = 0; j < tk; j++)
             {
-                var kj = k.AsSpan(kBase + j * D, D);
+                var kj = k.AsSpan(kBase + j * ko.RowStride, D);
                 var dst = Kn.AsSpan(j * D, D);
                 if (f.NormalizeQK) TensorPrimitives.Multiply(kj, InverseNorm(kj), dst);
                 else kj.CopyTo(dst);
             }
-            Transpose(Kn, 0, tk, D, KT);
-            if (v is not null) Transpose(v, kBase, tk, D, VT);
+            Transpose(Kn, 0, D, tk, D, KT);
+            if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, tk, D, VT);
             slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
         }
 
         /// <summary>n_i, the number of keys query row <paramref name="i"/> sees.</summary>
         private int Count(AttentionFamily f, int i) => d.Visible(i) - f.FirstKey(d.Visible(i));
 
-        private static void Transpose(T[] src, int offset, int rows, int cols, T[] dst)
+        /// <summary>dst [cols, rows] = the transpose of the [rows, cols] matrix at <paramref name="offset"/> whose rows are <paramref name="ld"/> apart.</summary>
+        private static void Transpose(T[] src, int offset, int ld, int rows, int cols, T[] dst)
         {
             for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++) dst[c * rows + r] = src[offset + r * cols + c];
+                for (int c = 0; c < cols; c++) dst[c * rows + r] = src[offset + r * ld + c];
         }
 
         /// <summary>

@@ -18,6 +18,16 @@ public sealed partial class Tensor
         q = AttentionChecks.ScaleHeads(q, headScale, "causal_attention");
         var dims = new AttentionDims(q.Dim(0), q.Dim(1), q.Dim(2), k.Dim(2), q.Dim(3), queryOffset);
         var family = spec.Family(dims.HeadDim);
+        if (Graph.ShouldRecord(q, k, v)) return Recorded(q, k, v, dims, family);
+        // No backward will need compact copies: the backend reads the views where they lie (a KV cache's time
+        // prefix, the heads of the fused projection), so a generated token copies none of the cached keys and values.
+        var y = new Tensor(q.Backend.CausalAttentionForward(q.Storage, q.Layout, k.Storage, k.Layout, v.Storage, v.Layout, dims, family), q.ShapeSpan);
+        return AnomalyMode.Check(y, "causal_attention");
+    }
+
+    /// <summary>The recorded forward: compact q, k and v, kept for the backward.</summary>
+    private static Tensor Recorded(Tensor q, Tensor k, Tensor v, AttentionDims dims, AttentionFamily family)
+    {
         Tensor qc = Dense(q), kc = Dense(k), vc = Dense(v);
         var y = new Tensor(q.Backend.CausalAttentionForward(qc.Storage, kc.Storage, vc.Storage, dims, family), q.ShapeSpan);
         return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(qc, kc, vc, dims, family), q, k, v);
