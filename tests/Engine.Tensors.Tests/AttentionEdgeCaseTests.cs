@@ -12,6 +12,37 @@ public class AttentionEdgeCaseTests
         if (bad >= 0) Assert.Fail($"{what}: non-finite value {values[bad]} at flat index {bad} of {values.Length}");
     }
 
+    /// <summary>
+    /// A NaN in a key reaches every query row that sees it as NaN, never as a finite weight: the row maps' native
+    /// maximum must not swallow it. Rows before the bad key stay finite.
+    /// </summary>
+    [Theory]
+    [InlineData("softmax", 17)]
+    [InlineData("lssar", 17)]
+    [InlineData("sigmoid-l1-r", 17)]
+    [InlineData("softmax", 40)]
+    [InlineData("lssar", 40)]
+    public void ANaNKeyMakesTheRowsThatSeeItNaN(string variant, int t)
+    {
+        var spec = AttentionSpec.Parse(variant);
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var (q, k, v) = AttentionTests.Inputs(1, 1, t, 0, 8, 3, dtype);
+            var kd = k.ToDoubleArray();
+            int bad = t - 3;
+            kd[bad * 8 + 2] = double.NaN;
+            var kNan = Tensor.FromArray<double>(kd, k.Shape).To(dtype);
+            var y = Tensor.CausalAttention(q, kNan, v, spec).ToDoubleArray();
+            for (int i = 0; i < t; i++)
+                for (int c = 0; c < 8; c++)
+                {
+                    double x = y[i * 8 + c];
+                    if (i < bad) Assert.True(double.IsFinite(x), $"{variant} {dtype} row {i} (before the NaN key): {x}");
+                    else Assert.True(double.IsNaN(x), $"{variant} {dtype} row {i} (sees the NaN key): {x}");
+                }
+        }
+    }
+
     [Theory]
     [InlineData(1.0)]
     [InlineData(-1.0)]

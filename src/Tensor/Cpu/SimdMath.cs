@@ -72,7 +72,7 @@ internal static class SimdMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector<float> ExpF(Vector<float> x)
     {
-        x = Vector.Min(Vector.Max(x, new Vector<float>(ExpMin)), new Vector<float>(ExpMax));
+        x = Vector.MinNative(new Vector<float>(ExpMax), Vector.MaxNative(new Vector<float>(ExpMin), x));   // NaN x passes (x86 returns the second operand)
         var n = Vector.Round(x * new Vector<float>(Log2E));
         var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Hi), x);
         r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Lo), r);
@@ -89,7 +89,7 @@ internal static class SimdMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ExpF(Vector512<float> x)
     {
-        x = Vector512.Min(Vector512.Max(x, Vector512.Create(ExpMin)), Vector512.Create(ExpMax));
+        x = Vector512.MinNative(Vector512.Create(ExpMax), Vector512.MaxNative(Vector512.Create(ExpMin), x));
         var n = Vector512.Round(x * Vector512.Create(Log2E));
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Hi), x);
         r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-Ln2Lo), r);

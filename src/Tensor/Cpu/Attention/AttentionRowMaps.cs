@@ -26,7 +26,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
     /// read before it is written). The last partial vector is mapped from a buffer filled with <paramref name="pad"/>
     /// past the row's end (those lanes are left out of the maximum), in a method of its own: a call inside this one
     /// would make the JIT keep the running maximum in memory across the loop. With AVX-512, masked loads and stores
-    /// do the same in place.
+    /// do the same in place, and so do AVX's where <see cref="Vector{T}"/> is 256 bits wide.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
@@ -44,7 +44,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             {
                 var yj = map.Map(Vector512.LoadUnsafe(ref X, (nuint)j), out var zj);
                 yj.StoreUnsafe(ref Y, (nuint)j);
-                vmax = Vector512.Max(vmax, yj);
+                vmax = Vector512.MaxNative(vmax, yj);
                 if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
             }
             if (j < n && Avx512F.IsSupported)
@@ -73,8 +73,24 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             {
                 var yj = map.Map(Vector.LoadUnsafe(ref X, (nuint)j), out var zj);
                 yj.StoreUnsafe(ref Y, (nuint)j);
-                vmax = Vector.Max(vmax, yj);
+                vmax = Vector.MaxNative(vmax, yj);
                 if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+            }
+            if (j < n && Avx.IsSupported && w == Vector256<T>.Count)
+            {
+                // As above, with AVX's masked moves (masked-off lanes load as 0 and are replaced by the padding).
+                var lanes = Vector256.LessThan(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(n - j)));
+                fixed (T* px = &Unsafe.Add(ref X, j))
+                fixed (T* py = &Unsafe.Add(ref Y, j))
+                {
+                    var xj = Vector256.ConditionalSelect(lanes, MaskLoad(px, lanes), Vector256.Create(pad));
+                    var yj = map.Map(xj.AsVector(), out var zj);
+                    MaskStore(py, lanes, yj.AsVector256());
+                    vmax = Vector.Max(vmax, Vector.ConditionalSelect(lanes.AsVector(), yj, new Vector<T>(T.NegativeInfinity)));
+                    if (wantZ)
+                        fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj.AsVector256());
+                }
+                j = n;
             }
             T m = T.NegativeInfinity;
             for (int l = 0; l < w; l++) m = T.Max(m, vmax[l]);
@@ -121,6 +137,17 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         else Avx512F.MaskStore((double*)p, lanes.AsDouble(), v.AsDouble());
     }
 
+    private static Vector256<T> MaskLoad(T* p, Vector256<T> lanes) =>
+        typeof(T) == typeof(float)
+            ? Avx.MaskLoad((float*)p, lanes.AsSingle()).As<float, T>()
+            : Avx.MaskLoad((double*)p, lanes.AsDouble()).As<double, T>();
+
+    private static void MaskStore(T* p, Vector256<T> lanes, Vector256<T> v)
+    {
+        if (typeof(T) == typeof(float)) Avx.MaskStore((float*)p, lanes.AsSingle(), v.AsSingle());
+        else Avx.MaskStore((double*)p, lanes.AsDouble(), v.AsDouble());
+    }
+
     /// <summary>The largest lane.</summary>
     private static T MaxOf(Vector512<T> v)
     {
@@ -128,6 +155,10 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         for (int l = 1; l < Vector512<T>.Count; l++) m = T.Max(m, v[l]);
         return m;
     }
+
+    // The maps and the row loop use the native max (one instruction; IEEE's maximum costs three with AVX-512 and more
+    // with AVX2), with the constant first so that a NaN argument, which x86 returns as the second operand, passes
+    // through. The row loop's running maximum may drop a NaN, but a NaN term also makes the row's sum NaN.
 
     /// <summary>s ↦ e^max(s − μ, ln min normal) (the stable Softmax numerator); no second output.</summary>
     private readonly struct ExpMap(T mu) : IRowMap
@@ -138,14 +169,14 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         public Vector512<T> Map(Vector512<T> x, out Vector512<T> z)
         {
             z = default;
-            return VExp(Vector512.Max(x - Vector512.Create(mu), Vector512.Create(lo)));
+            return VExp(Vector512.MaxNative(Vector512.Create(lo), x - Vector512.Create(mu)));
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector<T> Map(Vector<T> x, out Vector<T> z)
         {
             z = default;
-            return VExp(Vector.Max(x - new Vector<T>(mu), new Vector<T>(lo)));
+            return VExp(Vector.MaxNative(new Vector<T>(lo), x - new Vector<T>(mu)));
         }
     }
 
@@ -161,7 +192,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         {
             var t = VExp(-Vector512.Abs(x));
             z = withSigma ? Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(x, Vector512<T>.Zero), Vector512<T>.One, t) / (Vector512<T>.One + t) : default;
-            return Vector512.Max(x, Vector512<T>.Zero) + VLog1pUnit(t);
+            return Vector512.MaxNative(Vector512<T>.Zero, x) + VLog1pUnit(t);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -169,7 +200,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         {
             var t = VExp(-Vector.Abs(x));
             z = withSigma ? Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<T>.Zero), Vector<T>.One, t) / (Vector<T>.One + t) : default;
-            return Vector.Max(x, Vector<T>.Zero) + VLog1pUnit(t);
+            return Vector.MaxNative(Vector<T>.Zero, x) + VLog1pUnit(t);
         }
     }
 
