@@ -8,9 +8,9 @@ using static Engine.Cpu.SimdMath;
 namespace Engine.Cpu;
 
 // The elementwise maps of the row stages (AttentionRows.cs), each written once per vector width, and the loop that
-// runs one over a row. A row's last partial vector is padded in a small buffer and mapped at full width: a row of the
-// usual lengths (tens to hundreds of keys) would otherwise spend as long in a scalar tail of exp and log as in its
-// vectors, and every element goes through the same vector code whatever the row's length.
+// runs one over a row. A row's last partial vector is mapped at full width too (masked, or padded in a small buffer):
+// a row of the usual lengths (tens to hundreds of keys) would otherwise spend as long in a scalar tail of exp and log
+// as in its vectors, and every element goes through the same vector code whatever the row's length.
 internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>An elementwise map x ↦ (y, z) of a row stage: y replaces x; z (the backward's second output) is optional.</summary>
@@ -23,10 +23,9 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
     /// <summary>
     /// y ← the first and z ← the second output (when <paramref name="z"/> is not empty) of <paramref name="map"/>
     /// over the row x, at the widest vector width the hardware has; returns max y. y may be x itself (each vector is
-    /// read before it is written). The last partial vector is mapped from a buffer filled with <paramref name="pad"/>
-    /// past the row's end (those lanes are left out of the maximum), in a method of its own: a call inside this one
-    /// would make the JIT keep the running maximum in memory across the loop. With AVX-512, masked loads and stores
-    /// do the same in place, and so do AVX's where <see cref="Vector{T}"/> is 256 bits wide.
+    /// read before it is written). The last partial vector goes through masked loads and stores (AVX-512, or AVX where
+    /// <see cref="Vector{T}"/> is 256 bits wide), its lanes past the row's end loaded as <paramref name="pad"/> and
+    /// left out of the maximum; other widths map it from a padded buffer (<see cref="MapTail"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
@@ -36,7 +35,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         ref T X = ref MemoryMarshal.GetReference(x);
         ref T Y = ref MemoryMarshal.GetReference(y);
         ref T Z = ref MemoryMarshal.GetReference(z);
-        if (Vector512.IsHardwareAccelerated)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)   // 512-bit vectors are AVX-512's
         {
             int w = Vector512<T>.Count;
             var vmax = Vector512.Create(T.NegativeInfinity);
@@ -47,7 +46,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                 vmax = Vector512.MaxNative(vmax, yj);
                 if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
             }
-            if (j < n && Avx512F.IsSupported)
+            if (j < n)
             {
                 // The last partial vector through masked loads and stores (lanes past the row are neither read nor written).
                 var lanes = Vector512.LessThan(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(n - j)));
@@ -56,14 +55,12 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                 {
                     var yj = map.Map(MaskLoad(px, lanes, Vector512.Create(pad)), out var zj);
                     MaskStore(py, lanes, yj);
-                    vmax = Vector512.Max(vmax, Vector512.ConditionalSelect(lanes, yj, Vector512.Create(T.NegativeInfinity)));
+                    vmax = Vector512.MaxNative(vmax, Vector512.ConditionalSelect(lanes, yj, Vector512.Create(T.NegativeInfinity)));
                     if (wantZ)
                         fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj);
                 }
-                j = n;
             }
-            T m = MaxOf(vmax);
-            return j < n ? T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad)) : m;
+            return MaxOf(vmax);
         }
         else
         {
@@ -86,7 +83,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                     var xj = Vector256.ConditionalSelect(lanes, MaskLoad(px, lanes), Vector256.Create(pad));
                     var yj = map.Map(xj.AsVector(), out var zj);
                     MaskStore(py, lanes, yj.AsVector256());
-                    vmax = Vector.Max(vmax, Vector.ConditionalSelect(lanes.AsVector(), yj, new Vector<T>(T.NegativeInfinity)));
+                    vmax = Vector.MaxNative(vmax, Vector.ConditionalSelect(lanes.AsVector(), yj, new Vector<T>(T.NegativeInfinity)));
                     if (wantZ)
                         fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj.AsVector256());
                 }
@@ -98,27 +95,22 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         }
     }
 
-    /// <summary>The last partial vector of <see cref="MapRow"/> (fewer elements than a vector), through a padded buffer; returns max y.</summary>
+    /// <summary>
+    /// The last partial vector of <see cref="MapRow"/> (fewer elements than a <see cref="Vector{T}"/>) where there are
+    /// no masked moves, through a buffer padded with <paramref name="pad"/>; returns max y. A method of its own: a call
+    /// inside MapRow would make the JIT keep the running maximum in memory across the row loop.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static T MapTail<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
     {
-        int rest = x.Length, w = Vector512.IsHardwareAccelerated ? Vector512<T>.Count : Vector<T>.Count;
+        int rest = x.Length, w = Vector<T>.Count;
         Span<T> buffer = stackalloc T[2 * w];
         buffer.Fill(pad);
         x.CopyTo(buffer);
         ref T B = ref MemoryMarshal.GetReference(buffer);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var yj = map.Map(Vector512.LoadUnsafe(ref B), out var zj);
-            yj.StoreUnsafe(ref B);
-            zj.StoreUnsafe(ref B, (nuint)w);
-        }
-        else
-        {
-            var yj = map.Map(Vector.LoadUnsafe(ref B), out var zj);
-            yj.StoreUnsafe(ref B);
-            zj.StoreUnsafe(ref B, (nuint)w);
-        }
+        var yj = map.Map(Vector.LoadUnsafe(ref B), out var zj);
+        yj.StoreUnsafe(ref B);
+        zj.StoreUnsafe(ref B, (nuint)w);
         buffer[..rest].CopyTo(y);
         if (!z.IsEmpty) buffer.Slice(w, rest).CopyTo(z);
         T m = T.NegativeInfinity;
@@ -232,8 +224,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
     /// </summary>
     private readonly struct PowerMap(T scale, T shift, T cut, double p) : IRowMap
     {
-        private readonly bool integer = p == Math.Floor(p) && p <= 1 << 20;
-        private readonly int e = p == Math.Floor(p) && p <= 1 << 20 ? (int)p : 0;
+        private readonly int e = p == Math.Floor(p) && p <= 1 << 20 ? (int)p : 0;       // 0: not an integer power (p ≥ 1)
         private readonly T pm1 = T.CreateChecked(p) - T.One;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -242,7 +233,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             var y = a * Vector512.Create(scale) - Vector512.Create(shift);
             var keep = Vector512.GreaterThanOrEqual(y, Vector512.Create(cut));
             y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
-            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pm1));
+            var d = e != 0 ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pm1));
             z = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
             return z * y;
         }
@@ -253,7 +244,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             var y = a * new Vector<T>(scale) - new Vector<T>(shift);
             var keep = Vector.GreaterThanOrEqual(y, new Vector<T>(cut));
             y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
-            var d = integer ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pm1));
+            var d = e != 0 ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pm1));
             z = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
             return z * y;
         }

@@ -137,33 +137,18 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         return nT * T.CreateChecked(p) / (xMax * sum);
     }
 
-    /// <summary>g ← κ·m ⊙ (g − c), one pass.</summary>
+    /// <summary>
+    /// g ← κ·m ⊙ (g − c), one pass; returns ⟨<paramref name="dotWith"/>, g⟩ of the result, taken in the same pass, when
+    /// <paramref name="dotWith"/> is given (else 0).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa)
+    private static T CenterAndScale(Span<T> g, T c, ReadOnlySpan<T> m, T kappa, ReadOnlySpan<T> dotWith = default)
     {
         int n = g.Length, W = Vector<T>.Count, j = 0;
+        bool wantDot = !dotWith.IsEmpty;
         ref T Gr = ref MemoryMarshal.GetReference(g);
         ref T Mr = ref MemoryMarshal.GetReference(m);
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var wc = Vector512.Create(c); var wk = Vector512.Create(kappa);
-            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
-                ((Vector512.LoadUnsafe(ref Gr, (nuint)j) - wc) * Vector512.LoadUnsafe(ref Mr, (nuint)j) * wk).StoreUnsafe(ref Gr, (nuint)j);
-        }
-        var vc = new Vector<T>(c); var vk = new Vector<T>(kappa);
-        for (; j + W <= n; j += W)
-            ((Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk).StoreUnsafe(ref Gr, (nuint)j);
-        for (; j < n; j++) g[j] = (g[j] - c) * m[j] * kappa;
-    }
-
-    /// <summary>g ← κ·m ⊙ (g − c) as <see cref="CenterAndScale"/>, returning ⟨a, g⟩ of the result from the same pass.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T CenterScaleDot(Span<T> g, T c, ReadOnlySpan<T> m, T kappa, ReadOnlySpan<T> a)
-    {
-        int n = g.Length, W = Vector<T>.Count, j = 0;
-        ref T Gr = ref MemoryMarshal.GetReference(g);
-        ref T Mr = ref MemoryMarshal.GetReference(m);
-        ref T Ar = ref MemoryMarshal.GetReference(a);
+        ref T Ar = ref MemoryMarshal.GetReference(dotWith);
         T dot = T.Zero;
         if (Vector512.IsHardwareAccelerated)
         {
@@ -172,7 +157,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             {
                 var r = (Vector512.LoadUnsafe(ref Gr, (nuint)j) - wc) * Vector512.LoadUnsafe(ref Mr, (nuint)j) * wk;
                 r.StoreUnsafe(ref Gr, (nuint)j);
-                acc = Fma(r, Vector512.LoadUnsafe(ref Ar, (nuint)j), acc);
+                if (wantDot) acc = Fma(r, Vector512.LoadUnsafe(ref Ar, (nuint)j), acc);
             }
             dot = Vector512.Sum(acc);
         }
@@ -181,14 +166,14 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             var r = (Vector.LoadUnsafe(ref Gr, (nuint)j) - vc) * Vector.LoadUnsafe(ref Mr, (nuint)j) * vk;
             r.StoreUnsafe(ref Gr, (nuint)j);
-            vacc = Fma(r, Vector.LoadUnsafe(ref Ar, (nuint)j), vacc);
+            if (wantDot) vacc = Fma(r, Vector.LoadUnsafe(ref Ar, (nuint)j), vacc);
         }
         dot += Vector.Sum(vacc);
         for (; j < n; j++)
         {
             T r = (g[j] - c) * m[j] * kappa;
             g[j] = r;
-            dot += r * a[j];
+            if (wantDot) dot += r * dotWith[j];
         }
         return dot;
     }

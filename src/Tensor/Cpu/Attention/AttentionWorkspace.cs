@@ -134,7 +134,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             ReadOnlySpan<T> a = A.AsSpan(at, n);
             T dot2;
             if (f.Power is not null && kappa[r] > T.Zero)
-                dot2 = CenterScaleDot(g, TensorPrimitives.Dot<T>(W.AsSpan(at, n), g), X.AsSpan(at, n), kappa[r], a);
+                dot2 = CenterAndScale(g, TensorPrimitives.Dot<T>(W.AsSpan(at, n), g), X.AsSpan(at, n), kappa[r], a);
             else dot2 = TensorPrimitives.Dot(a, g);
             CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(at, n), T.One);
         }
