@@ -47,6 +47,9 @@ internal static unsafe class Gemm
     /// <summary>Short kc blocks (attention's head dimension) also read A in place: its rows are a few cache lines each.</summary>
     private const int DirectMaxK = 64;
 
+    /// <summary>Rows of a transposed A packed together (<see cref="SweepGrouped{T, TKernel}"/>): a few cache lines per step of k, and 60 KiB of float slivers at kc = 256.</summary>
+    private const int GroupRows = 64;
+
     /// <summary>Multiply-adds per thread below which fewer threads are used (a parallel region costs microseconds).</summary>
     private const long ParallelMinWork = 1 << 20;
 
@@ -203,10 +206,18 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>Packs B slivers [s0, s1) of a kc × nc block into the panel (sliver s at panel + s·kc·nr).</summary>
+    /// <summary>
+    /// Packs B slivers [s0, s1) of a kc × nc block into the panel (sliver s at panel + s·kc·nr): row by row when B's
+    /// rows are contiguous, so the reads run along them; column by column otherwise (a transposed B, whose columns are).
+    /// </summary>
     private static void PackPanel<T>(T* b, int brs, int bcs, int kc, int nc, T* panel, int nr, int s0, int s1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (bcs == 1)
+        {
+            GemmPacking.PackBRows(b, brs, kc, nc, panel, nr, s0, s1);
+            return;
+        }
         for (int s = s0; s < s1; s++)
         {
             int j0 = s * nr;
@@ -222,8 +233,13 @@ internal static unsafe class Gemm
         int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
+        bool direct = ns1 - ns0 <= DirectMaxSlivers || kc <= DirectMaxK || (job.Acs == 1 && TKernel.ReadsRowsInPlace);
+        if (job.Ars == 1 && !direct)
+        {
+            SweepGrouped<T, TKernel>(job, aBlock, panel, cBlock, kc, nc, add, ms0, ms1, ns0, ns1);
+            return;
+        }
         T* sliver = Buffers<T>.Sliver(KC * mr);
-        bool direct = ns1 - ns0 <= DirectMaxSlivers || kc <= DirectMaxK;
         for (int s = ms0; s < ms1; s++)
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
@@ -245,6 +261,38 @@ internal static unsafe class Gemm
                 // a packed A sliver is A read with row stride 1 and step stride MR
                 if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
                 else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Sweep{T, TKernel}"/> for a transposed A (its columns contiguous, as in dW = Xᵀ·dY): the slivers are
+    /// packed <see cref="GroupRows"/> rows at a time, reading each step of k as one contiguous run across the group,
+    /// so every cache line of A is read once (sliver by sliver, each line was fetched again for each sliver it
+    /// feeds, and a kc block of a tall A does not fit in L2 beside the panel). Each C element sees the same
+    /// operations in the same order as in the ungrouped sweep.
+    /// </summary>
+    private static void SweepGrouped<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
+        int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        int group = Math.Max(1, GroupRows / mr);
+        T* slivers = Buffers<T>.Sliver(KC * mr * group);
+        for (int g0 = ms0; g0 < ms1; g0 += group)
+        {
+            int g1 = Math.Min(ms1, g0 + group);
+            int i0 = g0 * mr, groupRows = Math.Min(job.M - i0, (g1 - g0) * mr);
+            GemmPacking.PackAGroup(aBlock + i0, job.Acs, groupRows, kc, slivers, mr);
+            for (int s = g0; s < g1; s++)
+            {
+                int r0 = s * mr, rows = Math.Min(mr, job.M - r0);
+                T* sliver = slivers + (nint)(s - g0) * kc * mr, cRow = cBlock + (nint)r0 * job.Ldc;
+                for (int t = ns0; t < ns1; t++)
+                {
+                    int j0 = t * nr, cols = Math.Min(nr, nc - j0);
+                    if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
+                    else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
+                }
             }
         }
     }

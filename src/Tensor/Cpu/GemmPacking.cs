@@ -20,12 +20,13 @@ internal static unsafe class GemmPacking
     {
         if (ars == 1)
         {
-            // Columns of A are contiguous (a transposed view): each step of k is one short copy.
-            nuint bytes = (nuint)(rows * sizeof(T));
+            // Columns of A are contiguous (a transposed view): each step of k is one short copy, a few vector moves
+            // inline (a memmove call per 24-byte step cost more than the kernel's use of it).
+            uint bytes = (uint)(rows * sizeof(T));
             for (int p = 0; p < kc; p++)
             {
                 T* d = dst + p * mr;
-                Unsafe.CopyBlockUnaligned(d, a + (nint)p * acs, (uint)bytes);
+                CopyShort((byte*)(a + (nint)p * acs), (byte*)d, bytes);
                 for (int i = rows; i < mr; i++) d[i] = T.Zero;
             }
             return;
@@ -41,29 +42,32 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
-    /// Packs kc × cols of B (element (p, j) at <c>b[p·brs + j·bcs]</c>) as kc groups of <paramref name="nr"/> values:
+    /// Packs rows × kc of a transposed A (element (i, p) at <c>a[i + p·acs]</c>) into consecutive slivers of
+    /// <paramref name="mr"/> rows: sliver q at <c>dst + q·kc·mr</c>, laid out as <see cref="PackA{T}"/> lays out
+    /// one; each step of k is read as one contiguous run of <paramref name="rows"/> values. Rows past the last are zero.
+    /// </summary>
+    public static void PackAGroup<T>(T* a, int acs, int rows, int kc, T* dst, int mr) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int slivers = (rows + mr - 1) / mr;
+        for (int p = 0; p < kc; p++)
+        {
+            T* src = a + (nint)p * acs, d = dst + p * mr;
+            for (int q = 0; q < slivers; q++, src += mr, d += (nint)kc * mr)
+            {
+                int n = Math.Min(mr, rows - q * mr);
+                CopyShort((byte*)src, (byte*)d, (uint)(n * sizeof(T)));
+                for (int i = n; i < mr; i++) d[i] = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs kc × cols of B (element (p, j) at <c>b[p·brs + j·bcs]</c>, its rows not contiguous: a transposed or
+    /// strided view; <see cref="PackBRows{T}"/> packs contiguous rows) as kc groups of <paramref name="nr"/> values:
     /// <c>dst[p·nr + j]</c>; cols ≤ j &lt; nr are zero.
     /// </summary>
     public static void PackB<T>(T* b, int brs, int bcs, int kc, int cols, T* dst, int nr) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (bcs == 1)
-        {
-            // Rows of B are contiguous (the usual layout): each step of k is one short copy.
-            uint bytes = (uint)(cols * sizeof(T));
-            if (cols == nr && bytes % 32 == 0 && Vector256.IsHardwareAccelerated)
-            {
-                // A full sliver row is one or two cache lines: vector moves, not a memmove call per row.
-                for (int p = 0; p < kc; p++) CopyRow((byte*)(b + (nint)p * brs), (byte*)(dst + p * nr), bytes);
-                return;
-            }
-            for (int p = 0; p < kc; p++)
-            {
-                T* d = dst + p * nr;
-                Unsafe.CopyBlockUnaligned(d, b + (nint)p * brs, bytes);
-                for (int j = cols; j < nr; j++) d[j] = T.Zero;
-            }
-            return;
-        }
         int done = 0;
         if (brs == 1 && typeof(T) == typeof(float) && Avx.IsSupported)
             done = PackTransposedFloat((float*)b, bcs, kc, cols, (float*)dst, nr);
@@ -77,13 +81,41 @@ internal static unsafe class GemmPacking
             for (int p = 0; p < kc; p++) dst[p * nr + j] = T.Zero;
     }
 
-    /// <summary>Copies a multiple of 32 bytes with the widest vectors that divide it.</summary>
-    private static void CopyRow(byte* src, byte* dst, uint bytes)
+    /// <summary>
+    /// Copies a short run of bytes (a sliver's step: 24 or 48 bytes for float) with vector and scalar
+    /// moves; <paramref name="bytes"/> is the same on every call of a packing loop, so its branches predict.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyShort(byte* src, byte* dst, uint bytes)
     {
         uint o = 0;
-        if (Vector512.IsHardwareAccelerated && bytes % 64 == 0)
-            for (; o < bytes; o += 64) Vector512.Store(Vector512.Load(src + o), dst + o);
-        for (; o < bytes; o += 32) Vector256.Store(Vector256.Load(src + o), dst + o);
+        for (; o + 32 <= bytes; o += 32) Vector256.Store(Vector256.Load(src + o), dst + o);
+        if (o + 16 <= bytes) { Vector128.Store(Vector128.Load(src + o), dst + o); o += 16; }
+        if (o + 8 <= bytes) { *(ulong*)(dst + o) = *(ulong*)(src + o); o += 8; }
+        if (o + 4 <= bytes) { *(uint*)(dst + o) = *(uint*)(src + o); o += 4; }
+        for (; o < bytes; o++) dst[o] = src[o];
+    }
+
+    /// <summary>
+    /// Packs slivers [s0, s1) of a kc × nc block of B whose rows are contiguous (element (p, j) at <c>b[p·brs + j]</c>)
+    /// into the panel (sliver s at <c>panel + s·kc·nr</c>), a row of B at a time: each step of k is read as one
+    /// contiguous run across the slivers, which the hardware prefetcher follows (sliver by sliver, the reads stride
+    /// by a row of B). Columns past nc are zero.
+    /// </summary>
+    public static void PackBRows<T>(T* b, int brs, int kc, int nc, T* panel, int nr, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        uint full = (uint)(nr * sizeof(T));
+        for (int p = 0; p < kc; p++)
+        {
+            T* src = b + (nint)p * brs + (nint)s0 * nr, d = panel + (nint)s0 * kc * nr + p * nr;
+            for (int s = s0; s < s1; s++, src += nr, d += (nint)kc * nr)
+            {
+                int cols = Math.Min(nr, nc - s * nr);
+                if (cols == nr) { CopyShort((byte*)src, (byte*)d, full); continue; }
+                CopyShort((byte*)src, (byte*)d, (uint)(cols * sizeof(T)));
+                for (int j = cols; j < nr; j++) d[j] = T.Zero;
+            }
+        }
     }
 
     /// <summary>
