@@ -68,8 +68,8 @@ public sealed partial class CpuBackend
             case UnaryOp.MaxScalar: TensorPrimitives.Max(x, s, y); break;
             case UnaryOp.MinScalar: TensorPrimitives.Min(x, s, y); break;
             case UnaryOp.Softplus: SoftplusBlocks(x, y); break;
-            case UnaryOp.Gelu: GeluBlocks(x, y, grad: false); break;
-            case UnaryOp.GeluGrad: GeluBlocks(x, y, grad: true); break;
+            case UnaryOp.Gelu: GeluKernel.Run(x, y, derivative: false); break;
+            case UnaryOp.GeluGrad: GeluKernel.Run(x, y, derivative: true); break;
             case UnaryOp.Step: Map<T, Step<T>>(x, y, s); break;
             case UnaryOp.Sign: Map<T, Sign<T>>(x, y, s); break;
             case UnaryOp.EqScalar: Map<T, EqS<T>>(x, y, s); break;
@@ -260,48 +260,6 @@ public sealed partial class CpuBackend
                 if (ub[i] == T.Zero) yb[i] = zb[i];           // u rounded to 1: log(1 + z) = z
             TensorPrimitives.Max(xb, T.Zero, ub);
             TensorPrimitives.Add(yb, ub, yb);                 // max(x, 0) + log(1 + z)
-        }
-    }
-
-    /// <summary>
-    /// GELU (tanh approximation) and its derivative, vectorised: TensorPrimitives passes over blocks that stay in
-    /// cache. (A scalar loop over T.Tanh calls the C library's tanh, about a hundred times slower.)
-    /// gelu(x) = ½x(1 + t), gelu′(x) = ½(1 + t) + ½x(1 − t²)·c(1 + 3kx²), with t = tanh(c(x + kx³)), c = √(2/π), k = 0.044715.
-    /// </summary>
-    private static void GeluBlocks<T>(ReadOnlySpan<T> x, Span<T> y, bool grad) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        const int Block = 1024;
-        T c = T.CreateTruncating(0.7978845608028654), k = T.CreateTruncating(0.044715), half = T.CreateTruncating(0.5);
-        T k3 = T.CreateTruncating(3 * 0.044715);
-        Span<T> t = stackalloc T[Block], u = stackalloc T[Block];
-        for (int start = 0; start < x.Length; start += Block)
-        {
-            int n = Math.Min(Block, x.Length - start);
-            var xb = x.Slice(start, n); var yb = y.Slice(start, n); var tb = t[..n];
-            TensorPrimitives.Multiply(xb, xb, tb);            // x²
-            TensorPrimitives.Multiply(tb, k, tb);             // kx²
-            TensorPrimitives.Add(tb, T.One, tb);              // 1 + kx²
-            TensorPrimitives.Multiply(tb, xb, tb);            // x + kx³
-            TensorPrimitives.Multiply(tb, c, tb);             // c(x + kx³)
-            TensorPrimitives.Tanh(tb, tb);                    // t
-            if (!grad)
-            {
-                TensorPrimitives.Add(tb, T.One, yb);          // 1 + t
-                TensorPrimitives.Multiply(yb, xb, yb);
-                TensorPrimitives.Multiply(yb, half, yb);      // ½x(1 + t)
-                continue;
-            }
-            var ub = u[..n];
-            TensorPrimitives.Multiply(xb, xb, ub);            // x²
-            TensorPrimitives.Multiply(ub, k3, ub);
-            TensorPrimitives.Add(ub, T.One, ub);              // 1 + 3kx²
-            TensorPrimitives.Multiply(ub, xb, ub);
-            TensorPrimitives.Multiply(ub, c * half, ub);      // ½x·c(1 + 3kx²)
-            TensorPrimitives.Multiply(tb, tb, yb);            // t²
-            TensorPrimitives.Subtract(T.One, yb, yb);         // 1 − t²
-            TensorPrimitives.Multiply(yb, ub, yb);            // ½x(1 − t²)·c(1 + 3kx²)
-            TensorPrimitives.Add(tb, T.One, tb);
-            TensorPrimitives.MultiplyAdd(tb, half, yb, yb);   // + ½(1 + t)
         }
     }
 
