@@ -4,8 +4,9 @@ using Engine.Cpu;
 namespace Engine.Tests;
 
 /// <summary>
-/// The forward without a recorded gradient reads q, k and v where they lie (a KV cache's time prefix of a longer
-/// buffer, the heads split from a fused projection): it must give the compact path's output bit for bit.
+/// The attention kernel reads q, k and v where they lie (a KV cache's time prefix of a longer buffer, the heads split
+/// from a fused projection), in the forward and, for a recorded forward, in the backward: it must give the compact
+/// path's output and gradients bit for bit.
 /// </summary>
 public class AttentionViewTests
 {
@@ -71,12 +72,45 @@ public class AttentionViewTests
     public void ARecordedForwardWithViewsStillMatchesAndHasGradients()
     {
         var (q, k, v, qc, kc, vc) = Views(1, 2, 4, 9, 8, 32, DType.Float64, 3);
-        var leaf = k.Detach().RequireGrad();   // a view that requires a gradient: the op records and keeps compact copies
+        var leaf = k.Detach().RequireGrad();   // a view that requires a gradient: the op records and keeps the views
         var y = Tensor.CausalAttention(q, leaf, v, AttentionSpec.Lssar, 9);
         AssertBitEqual(Compact(qc, kc, vc, AttentionSpec.Lssar, 9), y, "recorded");
         y.Sum().Backward();
         Assert.NotNull(leaf.Grad);
         Assert.Equal(leaf.Shape, leaf.Grad!.Shape);
+    }
+
+    [Theory]
+    [MemberData(nameof(AttentionTests.Variants), MemberType = typeof(AttentionTests))]
+    public void RecordedViewsGiveTheCompactGradientsBitForBit(string variant)
+    {
+        // The recorded forward keeps the views and the backward reads them in place: the gradients of q, k and v
+        // (and of the fused buffer q came from) must equal those of compact leaves, including a transposed k whose
+        // rows the backend gathers.
+        var spec = AttentionSpec.Parse(variant);
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+            foreach (var (b, h, tq, off, d, cap) in Shapes)
+            {
+                string at = $"{variant} {dtype.Name()} B{b} H{h} Tq{tq} off{off} D{d} cap{cap}";
+                var rng = new Rng((ulong)(tq * 17 + off + d));
+                int tk = off + tq;
+                var fused = Tensor.RandN([b, tq, 3, h, d], rng, dtype).RequireGrad();
+                var kt = Tensor.RandN([b, h, d, cap], rng, dtype).RequireGrad();
+                var vBuffer = Tensor.RandN([b, h, cap, d], rng, dtype).RequireGrad();
+                var g = Tensor.RandN([b, h, tq, d], rng, dtype);
+                var q = fused.Permute(2, 0, 3, 1, 4).Select(0, 2);
+                var k = kt.Transpose(2, 3).Narrow(2, 0, tk);
+                var v = vBuffer.Narrow(2, 0, tk);
+                Tensor.CausalAttention(q, k, v, spec, off).Backward(g);
+
+                var qc = q.Detach().Contiguous().RequireGrad();
+                var kc = k.Detach().Contiguous().RequireGrad();
+                var vc = v.Detach().Contiguous().RequireGrad();
+                Tensor.CausalAttention(qc, kc, vc, spec, off).Backward(g);
+                AssertBitEqual(qc.Grad!, fused.Grad!.Permute(2, 0, 3, 1, 4).Select(0, 2), at + " dq");
+                AssertBitEqual(kc.Grad!, kt.Grad!.Transpose(2, 3).Narrow(2, 0, tk), at + " dk");
+                AssertBitEqual(vc.Grad!, vBuffer.Grad!.Narrow(2, 0, tk), at + " dv");
+            }
     }
 
     [Fact]

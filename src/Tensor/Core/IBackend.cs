@@ -76,6 +76,16 @@ public interface IBackend
     (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Storage k, Storage v, Storage gradOutput, AttentionDims dims, AttentionFamily family)
         => HostFallback.CausalAttentionBackward(this, q, k, v, gradOutput, dims, family);
 
+    /// <summary>
+    /// <see cref="CausalAttentionBackward(Storage, Storage, Storage, Storage, AttentionDims, AttentionFamily)"/> of
+    /// inputs given as views (as <see cref="CausalAttentionForward(Storage, Layout, Storage, Layout, Storage, Layout, AttentionDims, AttentionFamily)"/>
+    /// takes them), so the recorded forward need not keep compact copies; <paramref name="gradOutput"/> is compact. The
+    /// default makes compact copies of the views that are not compact and calls the overload above.
+    /// </summary>
+    (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv,
+        Storage gradOutput, AttentionDims dims, AttentionFamily family)
+        => CausalAttentionBackward(CompactStorage(q, lq), CompactStorage(k, lk), CompactStorage(v, lv), gradOutput, dims, family);
+
     /// <summary>The final attention weights [B, H, Tq, Tk] (zero above the causal diagonal), for diagnostics.</summary>
     Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family)
         => HostFallback.CausalAttentionWeights(this, q, k, dims, family);

@@ -92,6 +92,46 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc/>
+    /// <remarks>As the forward of views: rows with adjacent elements are read in place, others gathered first.</remarks>
+    public (Storage Dq, Storage Dk, Storage Dv) CausalAttentionBackward(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv,
+        Storage gradOutput, AttentionDims dims, AttentionFamily family)
+    {
+        switch (q.DType)
+        {
+            case DType.Float32:
+            {
+                var (dq, dk, dv) = BackwardOfViews<float>(q, lq, k, lk, v, lv, gradOutput, dims, family);
+                return (Wrap(dq), Wrap(dk), Wrap(dv));
+            }
+            case DType.Float64:
+            {
+                var (dq, dk, dv) = BackwardOfViews<double>(q, lq, k, lk, v, lv, gradOutput, dims, family);
+                return (Wrap(dq), Wrap(dk), Wrap(dv));
+            }
+            default: throw new NotSupportedException($"causal_attention backward: needs float32 or float64, got {q.DType.Name()}");
+        }
+    }
+
+    private static (T[] Dq, T[] Dk, T[] Dv) BackwardOfViews<T>(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv,
+        Storage gradOutput, AttentionDims dims, AttentionFamily family) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        T[]? qCopy = null, kCopy = null, vCopy = null;
+        try
+        {
+            var (qa, qo) = AttentionInput(q, lq, dims.Queries, dims, "q", ref qCopy);
+            var (ka, ko) = AttentionInput(k, lk, dims.Keys, dims, "k", ref kCopy);
+            var (va, vo) = AttentionInput(v, lv, dims.Keys, dims, "v", ref vCopy);
+            return AttentionKernel<T>.Backward(qa, qo, ka, ko, va, vo, Data<T>(gradOutput), dims, family);
+        }
+        finally
+        {
+            if (qCopy is not null) CpuArrayPool.Return(qCopy);
+            if (kCopy is not null) CpuArrayPool.Return(kCopy);
+            if (vCopy is not null) CpuArrayPool.Return(vCopy);
+        }
+    }
+
+    /// <inheritdoc/>
     public Storage CausalAttentionWeights(Storage q, Storage k, AttentionDims dims, AttentionFamily family) => q.DType switch
     {
         DType.Float32 => Wrap(AttentionKernel<float>.Weights(Data<float>(q), Data<float>(k), dims, family)),

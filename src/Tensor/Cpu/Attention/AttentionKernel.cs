@@ -73,18 +73,28 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     public static (T[] Dq, T[] Dk, T[] Dv) Backward(T[] q, T[] k, T[] v, T[] dOut, AttentionDims d, AttentionFamily f)
     {
+        AttentionOperand qo = AttentionOperand.Compact(d.Heads, d.Queries, d.HeadDim), ko = AttentionOperand.Compact(d.Heads, d.Keys, d.HeadDim);
+        return Backward(q, qo, k, ko, v, ko, dOut, d, f);
+    }
+
+    /// <summary>
+    /// The backward with q, k and v read where they lie (see <see cref="AttentionOperand"/>), as the recorded forward
+    /// left them; dOut and the gradients are compact.
+    /// </summary>
+    public static (T[] Dq, T[] Dk, T[] Dv) Backward(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo,
+        T[] dOut, AttentionDims d, AttentionFamily f)
+    {
         int D = d.HeadDim, tk = d.Keys;
         var dq = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * D);
         var dk = CpuArrayPool.Rent<T>(d.Batch * d.Heads * tk * D);
         var dv = CpuArrayPool.Rent<T>(dk.Length);
         int bq = BackwardBlockRows(tk);
-        AttentionOperand qo = AttentionOperand.Compact(d.Heads, d.Queries, D), ko = AttentionOperand.Compact(d.Heads, tk, D);
         EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
         {
             using var ws = new Workspace(d, backward: true, blockRows: bq);
             for (int bh = start; bh < end; bh++)
             {
-                ws.Prepare(q, qo, k, ko, v, ko, bh, f);
+                ws.Prepare(q, qo, k, ko, v, vo, bh, f);
                 int qBase = bh * d.Queries * D, kBase = bh * tk * D;
                 // Query rows in blocks of bq: every row's weights w and score gradients ds of the block are kept, so
                 // the key and value gradients of the block are accumulated in one pass over the visible keys
@@ -117,7 +127,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                     AccumulateTransposed(w, tk, rows, nBlock, firstSeen, dOut, qBase + i0 * D, D, dv, kBase);
                     AccumulateTransposed(ws.G, tk, rows, nBlock, firstSeen, ws.Qs, i0 * D, D, dk, kBase);
                 }
-                ws.FinishGradients(q, k, dq, dk, bh, f);
+                ws.FinishGradients(q, qo, k, ko, dq, dk, bh, f);
             }
         });
         return (dq, dk, dv);

@@ -140,18 +140,18 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         }
 
         /// <summary>dq_i = λ_i·dQ'_i and dk̃_j, taken back through the QK normalisation when there is one.</summary>
-        public void FinishGradients(T[] q, T[] k, T[] dq, T[] dk, int bh, AttentionFamily f)
+        public void FinishGradients(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] dq, T[] dk, int bh, AttentionFamily f)
         {
             int D = d.HeadDim, tk = d.Keys;
-            int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+            int qBase = bh * d.Queries * D, kBase = bh * tk * D, qIn = qo.Head(bh, d.Heads), kIn = ko.Head(bh, d.Heads);
             for (int i = 0; i < d.Queries; i++)
             {
                 var g = dq.AsSpan(qBase + i * D, D);
                 TensorPrimitives.Multiply(g, T.CreateChecked(f.RowScale(Count(f, i))), g);
-                if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qBase + i * D, D), g, tmp);
+                if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qIn + i * qo.RowStride, D), g, tmp);
             }
             if (f.NormalizeQK)
-                for (int j = 0; j < tk; j++) NormalizeBackward(k.AsSpan(kBase + j * D, D), dk.AsSpan(kBase + j * D, D), tmp);
+                for (int j = 0; j < tk; j++) NormalizeBackward(k.AsSpan(kIn + j * ko.RowStride, D), dk.AsSpan(kBase + j * D, D), tmp);
         }
     }
 }

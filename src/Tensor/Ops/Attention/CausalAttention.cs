@@ -25,12 +25,14 @@ public sealed partial class Tensor
         return AnomalyMode.Check(y, "causal_attention");
     }
 
-    /// <summary>The recorded forward: compact q, k and v, kept for the backward.</summary>
+    /// <summary>
+    /// The recorded forward: q, k and v are kept for the backward as the views they are (the heads of a fused
+    /// projection need no compact copies; a backend that cannot read views copies them in each pass).
+    /// </summary>
     private static Tensor Recorded(Tensor q, Tensor k, Tensor v, AttentionDims dims, AttentionFamily family)
     {
-        Tensor qc = Dense(q), kc = Dense(k), vc = Dense(v);
-        var y = new Tensor(q.Backend.CausalAttentionForward(qc.Storage, kc.Storage, vc.Storage, dims, family), q.ShapeSpan);
-        return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(qc, kc, vc, dims, family), q, k, v);
+        var y = new Tensor(q.Backend.CausalAttentionForward(q.Storage, q.Layout, k.Storage, k.Layout, v.Storage, v.Layout, dims, family), q.ShapeSpan);
+        return Graph.Output(y, "causal_attention", () => new CausalAttentionNode(q, k, v, dims, family), q, k, v);
     }
 
     /// <summary>
@@ -53,7 +55,7 @@ public sealed partial class Tensor
 }
 
 /// <summary>
-/// Backward of the fused causal attention. It keeps only q, k and v (compact copies); the backend recomputes each
+/// Backward of the fused causal attention. It keeps only q, k and v (as the views they were given); the backend recomputes each
 /// row's scores and weights (as FlashAttention does) instead of storing the [Tq, Tk] matrices, then applies, per row,
 /// the chain written out in docs/attention.md: o = Σ w v → the re-weighting's l1 normalisation and ReLU^p → the first
 /// stage's l1 normalisation and f′ (σ for Softplus, the Softmax Jacobian for exp) → the scores → the QK normalisation.
@@ -66,7 +68,7 @@ internal sealed class CausalAttentionNode(Tensor q, Tensor k, Tensor v, Attentio
     {
         Tensor q = Saved(0), k = Saved(1), v = Saved(2);
         var gc = Tensor.Dense(g);
-        var (dq, dk, dv) = q.Backend.CausalAttentionBackward(q.Storage, k.Storage, v.Storage, gc.Storage, dims, family);
+        var (dq, dk, dv) = q.Backend.CausalAttentionBackward(q.Storage, q.Layout, k.Storage, k.Layout, v.Storage, v.Layout, gc.Storage, dims, family);
         return [new Tensor(dq, q.ShapeSpan), new Tensor(dk, k.ShapeSpan), new Tensor(dv, v.ShapeSpan)];
     }
 }
