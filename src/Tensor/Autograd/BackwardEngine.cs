@@ -36,6 +36,13 @@ internal static class BackwardEngine
                 if (!grads.Remove(node, out var g)) continue; // no gradient reached it
                 if (node.IsReleased)
                     throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
+                if (AddIntoWindow(node, g, grads, buffers))
+                {
+                    buffers.Release(g);
+                    buffers.EndNode();
+                    if (!retainGraph) node.Release();
+                    continue;
+                }
                 var inputGrads = AnomalyMode.RunBackward(node, g);
                 var inputs = node.Inputs;
                 for (int i = 0; i < inputs.Count; i++)
@@ -71,6 +78,28 @@ internal static class BackwardEngine
     }
 
     /// <summary>
+    /// A narrow whose input already has a pending gradient that this pass owns alone (q, k and v split from one fused
+    /// projection): <paramref name="g"/> is added into that gradient's window in place, where the narrow's backward
+    /// would pad it with zeros to the input's full shape and the pending gradient would then be added to the pad, a
+    /// new full-size tensor. The sum inside the window is the same operation (pending + g); outside it the pending
+    /// values stay as they are. Not under anomaly detection, which checks each node's own result.
+    /// </summary>
+    private static bool AddIntoWindow(Node node, Tensor g, Dictionary<Node, Tensor> grads, GradientBuffers buffers)
+    {
+        if (node is not NarrowNode narrow || AnomalyMode.IsEnabled) return false;
+        var input = node.Inputs[0];
+        if (!input.RequiresGrad || input.GradFn is null || !grads.TryGetValue(input.GradFn, out var pending)) return false;
+        if (!pending.IsDense || !buffers.OwnsAlone(pending) || pending.DType != g.DType || pending.Device != g.Device
+            || !Shapes.Equal(pending.ShapeSpan, node.InputShape(0)))
+            return false;
+        var window = pending.Layout.Narrow(narrow.Axis, narrow.Start, g.Dim(narrow.Axis));
+        var backend = pending.Backend;
+        var sum = backend.Binary(BinaryOp.Add, pending.Storage, window, g.Storage, g.Layout);
+        backend.CopyInto(sum, Layout.Contiguous(g.ShapeSpan), pending.Storage, window);
+        return true;
+    }
+
+    /// <summary>
     /// The buffers of one pass. A node's gradient is dead once the node has run unless a pending gradient shares its
     /// storage (Add hands one gradient to both inputs; reshapes return views), and what a node's backward made that
     /// is not a pending gradient is a temporary; both are freed at once, so the next op of the pass reuses them from
@@ -89,6 +118,12 @@ internal static class BackwardEngine
 
         /// <summary>A pending gradient now uses <paramref name="t"/>'s storage.</summary>
         public void Hold(Tensor t) => pending[t.Storage] = pending.GetValueOrDefault(t.Storage) + 1;
+
+        /// <summary>
+        /// Whether <paramref name="t"/>'s storage was made by this pass and backs exactly one pending gradient (no
+        /// activation, parameter, leaf gradient or second pending gradient can see a write to it).
+        /// </summary>
+        public bool OwnsAlone(Tensor t) => created.Contains(t.Storage) && pending.GetValueOrDefault(t.Storage) == 1;
 
         /// <summary>A leaf's accumulated gradient: the caller's from now on, never freed.</summary>
         public void LeafGradient(Tensor grad) => leafGrads.Add(grad.Storage);

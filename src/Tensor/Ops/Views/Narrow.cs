@@ -48,6 +48,12 @@ public sealed partial class Tensor
 /// <summary>The gradient lands in the narrowed window; the rest of the input gets zero.</summary>
 internal sealed class NarrowNode(int axis, int start) : Node
 {
+    /// <summary>The narrowed axis.</summary>
+    public int Axis => axis;
+
+    /// <summary>The window's first index along <see cref="Axis"/>.</summary>
+    public int Start => start;
+
     public override string Name => "narrow";
     protected internal override Tensor?[] Backward(Tensor g) => [Tensor.PadInto(g, Input(0).Shape, axis, start)];
 }
