@@ -82,7 +82,8 @@ internal static class BackwardEngine
     /// projection): <paramref name="g"/> is added into that gradient's window in place, where the narrow's backward
     /// would pad it with zeros to the input's full shape and the pending gradient would then be added to the pad, a
     /// new full-size tensor. The sum inside the window is the same operation (pending + g); outside it the pending
-    /// values stay as they are. Not under anomaly detection, which checks each node's own result.
+    /// values stay as they are (the padded path added +0 there, which differs only in turning −0 into +0). Not under
+    /// anomaly detection, which checks each node's own result.
     /// </summary>
     private static bool AddIntoWindow(Node node, Tensor g, Dictionary<Node, Tensor> grads, GradientBuffers buffers)
     {
