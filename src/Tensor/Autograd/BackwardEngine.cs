@@ -36,14 +36,7 @@ internal static class BackwardEngine
                 if (!grads.Remove(node, out var g)) continue; // no gradient reached it
                 if (node.IsReleased)
                     throw new InvalidOperationException($"backward: the graph through '{node.Name}' was already freed by an earlier Backward; pass retainGraph: true to the first call to back-propagate twice");
-                if (AddIntoWindow(node, g, grads, buffers))
-                {
-                    buffers.Release(g);
-                    buffers.EndNode();
-                    if (!retainGraph) node.Release();
-                    continue;
-                }
-                var inputGrads = AnomalyMode.RunBackward(node, g);
+                Tensor?[] inputGrads = AddIntoWindow(node, g, grads, buffers) ? [] : AnomalyMode.RunBackward(node, g);
                 var inputs = node.Inputs;
                 for (int i = 0; i < inputs.Count; i++)
                 {

@@ -26,19 +26,41 @@ public sealed partial class CpuBackend
     private static T[] ForwardOfViews<T>(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv, AttentionDims dims, AttentionFamily family)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        T[]? qCopy = null, kCopy = null, vCopy = null;
-        try
+        using var x = new ViewInputs<T>(q, lq, k, lk, v, lv, dims);
+        return AttentionKernel<T>.Forward(x.Q, x.Qo, x.K, x.Ko, x.V, x.Vo, dims, family);
+    }
+
+    /// <summary>
+    /// q, k and v of one attention call as arrays and row placements (<see cref="AttentionInput{T}"/>); disposing
+    /// returns the scratch copies of views that had to be gathered.
+    /// </summary>
+    private ref struct ViewInputs<T> where T : unmanaged
+    {
+        private T[]? qCopy, kCopy, vCopy;
+        public readonly T[] Q, K, V;
+        public readonly AttentionOperand Qo, Ko, Vo;
+
+        public ViewInputs(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv, AttentionDims dims)
         {
-            var (qa, qo) = AttentionInput(q, lq, dims.Queries, dims, "q", ref qCopy);
-            var (ka, ko) = AttentionInput(k, lk, dims.Keys, dims, "k", ref kCopy);
-            var (va, vo) = AttentionInput(v, lv, dims.Keys, dims, "v", ref vCopy);
-            return AttentionKernel<T>.Forward(qa, qo, ka, ko, va, vo, dims, family);
+            try
+            {
+                (Q, Qo) = AttentionInput(q, lq, dims.Queries, dims, "q", ref qCopy);
+                (K, Ko) = AttentionInput(k, lk, dims.Keys, dims, "k", ref kCopy);
+                (V, Vo) = AttentionInput(v, lv, dims.Keys, dims, "v", ref vCopy);
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
         }
-        finally
+
+        public void Dispose()
         {
             if (qCopy is not null) CpuArrayPool.Return(qCopy);
             if (kCopy is not null) CpuArrayPool.Return(kCopy);
             if (vCopy is not null) CpuArrayPool.Return(vCopy);
+            qCopy = kCopy = vCopy = null;
         }
     }
 
@@ -115,20 +137,8 @@ public sealed partial class CpuBackend
     private static (T[] Dq, T[] Dk, T[] Dv) BackwardOfViews<T>(Storage q, Layout lq, Storage k, Layout lk, Storage v, Layout lv,
         Storage gradOutput, AttentionDims dims, AttentionFamily family) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
-        T[]? qCopy = null, kCopy = null, vCopy = null;
-        try
-        {
-            var (qa, qo) = AttentionInput(q, lq, dims.Queries, dims, "q", ref qCopy);
-            var (ka, ko) = AttentionInput(k, lk, dims.Keys, dims, "k", ref kCopy);
-            var (va, vo) = AttentionInput(v, lv, dims.Keys, dims, "v", ref vCopy);
-            return AttentionKernel<T>.Backward(qa, qo, ka, ko, va, vo, Data<T>(gradOutput), dims, family);
-        }
-        finally
-        {
-            if (qCopy is not null) CpuArrayPool.Return(qCopy);
-            if (kCopy is not null) CpuArrayPool.Return(kCopy);
-            if (vCopy is not null) CpuArrayPool.Return(vCopy);
-        }
+        using var x = new ViewInputs<T>(q, lq, k, lk, v, lv, dims);
+        return AttentionKernel<T>.Backward(x.Q, x.Qo, x.K, x.Ko, x.V, x.Vo, Data<T>(gradOutput), dims, family);
     }
 
     /// <inheritdoc/>

@@ -15,8 +15,8 @@ namespace Engine.Cpu;
 /// <item>gelu'(x) = s + x·2s(1 − s)·c(1 + 3k·x²) (from tanh' = 1 − tanh² and 1 − (2s − 1)² = 4s(1 − s)).</item>
 /// </list>
 /// Past |x| = <see cref="Saturation"/> both are returned as their limits (x or 0, 1 or 0), so every finite input
-/// gives a finite result and ±∞ their limits; NaN stays NaN. The composed form this replaces ran nine (forward) and fifteen (derivative) passes through
-/// TensorPrimitives, one of them its tanh.
+/// gives a finite result and ±∞ their limits; NaN stays NaN. The composed form this replaces ran nine (forward) and
+/// fifteen (derivative) passes through TensorPrimitives, one of them its tanh.
 /// </para>
 /// </summary>
 internal static class GeluKernel

@@ -255,13 +255,22 @@ internal static unsafe class Gemm
                 continue;
             }
             GemmPacking.PackA(aRows, job.Ars, job.Acs, rows, kc, sliver, mr);
-            for (int t = ns0; t < ns1; t++)
-            {
-                int j0 = t * nr, cols = Math.Min(nr, nc - j0);
-                // a packed A sliver is A read with row stride 1 and step stride MR
-                if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
-                else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
-            }
+            RunPacked<T, TKernel>(kc, sliver, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add);
+        }
+    }
+
+    /// <summary>Runs the micro-kernel for one packed A sliver of <paramref name="rows"/> rows against B slivers [ns0, ns1) of the panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunPacked<T, TKernel>(int kc, T* sliver, int rows, T* panel, T* cRow, int ldc, int nc, int ns0, int ns1, bool add)
+        where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        for (int t = ns0; t < ns1; t++)
+        {
+            int j0 = t * nr, cols = Math.Min(nr, nc - j0);
+            // a packed A sliver is A read with row stride 1 and step stride MR
+            if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add);
+            else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add);
         }
     }
 
@@ -275,7 +284,7 @@ internal static unsafe class Gemm
     private static void SweepGrouped<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
         int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
-        int mr = TKernel.MR, nr = TKernel.NR;
+        int mr = TKernel.MR;
         int group = Math.Max(1, GroupRows / mr);
         T* slivers = Buffers<T>.Sliver(KC * mr * group);
         for (int g0 = ms0; g0 < ms1; g0 += group)
@@ -286,13 +295,7 @@ internal static unsafe class Gemm
             for (int s = g0; s < g1; s++)
             {
                 int r0 = s * mr, rows = Math.Min(mr, job.M - r0);
-                T* sliver = slivers + (nint)(s - g0) * kc * mr, cRow = cBlock + (nint)r0 * job.Ldc;
-                for (int t = ns0; t < ns1; t++)
-                {
-                    int j0 = t * nr, cols = Math.Min(nr, nc - j0);
-                    if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
-                    else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, rows, cols, add);
-                }
+                RunPacked<T, TKernel>(kc, slivers + (nint)(s - g0) * kc * mr, rows, panel, cBlock + (nint)r0 * job.Ldc, job.Ldc, nc, ns0, ns1, add);
             }
         }
     }

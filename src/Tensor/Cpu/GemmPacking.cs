@@ -20,15 +20,8 @@ internal static unsafe class GemmPacking
     {
         if (ars == 1)
         {
-            // Columns of A are contiguous (a transposed view): each step of k is one short copy, a few vector moves
-            // inline (a memmove call per 24-byte step cost more than the kernel's use of it).
-            uint bytes = (uint)(rows * sizeof(T));
-            for (int p = 0; p < kc; p++)
-            {
-                T* d = dst + p * mr;
-                CopyShort((byte*)(a + (nint)p * acs), (byte*)d, bytes);
-                for (int i = rows; i < mr; i++) d[i] = T.Zero;
-            }
+            // Columns of A are contiguous (a transposed view): a group of one sliver.
+            PackAGroup(a, acs, rows, kc, dst, mr);
             return;
         }
         for (int i = 0; i < rows; i++)
@@ -44,7 +37,8 @@ internal static unsafe class GemmPacking
     /// <summary>
     /// Packs rows × kc of a transposed A (element (i, p) at <c>a[i + p·acs]</c>) into consecutive slivers of
     /// <paramref name="mr"/> rows: sliver q at <c>dst + q·kc·mr</c>, laid out as <see cref="PackA{T}"/> lays out
-    /// one; each step of k is read as one contiguous run of <paramref name="rows"/> values. Rows past the last are zero.
+    /// one; each step of k is read as one contiguous run of <paramref name="rows"/> values, copied by a few vector moves
+    /// inline (a memmove call per 24-byte step cost more than the kernel's use of it). Rows past the last are zero.
     /// </summary>
     public static void PackAGroup<T>(T* a, int acs, int rows, int kc, T* dst, int mr) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -104,14 +98,12 @@ internal static unsafe class GemmPacking
     /// </summary>
     public static void PackBRows<T>(T* b, int brs, int kc, int nc, T* panel, int nr, int s0, int s1) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        uint full = (uint)(nr * sizeof(T));
         for (int p = 0; p < kc; p++)
         {
             T* src = b + (nint)p * brs + (nint)s0 * nr, d = panel + (nint)s0 * kc * nr + p * nr;
             for (int s = s0; s < s1; s++, src += nr, d += (nint)kc * nr)
             {
                 int cols = Math.Min(nr, nc - s * nr);
-                if (cols == nr) { CopyShort((byte*)src, (byte*)d, full); continue; }
                 CopyShort((byte*)src, (byte*)d, (uint)(cols * sizeof(T)));
                 for (int j = cols; j < nr; j++) d[j] = T.Zero;
             }
