@@ -4,7 +4,8 @@ namespace Engine.Nn;
 
 /// <summary>
 /// A <see cref="Gpt"/> as an <see cref="INextTokenModel"/>: the prompt is one forward pass of batch 1 into a
-/// <see cref="KvCache"/>, each appended token one step over it, all without gradients through the eval-mode forward
+/// KV cache, each appended token one step over it (on the CPU through the allocation-free decoder, elsewhere through
+/// <see cref="KvCache"/> and the tensor path), all without gradients through the eval-mode forward
 /// (dropout off, the inference attention if configured), without changing the model's mode. Memory is that of one
 /// sequence. Threading: one instance holds one sequence and is not thread-safe; many instances (one per thread) may
 /// share one model.
@@ -12,16 +13,15 @@ namespace Engine.Nn;
 public sealed class GptNextTokenModel : INextTokenModel, IDisposable
 {
     private readonly Gpt model;
-    private readonly KvCache cache;
+    private ISequenceDecoder? decoder;
     private readonly int[] one = new int[1];   // the appended token's id, reused (an instance is one thread's)
-    private bool started, disposed;
+    private bool disposed;
 
     /// <summary>Wraps <paramref name="model"/> (whose mode is left as it is).</summary>
     public GptNextTokenModel(Gpt model)
     {
         ArgumentNullException.ThrowIfNull(model);
         this.model = model;
-        cache = model.CreateCache();
     }
 
     /// <inheritdoc/>
@@ -30,8 +30,11 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
         ArgumentNullException.ThrowIfNull(prompt);
         ObjectDisposedException.ThrowIf(disposed, this);
         if (prompt.Count == 0) throw new ArgumentException("gpt next-token model: the prompt is empty", nameof(prompt));
-        cache.Clear();
-        started = true;
+        // A new decoder per sequence: it reads the weights as they are now (they may have been trained or loaded since).
+        decoder?.Dispose();
+        decoder = null;
+        int reserve = prompt.Count + 64;   // grows past this as tokens are appended
+        decoder = CpuDecoder.TryCreate(model, reserve) ?? new TextGenerator.TensorDecoder(model, reserve);
         return Step(prompt as int[] ?? prompt.ToArray());
     }
 
@@ -39,18 +42,24 @@ public sealed class GptNextTokenModel : INextTokenModel, IDisposable
     public double[] Append(int token)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        if (!started) throw new InvalidOperationException("gpt next-token model: Append before Start");
+        if (decoder is null) throw new InvalidOperationException("gpt next-token model: Append before Start");
         one[0] = token;
         return Step(one);
     }
 
-    private double[] Step(int[] tokens) => TextGenerator.Step(model, cache, tokens);
+    private double[] Step(int[] tokens)
+    {
+        var logits = new double[model.Config.VocabSize];
+        using (new NoGrad()) decoder!.Step(tokens, logits);
+        return logits;
+    }
 
     /// <summary>Drops the cache.</summary>
     public void Dispose()
     {
         if (disposed) return;
         disposed = true;
-        cache.Clear();
+        decoder?.Dispose();
+        decoder = null;
     }
 }

@@ -35,29 +35,29 @@ public static class TextGenerator
             sequence.AddRange(prompt);
             var generated = new int[maxNewTokens];
             int window = model.Config.PositionEmbedding == PositionEmbedding.Learned ? model.Config.ContextLength : int.MaxValue;
-            var cache = model.CreateCache();
             int start = Math.Max(0, sequence.Count - window);
             // The cache's final length (the last token is sampled, never fed): its buffers are allocated once.
-            cache.Reserve((int)Math.Min(window, (long)sequence.Count - start + Math.Max(0, maxNewTokens - 1)));
+            int length = (int)Math.Min(window, (long)sequence.Count - start + Math.Max(0, maxNewTokens - 1));
+            using var decoder = CpuDecoder.TryCreate(model, length) ?? new TensorDecoder(model, length);
             var last = new double[model.Config.VocabSize];
-            var one = new int[1];
-            StepInto(model, cache, sequence.Skip(start).ToArray(), last);
+            Span<int> one = stackalloc int[1];
+            decoder.Step(sequence.Skip(start).ToArray(), last);
             for (int n = 0; n < maxNewTokens; n++)
             {
                 int next = SampleNext(last, options.Temperature, options.TopK, rng);
                 generated[n] = next;
                 sequence.Add(next);
                 if (n == maxNewTokens - 1) break;
-                if (cache.Length + 1 <= window)
+                if (decoder.Length + 1 <= window)
                 {
                     one[0] = next;
-                    StepInto(model, cache, one, last);
+                    decoder.Step(one, last);
                 }
                 else
                 {
                     // A learned position table is full: restart the cache on the last `window` tokens.
-                    cache.Clear();
-                    StepInto(model, cache, sequence.Skip(sequence.Count - window).ToArray(), last);
+                    decoder.Clear();
+                    decoder.Step(sequence.Skip(sequence.Count - window).ToArray(), last);
                 }
             }
             return generated;
@@ -65,39 +65,51 @@ public static class TextGenerator
     }
 
     /// <summary>
-    /// One forward over <paramref name="ids"/> with the cache; returns the last position's logits. What the step
-    /// creates is freed when it ends (host arrays back to the pool, device memory at once); the cache's buffers are not.
+    /// The tensor path as an <see cref="ISequenceDecoder"/>: <see cref="Gpt.Forward(Tensor, KvCache?, bool)"/> over a
+    /// <see cref="KvCache"/> (any device and dtype). What a step creates is freed when it ends (host arrays back to the
+    /// pool, device memory at once); the cache's buffers are not. The caller has turned gradients off.
     /// </summary>
-    internal static double[] Step(Gpt model, KvCache cache, int[] ids)
+    internal sealed class TensorDecoder : ISequenceDecoder
     {
-        var logits = new double[model.Config.VocabSize];
-        using (new NoGrad()) StepInto(model, cache, ids, logits);
-        return logits;
-    }
+        private readonly Gpt model;
+        private readonly KvCache cache;
 
-    /// <summary><see cref="Step"/> writing the logits into <paramref name="logits"/> [V]; the caller has turned gradients off.</summary>
-    private static void StepInto(Gpt model, KvCache cache, int[] ids, double[] logits)
-    {
-        using var scope = StorageScope.Begin();
-        var all = model.Forward(Tensor.FromArray<int>(ids, [1, ids.Length], model.Device), cache, training: false);
-        var row = all.Select(1, ids.Length - 1);   // [1, V]
-        switch (row.DType)
+        public TensorDecoder(Gpt model, int reserve)
         {
-            case DType.Float64:
-                row.Backend.ToHost<double>(row.Storage, row.Layout, logits);
-                break;
-            case DType.Float32:
-            {
-                var values = ArrayPool<float>.Shared.Rent(logits.Length);
-                row.Backend.ToHost<float>(row.Storage, row.Layout, values.AsSpan(0, logits.Length));
-                for (int i = 0; i < logits.Length; i++) logits[i] = values[i];
-                ArrayPool<float>.Shared.Return(values);
-                break;
-            }
-            default:
-                row.ToDoubleArray().CopyTo(logits, 0);
-                break;
+            this.model = model;
+            cache = model.CreateCache();
+            cache.Reserve(reserve);
         }
+
+        public int Length => cache.Length;
+
+        public void Clear() => cache.Clear();
+
+        public void Step(ReadOnlySpan<int> ids, Span<double> logits)
+        {
+            using var scope = StorageScope.Begin();
+            var all = model.Forward(Tensor.FromArray<int>(ids.ToArray(), [1, ids.Length], model.Device), cache, training: false);
+            var row = all.Select(1, ids.Length - 1);   // [1, V]
+            switch (row.DType)
+            {
+                case DType.Float64:
+                    row.Backend.ToHost<double>(row.Storage, row.Layout, logits);
+                    break;
+                case DType.Float32:
+                {
+                    var values = ArrayPool<float>.Shared.Rent(logits.Length);
+                    row.Backend.ToHost<float>(row.Storage, row.Layout, values.AsSpan(0, logits.Length));
+                    for (int i = 0; i < logits.Length; i++) logits[i] = values[i];
+                    ArrayPool<float>.Shared.Return(values);
+                    break;
+                }
+                default:
+                    row.ToDoubleArray().CopyTo(logits);
+                    break;
+            }
+        }
+
+        public void Dispose() => cache.Clear();
     }
 
     /// <summary>

@@ -20,6 +20,10 @@ public sealed class Block : Module
     /// <summary>The attention sub-layer.</summary>
     public CausalSelfAttention Attention => attn;
 
+    internal Layer Norm1 => norm1;
+    internal Layer Norm2 => norm2;
+    internal Mlp Mlp => mlp;
+
     /// <summary>x [B, T, C] → [B, T, C].</summary>
     public Tensor Forward(Tensor x, RotaryEmbedding? rope, KvCache? cache = null, int layer = 0) => Forward(x, rope, cache, layer, Training);
 

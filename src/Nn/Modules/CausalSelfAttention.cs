@@ -38,15 +38,21 @@ public sealed class CausalSelfAttention : Module
     /// <summary>s_h at initialisation (and for SSMax used only at inference): 1/ln L, so s_h·ln n = 1 at n = L.</summary>
     public static double InitialSsMaxScale(GptConfig config) => 1 / Math.Log(Math.Max(2, config.ContextLength));
 
+    internal Linear Qkv => qkv;
+    internal Linear Proj => proj;
+
     /// <summary>The per-head query scale the active attention takes (SSMax's s_h), or null.</summary>
-    private Tensor? HeadScale(AttentionSpec spec, Tensor q)
+    private Tensor? HeadScale(AttentionSpec spec, Tensor q) => HeadScale(spec, q.DType, q.Device);
+
+    /// <summary>The per-head query scale <paramref name="spec"/> takes for queries of this dtype and device, or null.</summary>
+    internal Tensor? HeadScale(AttentionSpec spec, DType dtype, Device device)
     {
         if (spec.Kind != AttentionKind.SsMax) return null;
         if (learnsSsMaxScale) return Param("ssmax_scale");
         // Read once: another thread may replace the cached tensor (with an equal one) meanwhile.
         var scale = fixedSsmaxScale;
-        if (scale is null || scale.DType != q.DType || scale.Device != q.Device)
-            using (StorageScope.Suspend()) fixedSsmaxScale = scale = Tensor.Full([config.Heads], InitialSsMaxScale(config), q.DType, q.Device);
+        if (scale is null || scale.DType != dtype || scale.Device != device)
+            using (StorageScope.Suspend()) fixedSsmaxScale = scale = Tensor.Full([config.Heads], InitialSsMaxScale(config), dtype, device);
         return scale;
     }
 

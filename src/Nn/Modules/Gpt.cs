@@ -50,6 +50,13 @@ public sealed class Gpt : Module
     /// <summary>The configuration.</summary>
     public GptConfig Config { get; }
 
+    // The parts the CPU decoder (Generation/CpuDecoder.cs) reads.
+    internal Embedding TokenEmbedding => tokenEmbedding;
+    internal Embedding? PositionTable => positionEmbedding;
+    internal Layer FinalNorm => norm;
+    internal Tensor HeadWeight => lmHead?.Weight ?? tokenEmbedding.Weight;   // [V, C]
+    internal RotaryEmbedding? InferenceRope => inferenceRope ?? rope;
+
     /// <summary>
     /// The names and shapes of the parameters a model of <paramref name="config"/> has, in <see cref="Module.StateDict"/>
     /// order, computed without allocating any parameter: what a checkpoint's weights file must hold before a model of

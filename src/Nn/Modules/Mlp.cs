@@ -16,6 +16,9 @@ public sealed class Mlp : Layer
         AddModule("dropout", dropout);
     }
 
+    internal Linear Fc => fc;
+    internal Linear Proj => proj;
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Forward(input, Training);
 

@@ -17,6 +17,9 @@ public sealed class LayerNorm : Layer
     /// <summary>Whether the layer has a bias.</summary>
     public bool HasBias { get; }
 
+    internal Tensor Weight => Param("weight");
+    internal Tensor? Bias => HasBias ? Param("bias") : null;
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.LayerNorm(Param("weight"), HasBias ? Param("bias") : null, Eps);
 }
@@ -33,6 +36,8 @@ public sealed class RMSNorm : Layer
 
     /// <summary>The floor added to the mean square.</summary>
     public double Eps { get; }
+
+    internal Tensor Weight => Param("weight");
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input.RMSNorm(Param("weight"), Eps);

@@ -36,15 +36,21 @@ public sealed class RotaryEmbedding : Module
         if (x.Rank < 2 || x.Dim(-1) != HeadDim)
             throw new ArgumentException($"rotary_embedding: input {Shapes.Format(x.Shape)} must be [..., time, {HeadDim}]");
         if (positionOffset < 0) throw new ArgumentException($"rotary_embedding: position offset must be ≥ 0, got {positionOffset}");
-        int time = x.Dim(-2), needed = positionOffset + time;
+        int time = x.Dim(-2);
+        var (cos, sin) = Tables(positionOffset + time, x.DType, x.Device);
+        return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin.Narrow(0, positionOffset, time));
+    }
+
+    /// <summary>The cos and sin tables [capacity, HeadDim/2] for positions 0 … at least <paramref name="needed"/> − 1, grown if needed.</summary>
+    internal (Tensor Cos, Tensor Sin) Tables(int needed, DType dtype, Device device)
+    {
         var t = tables;
-        if (t is not { } current || current.Cos.Dim(0) < needed || current.Cos.DType != x.DType || current.Cos.Device != x.Device)
+        if (t is not { } current || current.Cos.Dim(0) < needed || current.Cos.DType != dtype || current.Cos.Device != device)
         {
             int capacity = Math.Max(needed, t is { } old ? Math.Min(int.MaxValue / 2, old.Cos.Dim(0)) * 2 : 0);
             // A cache outlives the step that fills it: no StorageScope may free it.
-            using (StorageScope.Suspend()) tables = t = Tensor.RopeTables(0, capacity, HeadDim, Base, x.DType, x.Device, PositionScale);
+            using (StorageScope.Suspend()) tables = t = Tensor.RopeTables(0, capacity, HeadDim, Base, dtype, device, PositionScale);
         }
-        var (cos, sin) = t.Value;
-        return Tensor.Rope(x, cos.Narrow(0, positionOffset, time), sin.Narrow(0, positionOffset, time));
+        return t.Value;
     }
 }

@@ -25,24 +25,29 @@ public sealed partial class CpuBackend
         var y = CpuArrayPool.RentUninitialized<T>(rows * cols);   // every row is written below
         var mean = new T[rows];
         var rstd = new T[rows];
-        T n = T.CreateChecked(cols), e = T.CreateChecked(eps);
         EngineThreads.For(rows, cols * 6L, (start, end) =>
         {
             for (int r = start; r < end; r++)
-            {
-                var xr = x.AsSpan(r * cols, cols);
-                var yr = y.AsSpan(r * cols, cols);
-                T mu = rms ? T.Zero : TensorPrimitives.Sum<T>(xr) / n;
-                TensorPrimitives.Subtract(xr, mu, yr);                       // centred (RMS: a copy)
-                T rs = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(yr) / n + e);
-                TensorPrimitives.Multiply(yr, rs, yr);                       // x̂
-                if (w is not null) TensorPrimitives.Multiply(yr, w, yr);
-                if (b is not null) TensorPrimitives.Add(yr, b, yr);
-                mean[r] = mu;
-                rstd[r] = rs;
-            }
+                (mean[r], rstd[r]) = NormRow<T>(x.AsSpan(r * cols, cols), w, b, y.AsSpan(r * cols, cols), eps, rms);
         });
         return (Wrap(y), Wrap(mean), Wrap(rstd));
+    }
+
+    /// <summary>
+    /// One row of the layer norm (or RMS norm): y = (x − μ)·rstd ⊙ w + b, returning μ (0 for RMS) and rstd. Also the
+    /// decoder's norm (Engine.Nn), so a generated token is normalised bit for bit as the tensor path does it.
+    /// </summary>
+    internal static (T Mean, T Rstd) NormRow<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, double eps, bool rms)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T n = T.CreateChecked(x.Length), e = T.CreateChecked(eps);
+        T mu = rms ? T.Zero : TensorPrimitives.Sum<T>(x) / n;
+        TensorPrimitives.Subtract(x, mu, y);                        // centred (RMS: a copy)
+        T rs = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(y) / n + e);
+        TensorPrimitives.Multiply(y, rs, y);                        // x̂
+        if (!w.IsEmpty) TensorPrimitives.Multiply(y, w, y);
+        if (!b.IsEmpty) TensorPrimitives.Add(y, b, y);
+        return (mu, rs);
     }
 
     /// <inheritdoc/>
@@ -198,20 +203,31 @@ public sealed partial class CpuBackend
                 for (int p = 0; p < time; p++)
                 {
                     int o = (g * time + p) * dim;
-                    var a = x.AsSpan(o, half); var b = x.AsSpan(o + half, half);
-                    var ya = y.AsSpan(o, half); var yb = y.AsSpan(o + half, half);
-                    var c = cos.AsSpan(p * half, half); var s = sin.AsSpan(p * half, half);
-                    TensorPrimitives.Multiply(b, s, tmp);
-                    TensorPrimitives.Multiply(a, c, ya);
-                    TensorPrimitives.Multiply(a, s, yb);
-                    if (inverse) { TensorPrimitives.Add(ya, tmp, ya); TensorPrimitives.Negate(yb, yb); }
-                    else TensorPrimitives.Subtract(ya, tmp, ya);
-                    TensorPrimitives.MultiplyAdd(b, c, yb, yb);
+                    RopeRow<T>(x.AsSpan(o, dim), y.AsSpan(o, dim), cos.AsSpan(p * half, half), sin.AsSpan(p * half, half), tmp, inverse);
                 }
         });
         return y;
     }
 
+    /// <summary>
+    /// One row of <see cref="Rope{T}"/>: <paramref name="x"/> [dim] rotated into <paramref name="y"/> (not the same
+    /// memory) by the angles whose cos and sin are given ([dim/2] each); <paramref name="tmp"/> is [dim/2] of
+    /// scratch. Also the decoder's rotation (Engine.Nn), so it matches the tensor path bit for bit.
+    /// </summary>
+    internal static void RopeRow<T>(ReadOnlySpan<T> x, Span<T> y, ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, Span<T> tmp, bool inverse)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int half = x.Length / 2;
+        ReadOnlySpan<T> a = x[..half], b = x[half..];
+        Span<T> ya = y[..half], yb = y[half..];
+        tmp = tmp[..half];
+        TensorPrimitives.Multiply(b, sin, tmp);
+        TensorPrimitives.Multiply(a, cos, ya);
+        TensorPrimitives.Multiply(a, sin, yb);
+        if (inverse) { TensorPrimitives.Add(ya, tmp, ya); TensorPrimitives.Negate(yb, yb); }
+        else TensorPrimitives.Subtract(ya, tmp, ya);
+        TensorPrimitives.MultiplyAdd(b, cos, yb, yb);
+    }
 
     private static void AdamW<T>(T[] p, T[] g, T[] m, T[] v, double lr, double beta1, double beta2, double eps, double weightDecay, int step) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -28,7 +28,13 @@ public static class EngineThreads
         int chunks = (int)Math.Min(Math.Min(count, n), Math.Max(1, n * costPerItem / 32_768));
         if (chunks <= 1) { if (n > 0) body(0, n); return; }
         if (WorkerPool.TryRun(n, chunks, body)) return;
-        // The pool is busy (a call from inside a chunk, or another thread's op): the runtime's pool does it.
-        WorkerPool.Fallback(chunks, c => WorkerPool.Chunk(n, chunks, c, body));
+        Fallback(n, chunks, body);
     }
+
+    /// <summary>
+    /// The pool is busy (a call from inside a chunk, or another thread's op): the runtime's pool does it. A method of
+    /// its own, so that the lambda's captured variables are allocated only here, not on every call of <see cref="For"/>.
+    /// </summary>
+    private static void Fallback(int n, int chunks, Action<int, int> body) =>
+        WorkerPool.Fallback(chunks, c => WorkerPool.Chunk(n, chunks, c, body));
 }

@@ -140,11 +140,17 @@ internal static unsafe class Gemm
             Serial<T, TKernel>(job);
             return;
         }
-        if (byRows)
-        {
-            SharedPanel<T, TKernel>(job, chunks);
-            return;
-        }
+        if (byRows) SharedPanel<T, TKernel>(job, chunks);
+        else ByColumns<T, TKernel>(job, units, chunks);
+    }
+
+    /// <summary>
+    /// C's columns split into <paramref name="chunks"/> blocks of whole slivers, one per thread. A method of its own:
+    /// the lambda's captured variables are allocated when the method is entered, and a serial product must not pay for them.
+    /// </summary>
+    private static void ByColumns<T, TKernel>(Job<T> job, int units, int chunks) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+    {
+        int nr = TKernel.NR;
         var j = job;
         WorkerPool.ForEachChunk(chunks, t =>
         {

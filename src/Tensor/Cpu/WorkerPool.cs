@@ -33,6 +33,12 @@ internal static class WorkerPool
     public static void ForEachChunk(int chunks, Action<int> body)
     {
         if (chunks <= 1) { if (chunks == 1) body(0); return; }
+        EachChunk(chunks, body);
+    }
+
+    /// <summary>The parallel part of <see cref="ForEachChunk"/>, apart so that a single chunk allocates no closure.</summary>
+    private static void EachChunk(int chunks, Action<int> body)
+    {
         void Range(int start, int end) { for (int t = start; t < end; t++) body(t); }
         if (!TryRun(chunks, chunks, Range)) Fallback(chunks, body);
     }

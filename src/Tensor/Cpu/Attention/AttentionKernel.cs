@@ -30,23 +30,76 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     public static T[] Forward(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo, AttentionDims d, AttentionFamily f)
     {
         var output = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.HeadDim);
-        int heads = d.Batch * d.Heads;
-        EngineThreads.For(heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
+        EngineThreads.For(d.Batch * d.Heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
         {
             using var ws = new Workspace(d, backward: false);
-            for (int bh = start; bh < end; bh++)
-            {
-                ws.Prepare(q, qo, k, ko, null, default, bh, f);
-                int vBase = vo.Head(bh, d.Heads), oBase = bh * d.Queries * d.HeadDim;
-                for (int i0 = 0; i0 < d.Queries; i0 += R)
-                {
-                    int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
-                    ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0);
-                    WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, vo.RowStride, d.HeadDim, output, oBase + i0 * d.HeadDim);
-                }
-            }
+            for (int bh = start; bh < end; bh++) ForwardHead(ws, q, qo, k, ko, v, vo, d, f, output, 0, bh);
         });
         return output;
+    }
+
+    /// <summary>Head <paramref name="bh"/> of the forward, written compact from <paramref name="outOffset"/> + bh·Tq·D of <paramref name="output"/>.</summary>
+    private static void ForwardHead(Workspace ws, T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo,
+        AttentionDims d, AttentionFamily f, T[] output, int outOffset, int bh)
+    {
+        ws.Prepare(q, qo, k, ko, null, default, bh, f);
+        int vBase = vo.Head(bh, d.Heads), oBase = outOffset + bh * d.Queries * d.HeadDim;
+        for (int i0 = 0; i0 < d.Queries; i0 += R)
+        {
+            int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
+            ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0);
+            WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, vo.RowStride, d.HeadDim, output, oBase + i0 * d.HeadDim);
+        }
+    }
+
+    /// <summary>
+    /// The forward for one sequence that grows a few rows at a time (a decoder over a KV cache): its scratch, one
+    /// workspace per head sized for the longest call, and its parallel loop's delegate are made once, so a call
+    /// allocates nothing but what the worker pool needs when it splits the heads over threads. Each head computes
+    /// exactly what the one-call forward computes. One thread at a time.
+    /// </summary>
+    public sealed class Session : IDisposable
+    {
+        private readonly AttentionDims capacity;
+        private readonly Workspace[] spaces;
+        private readonly Action<int, int> body;
+        // The call in progress, read by body.
+        private T[] q = [], k = [], v = [], output = [];
+        private AttentionOperand qo, ko, vo;
+        private AttentionDims d;
+        private AttentionFamily f = null!;
+        private int outOffset;
+
+        /// <summary>Scratch for calls of up to <paramref name="capacity"/>.Queries rows over up to .Keys keys, with its batch, heads and head dim.</summary>
+        public Session(AttentionDims capacity)
+        {
+            this.capacity = capacity;
+            spaces = new Workspace[capacity.Batch * capacity.Heads];
+            try { for (int i = 0; i < spaces.Length; i++) spaces[i] = new Workspace(capacity, backward: false); }
+            catch { Dispose(); throw; }
+            body = (start, end) =>
+            {
+                var ws = spaces[start];   // chunks start at distinct heads
+                ws.Retarget(d);
+                for (int bh = start; bh < end; bh++) ForwardHead(ws, q, qo, k, ko, v, vo, d, f, output, outOffset, bh);
+            };
+        }
+
+        /// <summary>The forward of <paramref name="dims"/> (within the capacity) into <paramref name="into"/> from <paramref name="at"/>, compact [B, H, Tq, D].</summary>
+        public void Forward(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo, AttentionDims dims, AttentionFamily family, T[] into, int at)
+        {
+            if (dims.Batch != capacity.Batch || dims.Heads != capacity.Heads || dims.HeadDim != capacity.HeadDim || dims.Queries > capacity.Queries || dims.Keys > capacity.Keys)
+                throw new ArgumentException($"causal_attention: a call of {dims} does not fit the session's {capacity}");
+            (this.q, this.qo, this.k, this.ko, this.v, this.vo, d, f, output, outOffset) = (q, qo, k, ko, v, vo, dims, family, into, at);
+            try { EngineThreads.For(dims.Batch * dims.Heads, (long)dims.Queries * dims.Keys * dims.HeadDim, body); }
+            finally { this.q = this.k = this.v = output = []; }
+        }
+
+        /// <summary>Gives the scratch back.</summary>
+        public void Dispose()
+        {
+            foreach (var ws in spaces) ws?.Dispose();
+        }
     }
 
     public static T[] Weights(T[] q, T[] k, AttentionDims d, AttentionFamily f)

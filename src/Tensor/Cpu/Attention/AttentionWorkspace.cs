@@ -14,7 +14,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// <summary>Scratch for one thread, rented once per parallel chunk and reused for every head in it.</summary>
     private sealed class Workspace : IDisposable
     {
-        private readonly AttentionDims d;
+        private readonly AttentionDims size;   // what the buffers were rented for
+        private AttentionDims d;               // the call's dims (see Retarget)
         private readonly List<T[]> rented = [];
         /// <summary>Q'_i = λ_i·q̃_i [Tq, D] (q̃ = q/‖q‖ when normalising).</summary>
         public readonly T[] Qs;
@@ -32,7 +33,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
         public Workspace(AttentionDims dims, bool backward, int blockRows = R)
         {
-            d = dims;
+            d = size = dims;
             int D = d.HeadDim, tk = d.Keys;
             Qs = Rent(d.Queries * D); Kn = Rent(tk * D); KT = Rent(D * tk);
             VT = backward ? Rent(D * tk) : [];
@@ -40,6 +41,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             Sig = backward ? Rent(blockRows * tk) : []; G = backward ? Rent(blockRows * tk) : [];
             kappa = new T[blockRows];
             tmp = Rent(Math.Max(tk, D));
+        }
+
+        /// <summary>
+        /// Makes the workspace serve a call of <paramref name="dims"/> with no more query rows and keys than it was made
+        /// for (the buffers are laid out by the call's key count, within their length).
+        /// </summary>
+        public void Retarget(AttentionDims dims)
+        {
+            if (dims.HeadDim != size.HeadDim || dims.Queries > size.Queries || dims.Keys > size.Keys)
+                throw new ArgumentException($"causal_attention: a workspace for {size} cannot serve {dims}");
+            d = dims;
         }
 
         private T[] Rent(int n)
