@@ -57,6 +57,28 @@ public class DecoderTests
         Assert.NotEqual(softmax[0], expected[0]);
     }
 
+    [Theory]
+    [InlineData("lssar")]
+    [InlineData("softmax")]
+    public void ASequenceAfterClearIsReadAsByAFreshDecoder(string attention)
+    {
+        // The attention keeps each head's prepared keys between tokens; after Clear they belong to another sequence.
+        var model = Trained(Config(attention, PositionEmbedding.Rope), float64: false);
+        using var used = CpuDecoder.TryCreate(model, 32)!;
+        using var fresh = CpuDecoder.TryCreate(model, 32)!;
+        double[] a = new double[37], b = new double[37];
+        used.Step([1, 2, 3], a);
+        for (int t = 0; t < 6; t++) used.Step([(t * 5) % 37], a);
+        used.Clear();
+        int[][] steps = [[7], [8], [9], [10], [11], [12, 13, 14], [15], [16]];
+        foreach (var ids in steps)
+        {
+            used.Step(ids, a);
+            fresh.Step(ids, b);
+            Assert.Equal(b, a);
+        }
+    }
+
     [Fact]
     public void TheDecoderTakesOverOnlyWhereItCoversTheModel()
     {

@@ -62,7 +62,7 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
     private T[][] keys, values;             // per layer [H, capacity, D]: the first Length positions are filled
     private int capacity;
     private Buffers one;                    // a single row's buffers, made once
-    private AttentionKernel<T>.Session oneAttention;
+    private AttentionKernel<T>.Session[] oneAttention = [];   // per layer: each keeps its heads' prepared keys
     private T[] cos = [], sin = [];         // RoPE tables for positions below their length / (D/2)
     private bool disposed;
 
@@ -82,7 +82,6 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
         rope = model.InferenceRope;
         keys = values = [];
         one = new Buffers(1, c, hidden);
-        oneAttention = null!;
         Grow(Math.Max(1, capacity));
     }
 
@@ -103,7 +102,11 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
     public int Length { get; private set; }
 
     /// <summary>Forgets the sequence (the buffers are kept).</summary>
-    public void Clear() => Length = 0;
+    public void Clear()
+    {
+        Length = 0;
+        foreach (var s in oneAttention) s.Restart();   // their kept keys are about to be overwritten
+    }
 
     /// <summary>
     /// Reads <paramref name="ids"/> after the cached positions and writes the last one's next-token logits into
@@ -126,14 +129,16 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
         if (rows == 1) Forward(ids, offset, one, oneAttention, logits);
         else
         {
-            using var attention = new AttentionKernel<T>.Session(new AttentionDims(1, heads, rows, capacity, headDim, 0));
-            Forward(ids, offset, new Buffers(rows, c, hidden), attention, logits);
+            var attention = Sessions(rows);
+            try { Forward(ids, offset, new Buffers(rows, c, hidden), attention, logits); }
+            finally { foreach (var s in attention) s.Dispose(); }
+            foreach (var s in oneAttention) s.Restart();   // keys they kept may have been overwritten
         }
         Length = offset + rows;
     }
 
     /// <summary>The rows' forward: the same kernels in the same order as <see cref="Gpt.Forward(Tensor, KvCache?, bool)"/>.</summary>
-    private void Forward(ReadOnlySpan<int> ids, int offset, Buffers b, AttentionKernel<T>.Session attention, Span<double> logits)
+    private void Forward(ReadOnlySpan<int> ids, int offset, Buffers b, AttentionKernel<T>.Session[] attention, Span<double> logits)
     {
         int rows = ids.Length;
         for (int r = 0; r < rows; r++)
@@ -150,7 +155,7 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
             NormRows(w.Norm1, b.X, b.H, rows);
             Linear(w.Qkv, b.H, b.Qkv, rows);
             SplitHeads(b, rows, offset, keys[l], values[l], w.HeadScale);
-            attention.Forward(b.Q, AttentionOperand.Compact(heads, rows, headDim), keys[l], cacheOperand, values[l], cacheOperand, dims, family, b.Attended, 0);
+            attention[l].Forward(b.Q, AttentionOperand.Compact(heads, rows, headDim), keys[l], cacheOperand, values[l], cacheOperand, dims, family, b.Attended, 0);
             var merged = b.Attended;
             if (rows > 1)
             {
@@ -236,8 +241,25 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
             }
         }
         (keys, values, capacity) = (newKeys, newValues, positions);
-        oneAttention?.Dispose();
-        oneAttention = new AttentionKernel<T>.Session(new AttentionDims(1, heads, 1, capacity, headDim, 0));
+        foreach (var s in oneAttention) s.Dispose();
+        oneAttention = [];
+        oneAttention = Sessions(1);
+    }
+
+    /// <summary>An attention session per layer for steps of up to <paramref name="rows"/> rows over the cache's capacity.</summary>
+    private AttentionKernel<T>.Session[] Sessions(int rows)
+    {
+        var sessions = new AttentionKernel<T>.Session[blocks.Length];
+        try
+        {
+            for (int l = 0; l < sessions.Length; l++) sessions[l] = new AttentionKernel<T>.Session(new AttentionDims(1, heads, rows, capacity, headDim, 0));
+        }
+        catch
+        {
+            foreach (var s in sessions) s?.Dispose();
+            throw;
+        }
+        return sessions;
     }
 
     private void LoadRopeTables(int positions)
@@ -276,6 +298,6 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
     {
         if (disposed) return;
         disposed = true;
-        oneAttention.Dispose();
+        foreach (var s in oneAttention) s.Dispose();
     }
 }

@@ -55,8 +55,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// <summary>
     /// The forward for one sequence that grows a few rows at a time (a decoder over a KV cache): its scratch, one
     /// workspace per head sized for the longest call, and its parallel loop's delegate are made once, so a call
-    /// allocates nothing but what the worker pool needs when it splits the heads over threads. Each head computes
-    /// exactly what the one-call forward computes. One thread at a time.
+    /// allocates nothing but what the worker pool needs when it splits the heads over threads. Each head's workspace
+    /// keeps the transposed (and, for LSSA, normalised) keys of earlier calls, so a call prepares only its new keys:
+    /// the caller promises that keys already seen do not change, and calls <see cref="Restart"/> when they may.
+    /// Each head computes exactly what the one-call forward computes. One thread at a time.
     /// </summary>
     public sealed class Session : IDisposable
     {
@@ -75,14 +77,22 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             this.capacity = capacity;
             spaces = new Workspace[capacity.Batch * capacity.Heads];
-            try { for (int i = 0; i < spaces.Length; i++) spaces[i] = new Workspace(capacity, backward: false); }
+            try { for (int i = 0; i < spaces.Length; i++) spaces[i] = new Workspace(capacity, backward: false, keepKeys: true); }
             catch { Dispose(); throw; }
             body = (start, end) =>
             {
-                var ws = spaces[start];   // chunks start at distinct heads
-                ws.Retarget(d);
-                for (int bh = start; bh < end; bh++) ForwardHead(ws, q, qo, k, ko, v, vo, d, f, output, outOffset, bh);
+                for (int bh = start; bh < end; bh++)
+                {
+                    spaces[bh].Retarget(d);
+                    ForwardHead(spaces[bh], q, qo, k, ko, v, vo, d, f, output, outOffset, bh);
+                }
             };
+        }
+
+        /// <summary>Forgets the kept keys: the next call reads every key afresh (a new sequence in the same buffers).</summary>
+        public void Restart()
+        {
+            foreach (var ws in spaces) ws.ForgetKeys();
         }
 
         /// <summary>The forward of <paramref name="dims"/> (within the capacity) into <paramref name="into"/> from <paramref name="at"/>, compact [B, H, Tq, D].</summary>

@@ -30,10 +30,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         private readonly T[] kappa;
         /// <summary>ALiBi's slope m_h of the prepared head (0 without ALiBi).</summary>
         private T slope;
+        /// <summary>
+        /// Whether the keys stay between calls (a <see cref="Session"/>'s workspace serves one head whose keys only
+        /// grow): KT's rows are then <c>size.Keys</c> apart, and a call transposes only the keys after <see cref="keptKeys"/>.
+        /// </summary>
+        private readonly bool keepsKeys;
+        private int keptKeys;
 
-        public Workspace(AttentionDims dims, bool backward, int blockRows = R)
+        public Workspace(AttentionDims dims, bool backward, int blockRows = R, bool keepKeys = false)
         {
             d = size = dims;
+            keepsKeys = keepKeys;
             int D = d.HeadDim, tk = d.Keys;
             Qs = Rent(d.Queries * D); Kn = Rent(tk * D); KT = Rent(D * tk);
             VT = backward ? Rent(D * tk) : [];
@@ -79,27 +86,38 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 if (f.NormalizeQK) scale *= InverseNorm(qi);
                 TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
             }
-            for (int j = 0; j < tk; j++)
+            int first = keepsKeys ? Math.Min(keptKeys, tk) : 0;
+            for (int j = first; j < tk; j++)
             {
                 var kj = k.AsSpan(kBase + j * ko.RowStride, D);
                 var dst = Kn.AsSpan(j * D, D);
                 if (f.NormalizeQK) TensorPrimitives.Multiply(kj, InverseNorm(kj), dst);
                 else kj.CopyTo(dst);
             }
-            Transpose(Kn, 0, D, tk, D, KT);
-            if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, tk, D, VT);
+            Transpose(Kn, 0, D, first, tk, D, KT, KeyStride);
+            if (keepsKeys) keptKeys = tk;
+            if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk);
             slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
         }
 
         /// <summary>n_i, the number of keys query row <paramref name="i"/> sees.</summary>
         private int Count(AttentionFamily f, int i) => d.Visible(i) - f.FirstKey(d.Visible(i));
 
-        /// <summary>dst [cols, rows] = the transpose of the [rows, cols] matrix at <paramref name="offset"/> whose rows are <paramref name="ld"/> apart.</summary>
-        private static void Transpose(T[] src, int offset, int ld, int rows, int cols, T[] dst)
+        /// <summary>
+        /// Rows [<paramref name="r0"/>, <paramref name="rows"/>) of the [rows, cols] matrix at <paramref name="offset"/>
+        /// (rows <paramref name="ld"/> apart) into the columns of dst [cols, ·] (rows <paramref name="ldd"/> apart).
+        /// </summary>
+        private static void Transpose(T[] src, int offset, int ld, int r0, int rows, int cols, T[] dst, int ldd)
         {
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++) dst[c * rows + r] = src[offset + r * ld + c];
+            for (int r = r0; r < rows; r++)
+                for (int c = 0; c < cols; c++) dst[c * ldd + r] = src[offset + r * ld + c];
         }
+
+        /// <summary>Distance between KT's rows.</summary>
+        private int KeyStride => keepsKeys ? size.Keys : d.Keys;
+
+        /// <summary>The kept keys are stale (the session's sequence restarted): the next call transposes them all.</summary>
+        public void ForgetKeys() => keptKeys = 0;
 
         /// <summary>
         /// Scores and weights of query rows i0..i0+rb−1 over keys 0..nMax−1. Returns the buffer holding the final
@@ -110,7 +128,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             int D = d.HeadDim, tk = d.Keys;
             int a0 = i0 * D, a1 = a0 + Math.Min(1, rb - 1) * D, a2 = a0 + Math.Min(2, rb - 1) * D, a3 = a0 + Math.Min(3, rb - 1) * D;
-            ScoresBlock(Qs, a0, a1, a2, a3, KT, tk, D, nMax, A, tk, row0 * tk);
+            ScoresBlock(Qs, a0, a1, a2, a3, KT, KeyStride, D, nMax, A, tk, row0 * tk);
             var w = f.Power is null || !keepStages ? A : W;
             for (int rr = 0; rr < rb; rr++)
             {
