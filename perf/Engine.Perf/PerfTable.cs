@@ -88,7 +88,7 @@ internal static class PerfTable
                     var (seconds, bytes) = SamplingBench.Measure(context);
                     trace?.Stop();
                     trace?.Print(Console.Error, 10 * SamplingBench.Tokens);
-                    Console.Error.WriteLine($"  sampling at {context}: {bytes / 1e3:F1} kB allocated per token");
+                    Console.Error.WriteLine($"  sampling at {context}: {bytes:F0} B allocated per token, {bytes - SamplingBench.CacheBytesPerToken:F0} B beyond the KV cache's room for it");
                     SamplingBytes[context] = bytes;   // the last repeat's, printed under the table
                     return 1 / seconds;
                 });
@@ -207,7 +207,7 @@ internal static class PerfTable
                 sb.AppendLine(inv, $"LSSAR's train step over Softmax's, {th} thread(s): {b / a:F3} (target ≤ 1.05).");
         }
         foreach (var (context, bytes) in SamplingBytes.OrderBy(kv => kv.Key))
-            sb.AppendLine(inv, $"Sampling at context {context} allocates {bytes / 1e3:F1} kB per token (target: allocation-free).");
+            sb.AppendLine(inv, $"Sampling at context {context} allocates {bytes / 1e3:F1} kB per token: {SamplingBench.CacheBytesPerToken / 1e3:F1} kB is the KV cache's room for the token's keys and values (made when the generation starts), {bytes - SamplingBench.CacheBytesPerToken:F0} B is beyond it (target: allocation-free).");
         if (!quick && !args.Contains("--no-memory") && filter is null) sb.Append(MemoryTable());
         Console.WriteLine(sb.ToString());
         return 0;

@@ -12,6 +12,12 @@ internal static class SamplingBench
 {
     public const int Tokens = 33;
 
+    /// <summary>
+    /// The KV cache's memory for one more token (its keys and values in every layer, float32): a generation makes its
+    /// cache for its final length when it starts, so this much of the per-token difference is the cache, not the steps.
+    /// </summary>
+    public static double CacheBytesPerToken => 2.0 * Model.Config.Layers * Model.Config.ModelDim * sizeof(float);
+
     private static Gpt? model;
 
     private static Gpt Model => model ??= new Gpt(TrainStepBench.Config(AttentionSpec.Softmax) with { ContextLength = 1024 }, seed: 1337);

@@ -5,25 +5,37 @@ namespace Engine;
 /// <summary>
 /// The threads behind <see cref="EngineThreads.For"/>: one job at a time, split into fixed chunks that the caller
 /// and parked worker threads claim in turn. A training step runs thousands of parallel loops; the runtime's
-/// <c>Parallel.For</c> allocates its task machinery for each (about a kilobyte), this pool one small job object.
-/// Chunk boundaries depend only on n and the chunk count, so results do not depend on which thread ran what.
+/// <c>Parallel.For</c> allocates its task machinery for each (about a kilobyte), this pool nothing: one job object
+/// serves every loop in turn. Chunk boundaries depend only on n and the chunk count, so results do not depend on
+/// which thread ran what.
 /// </summary>
 internal static class WorkerPool
 {
-    /// <summary>One parallel loop. Self-contained, so a worker woken late for an earlier job can never mix two.</summary>
-    private sealed class Job(Action<int, int> body, int n, int chunks)
+    /// <summary>
+    /// The parallel loop in progress, reused by every loop (only the caller holding <see cref="busy"/> fills it).
+    /// A worker may still hold it from an earlier loop when the next one starts; it can never mix the two, because
+    /// chunks are claimed only through <see cref="Next"/>, which stays <see cref="Closed"/> from the end of one loop
+    /// until the next one's fields are all written, and is opened by a full fence after them.
+    /// </summary>
+    private sealed class Job
     {
-        public readonly Action<int, int> Body = body;
-        public readonly int N = n, Chunks = chunks;
-        public int Next;          // the next chunk to claim
-        public int Unfinished = chunks;
+        public Action<int, int> Body = NoBody;
+        public int N, Chunks;
+        public int Next = Closed;   // the next chunk to claim
+        public int Unfinished;
         public ExceptionDispatchInfo? Failure;
     }
 
+    /// <summary>A <see cref="Job.Next"/> past any chunk count: every claim fails.</summary>
+    private const int Closed = int.MaxValue / 2;
+
+    private static readonly Action<int, int> NoBody = (_, _) => { };
+    private static readonly Job TheJob = new();
     private static readonly Lock Gate = new();
     private static readonly SemaphoreSlim Wake = new(0);
-    private static int busy;      // 1 while a job owns the pool
-    private static Job? current;
+    private static int busy;      // 1 while a loop owns the pool
+    private static long posted;   // the number of the loop in progress (0 when none); workers compare numbers, not objects
+    private static long loops;    // loops posted so far (written by the owner of busy)
 
     /// <summary>The [start, end) range of chunk <paramref name="c"/> of <paramref name="chunks"/> over [0, n).</summary>
     public static void Chunk(int n, int chunks, int c, Action<int, int> body) =>
@@ -66,16 +78,26 @@ internal static class WorkerPool
         try
         {
             EnsureThreads(chunks - 1);
-            var job = new Job(body, n, chunks);
-            Interlocked.Exchange(ref current, job);   // a full fence: the read of sleepers below comes after it
+            var job = TheJob;   // Next is Closed: a late worker's claim fails while the fields change
+            job.Body = body;
+            job.N = n;
+            job.Chunks = chunks;
+            job.Unfinished = chunks;
+            job.Failure = null;
+            Interlocked.Exchange(ref job.Next, 0);          // a full fence: a claim that succeeds sees the fields above
+            Interlocked.Exchange(ref posted, ++loops);      // a full fence: the read of sleepers below comes after it
             int asleep = Volatile.Read(ref sleepers);
             if (asleep > 0) Wake.Release(Math.Min(asleep, chunks - 1));
             Work(job);
             // The others' chunks are about as long as ours: spin (yielding, never sleeping) until they end.
             var spin = new SpinWait();
             while (Volatile.Read(ref job.Unfinished) > 0) spin.SpinOnce(sleep1Threshold: -1);
-            Volatile.Write(ref current, null);
-            job.Failure?.Throw();
+            Interlocked.Exchange(ref job.Next, Closed);     // every chunk is done: no claim succeeds until the next loop
+            Volatile.Write(ref posted, 0);
+            var failure = job.Failure;
+            job.Body = NoBody;                              // let go of the loop's captured state
+            job.Failure = null;
+            failure?.Throw();
             return true;
         }
         finally
@@ -106,29 +128,32 @@ internal static class WorkerPool
 
     private static void Loop()
     {
-        Job? last = null;
+        long last = 0;
         while (true)
         {
-            if (Volatile.Read(ref current) is { } job && job != last)
+            long loop = Volatile.Read(ref posted);
+            if (loop != 0 && loop != last)
             {
-                last = job;
-                Work(job);
+                last = loop;
+                Work(TheJob);   // if that loop has ended meanwhile, the claims fail (or help the next one)
                 continue;
             }
             if (SpinForNext(last)) continue;
-            Interlocked.Increment(ref sleepers);   // a full fence: the caller either sees us asleep or we see its job
-            if (Volatile.Read(ref current) is not { } posted || posted == last) Wake.Wait();
+            Interlocked.Increment(ref sleepers);   // a full fence: the caller either sees us asleep or we see its loop
+            long now = Volatile.Read(ref posted);
+            if (now == 0 || now == last) Wake.Wait();
             Interlocked.Decrement(ref sleepers);
         }
     }
 
-    private static bool SpinForNext(Job? last)
+    private static bool SpinForNext(long last)
     {
         long until = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
         var spin = new SpinWait();
         do
         {
-            if (Volatile.Read(ref current) is { } job && job != last) return true;
+            long loop = Volatile.Read(ref posted);
+            if (loop != 0 && loop != last) return true;
             spin.SpinOnce(sleep1Threshold: -1);
         }
         while (System.Diagnostics.Stopwatch.GetTimestamp() < until);
