@@ -129,16 +129,16 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
         if (rows == 1) Forward(ids, offset, one, oneAttention, logits);
         else
         {
-            var attention = Sessions(rows);
-            try { Forward(ids, offset, new Buffers(rows, c, hidden), attention, logits); }
-            finally { foreach (var s in attention) s.Dispose(); }
+            // A prompt: the one-call attention, whose scratch is a workspace per thread sized for these keys (a
+            // session's would be one per head and layer, sized for the whole cache).
+            Forward(ids, offset, new Buffers(rows, c, hidden), null, logits);
             foreach (var s in oneAttention) s.Restart();   // keys they kept may have been overwritten
         }
         Length = offset + rows;
     }
 
     /// <summary>The rows' forward: the same kernels in the same order as <see cref="Gpt.Forward(Tensor, KvCache?, bool)"/>.</summary>
-    private void Forward(ReadOnlySpan<int> ids, int offset, Buffers b, AttentionKernel<T>.Session[] attention, Span<double> logits)
+    private void Forward(ReadOnlySpan<int> ids, int offset, Buffers b, AttentionKernel<T>.Session[]? attention, Span<double> logits)
     {
         int rows = ids.Length;
         for (int r = 0; r < rows; r++)
@@ -155,7 +155,14 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
             NormRows(w.Norm1, b.X, b.H, rows);
             Linear(w.Qkv, b.H, b.Qkv, rows);
             SplitHeads(b, rows, offset, keys[l], values[l], w.HeadScale);
-            attention[l].Forward(b.Q, AttentionOperand.Compact(heads, rows, headDim), keys[l], cacheOperand, values[l], cacheOperand, dims, family, b.Attended, 0);
+            var queries = AttentionOperand.Compact(heads, rows, headDim);
+            if (attention is not null) attention[l].Forward(b.Q, queries, keys[l], cacheOperand, values[l], cacheOperand, dims, family, b.Attended, 0);
+            else
+            {
+                var y = AttentionKernel<T>.Forward(b.Q, queries, keys[l], cacheOperand, values[l], cacheOperand, dims, family);
+                y.AsSpan(0, rows * c).CopyTo(b.Attended);
+                CpuArrayPool.Return(y);
+            }
             var merged = b.Attended;
             if (rows > 1)
             {
@@ -243,23 +250,18 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
         (keys, values, capacity) = (newKeys, newValues, positions);
         foreach (var s in oneAttention) s.Dispose();
         oneAttention = [];
-        oneAttention = Sessions(1);
-    }
-
-    /// <summary>An attention session per layer for steps of up to <paramref name="rows"/> rows over the cache's capacity.</summary>
-    private AttentionKernel<T>.Session[] Sessions(int rows)
-    {
+        // A session per layer for single tokens over the cache's capacity.
         var sessions = new AttentionKernel<T>.Session[blocks.Length];
         try
         {
-            for (int l = 0; l < sessions.Length; l++) sessions[l] = new AttentionKernel<T>.Session(new AttentionDims(1, heads, rows, capacity, headDim, 0));
+            for (int l = 0; l < sessions.Length; l++) sessions[l] = new AttentionKernel<T>.Session(new AttentionDims(1, heads, 1, capacity, headDim, 0));
         }
         catch
         {
             foreach (var s in sessions) s?.Dispose();
             throw;
         }
-        return sessions;
+        oneAttention = sessions;
     }
 
     private void LoadRopeTables(int positions)
