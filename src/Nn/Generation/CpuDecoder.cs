@@ -50,7 +50,7 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
 
     private readonly record struct Norm(T[] Weight, T[]? Bias, double Eps, bool Rms);
 
-    private readonly GptConfig config;
+    private readonly Gpt model;
     private readonly int c, heads, headDim, hidden, vocab;
     private readonly T[] tokenTable, head, lastLogits;
     private readonly T[]? positionTable;
@@ -68,7 +68,8 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
 
     private CpuDecoder(Gpt model, int capacity)
     {
-        config = model.Config;
+        this.model = model;
+        var config = model.Config;
         c = config.ModelDim; heads = config.Heads; headDim = config.HeadDim; hidden = config.MlpRatio * c; vocab = config.VocabSize;
         tokenTable = ArrayOf(model.TokenEmbedding.Weight);
         positionTable = model.PositionTable is { } p ? ArrayOf(p.Weight) : null;
@@ -121,9 +122,8 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
         if (logits.Length != vocab) throw new ArgumentException($"gpt decoder: logits of {logits.Length} values, the vocabulary has {vocab}");
         for (int r = 0; r < rows; r++)
             if ((uint)ids[r] >= (uint)vocab)
-                throw new ArgumentOutOfRangeException(nameof(ids), $"embedding: token id {ids[r]} at [0, {r}] is outside the vocabulary of size {vocab} (valid ids are 0..{vocab - 1})");
-        if (positionTable is not null && offset + rows > config.ContextLength)
-            throw new ArgumentException($"gpt: positions {offset}..{offset + rows - 1} exceed the learned position table of {config.ContextLength} (ContextLength); use RoPE to run longer sequences");
+                throw Embedding.BadId("embedding", ids[r], [0, r], vocab);
+        if (positionTable is not null) model.CheckLearnedPositions(offset, rows);
         if (offset + rows > capacity) Grow(Math.Max(offset + rows, (int)Math.Min(System.Array.MaxLength / Math.Max(1, heads * headDim), 2L * capacity)));
         if (rope is not null && cos.Length < (offset + rows) * (headDim / 2)) LoadRopeTables(offset + rows);
         if (rows == 1) Forward(ids, offset, one, oneAttention, logits);

@@ -45,7 +45,11 @@ public sealed class Embedding : Layer
             if ((uint)values[i] < (uint)count) continue;
             var index = new int[ids.Rank];
             for (int d = ids.Rank - 1, rest = i; d >= 0; d--) { index[d] = rest % ids.Dim(d); rest /= ids.Dim(d); }
-            throw new ArgumentOutOfRangeException(nameof(ids), $"{op}: token id {values[i]} at {Shapes.Format(index)} is outside the vocabulary of size {count} (valid ids are 0..{count - 1})");
+            throw BadId(op, values[i], index, count);
         }
     }
+
+    /// <summary>The error for token id <paramref name="id"/> at <paramref name="index"/> outside a table of <paramref name="count"/> rows (also the CPU decoder's).</summary>
+    internal static ArgumentOutOfRangeException BadId(string op, int id, ReadOnlySpan<int> index, int count) =>
+        new("ids", $"{op}: token id {id} at {Shapes.Format(index)} is outside the vocabulary of size {count} (valid ids are 0..{count - 1})");
 }

@@ -57,6 +57,13 @@ public sealed class Gpt : Module
     internal Tensor HeadWeight => lmHead?.Weight ?? tokenEmbedding.Weight;   // [V, C]
     internal RotaryEmbedding? InferenceRope => inferenceRope ?? rope;
 
+    /// <summary>Throws unless positions <paramref name="offset"/> … + <paramref name="count"/> − 1 fit the learned position table.</summary>
+    internal void CheckLearnedPositions(int offset, int count)
+    {
+        if (offset + count > Config.ContextLength)
+            throw new ArgumentException($"gpt: positions {offset}..{offset + count - 1} exceed the learned position table of {Config.ContextLength} (ContextLength); use RoPE to run longer sequences");
+    }
+
     /// <summary>
     /// The names and shapes of the parameters a model of <paramref name="config"/> has, in <see cref="Module.StateDict"/>
     /// order, computed without allocating any parameter: what a checkpoint's weights file must hold before a model of
@@ -134,8 +141,7 @@ public sealed class Gpt : Module
         var x = tokenEmbedding.Forward(tokens);                                 // [B, T, C]
         if (positionEmbedding is not null)
         {
-            if (offset + t > Config.ContextLength)
-                throw new ArgumentException($"gpt: positions {offset}..{offset + t - 1} exceed the learned position table of {Config.ContextLength} (ContextLength); use RoPE to run longer sequences");
+            CheckLearnedPositions(offset, t);
             x = x.Add(positionEmbedding.Weight.Narrow(0, offset, t));
         }
         x = embeddingDropout.Forward(x, training);
