@@ -54,8 +54,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     /// <summary>
     /// The forward for one sequence that grows a few rows at a time (a decoder over a KV cache): its scratch, one
-    /// workspace per head sized for the longest call, and its parallel loop's delegate are made once, so a call
-    /// allocates nothing but what the worker pool needs when it splits the heads over threads. Each head's workspace
+    /// workspace per head sized for the longest call (arrays of its own, not the shared pool's), and its parallel
+    /// loop's delegate are made once, so a call allocates nothing. Each head's workspace
     /// keeps the transposed (and, for LSSA, normalised) keys of earlier calls, so a call prepares only its new keys:
     /// the caller promises that keys already seen do not change, and calls <see cref="Restart"/> when they may.
     /// Each head computes exactly what the one-call forward computes. One thread at a time.

@@ -63,6 +63,9 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
         private T[] Rent(int n)
         {
+            // A session's workspace lives as long as its decoder: it owns its arrays rather than holding the shared
+            // pool's (which is for short loans, and which every other kernel would then find short of them).
+            if (keepsKeys) return new T[Math.Max(n, 1)];
             var a = ArrayPool<T>.Shared.Rent(Math.Max(n, 1));
             rented.Add(a);
             return a;
