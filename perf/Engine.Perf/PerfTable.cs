@@ -43,8 +43,8 @@ internal static class PerfTable
 {
     private const string Sdpa = "F.scaled_dot_product_attention(is_causal)";
 
-    /// <summary>Bytes allocated per generated token, by context, from the sampling rows.</summary>
-    private static readonly Dictionary<int, double> SamplingBytes = [];
+    /// <summary>Bytes allocated per generated token and the decoder's room per position among them, by context, from the sampling rows.</summary>
+    private static readonly Dictionary<int, (double Bytes, double Room)> SamplingBytes = [];
 
     private static IEnumerable<PerfRow> Rows(bool quick)
     {
@@ -88,8 +88,9 @@ internal static class PerfTable
                     var (seconds, bytes) = SamplingBench.Measure(context);
                     trace?.Stop();
                     trace?.Print(Console.Error, 10 * SamplingBench.Tokens);
-                    Console.Error.WriteLine($"  sampling at {context}: {bytes:F0} B allocated per token, {bytes - SamplingBench.CacheBytesPerToken:F0} B beyond the KV cache's room for it");
-                    SamplingBytes[context] = bytes;   // the last repeat's, printed under the table
+                    double room = SamplingBench.RoomBytesPerToken(context);
+                    Console.Error.WriteLine($"  sampling at {context}: {bytes:F0} B allocated per token, {bytes - room:F0} B beyond the decoder's room for it");
+                    SamplingBytes[context] = (bytes, room);   // the last repeat's, printed under the table
                     return 1 / seconds;
                 });
     }
@@ -206,8 +207,8 @@ internal static class PerfTable
             if (medians.TryGetValue((soft, th), out var a) && medians.TryGetValue((lssar, th), out var b))
                 sb.AppendLine(inv, $"LSSAR's train step over Softmax's, {th} thread(s): {b / a:F3} (target ≤ 1.05).");
         }
-        foreach (var (context, bytes) in SamplingBytes.OrderBy(kv => kv.Key))
-            sb.AppendLine(inv, $"Sampling at context {context} allocates {bytes / 1e3:F1} kB per token: {SamplingBench.CacheBytesPerToken / 1e3:F1} kB is the KV cache's room for the token's keys and values (made when the generation starts), {bytes - SamplingBench.CacheBytesPerToken:F0} B is beyond it (target: allocation-free).");
+        foreach (var (context, (bytes, room)) in SamplingBytes.OrderBy(kv => kv.Key))
+            sb.AppendLine(inv, $"Sampling at context {context} allocates {bytes / 1e3:F1} kB per token: {room / 1e3:F1} kB is the room the decoder makes for each position when the generation starts (KV cache, transposed keys, score rows; measured by making decoders of the two generations' lengths), {bytes - room:F0} B is beyond it (target: allocation-free).");
         if (!quick && !args.Contains("--no-memory") && filter is null) sb.Append(MemoryTable());
         Console.WriteLine(sb.ToString());
         return 0;

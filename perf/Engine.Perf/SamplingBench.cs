@@ -13,10 +13,29 @@ internal static class SamplingBench
     public const int Tokens = 33;
 
     /// <summary>
-    /// The KV cache's memory for one more token (its keys and values in every layer, float32): a generation makes its
-    /// cache for its final length when it starts, so this much of the per-token difference is the cache, not the steps.
+    /// Bytes the decoder makes per position of its capacity when a generation starts (its KV cache's keys and values,
+    /// its attention's transposed keys and score rows), measured for the two generations <see cref="Measure"/>
+    /// compares at <paramref name="context"/>: what making a decoder for the longer one's final length allocates
+    /// beyond making one for the shorter one's, per token of difference. So this much of the per-token difference
+    /// between them is that room, made once, not the steps.
     /// </summary>
-    public static double CacheBytesPerToken => 2.0 * Model.Config.Layers * Model.Config.ModelDim * sizeof(float);
+    public static double RoomBytesPerToken(int context)
+    {
+        long Made(int capacity)
+        {
+            // the least of a few: the runtime's own allocations on this thread (type loading, tiering) come and go
+            long least = long.MaxValue;
+            for (int i = 0; i < 5; i++)
+            {
+                long a0 = GC.GetAllocatedBytesForCurrentThread();
+                using (CpuDecoder.TryCreate(Model, capacity) ?? throw new InvalidOperationException("sampling: the model has no CPU decoder")) { }
+                least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - a0);
+            }
+            return least;
+        }
+        int shorter = context - Tokens;   // the prompt's length: a 1-token generation's cache; a Tokens-token one holds Tokens − 1 more
+        return (Made(shorter + Tokens - 1) - Made(shorter)) / (double)(Tokens - 1);
+    }
 
     private static Gpt? model;
 

@@ -19,11 +19,15 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         private readonly List<T[]> rented = [];
         /// <summary>Q'_i = λ_i·q̃_i [Tq, D] (q̃ = q/‖q‖ when normalising).</summary>
         public readonly T[] Qs;
-        /// <summary>k̃_j [Tk, D] and its transpose [D, Tk].</summary>
+        /// <summary>k̃_j [Tk, D] (backward only: the forward writes the keys straight into KT) and its transpose [D, Tk].</summary>
         public readonly T[] Kn, KT;
         /// <summary>vᵀ [D, Tk] (backward only).</summary>
         public readonly T[] VT;
-        /// <summary>Row blocks [R, Tk]: scores then first-stage weights a; σ̃/U (Softplus backward); x = n·a − o; w; gradients.</summary>
+        /// <summary>
+        /// Row blocks [R, Tk]: scores then first-stage weights a; σ̃/U (Softplus backward); x = n·a − o; w; gradients.
+        /// The forward needs only A (its weights overwrite the scores in place). A keeps R rows even for fewer queries:
+        /// the score products write four rows unchecked.
+        /// </summary>
         public readonly T[] A, Sig, X, W, G;
         private readonly T[] tmp;
         /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
@@ -42,12 +46,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             d = size = dims;
             keepsKeys = keepKeys;
             int D = d.HeadDim, tk = d.Keys;
-            Qs = Rent(d.Queries * D); Kn = Rent(tk * D); KT = Rent(D * tk);
-            VT = backward ? Rent(D * tk) : [];
-            A = Rent(blockRows * tk); X = Rent(blockRows * tk); W = Rent(blockRows * tk);
-            Sig = backward ? Rent(blockRows * tk) : []; G = backward ? Rent(blockRows * tk) : [];
+            Qs = Rent(d.Queries * D); KT = Rent(D * tk);
+            A = Rent(blockRows * tk);
+            (Kn, VT, X, W, Sig, G) = backward
+                ? (Rent(tk * D), Rent(D * tk), Rent(blockRows * tk), Rent(blockRows * tk), Rent(blockRows * tk), Rent(blockRows * tk))
+                : ([], [], [], [], [], []);
             kappa = new T[blockRows];
-            tmp = Rent(Math.Max(tk, D));
+            tmp = Rent(D);
         }
 
         /// <summary>
@@ -90,14 +95,19 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
             }
             int first = keepsKeys ? Math.Min(keptKeys, tk) : 0;
+            int ks = KeyStride;
             for (int j = first; j < tk; j++)
             {
-                var kj = k.AsSpan(kBase + j * ko.RowStride, D);
-                var dst = Kn.AsSpan(j * D, D);
-                if (f.NormalizeQK) TensorPrimitives.Multiply(kj, InverseNorm(kj), dst);
-                else kj.CopyTo(dst);
+                // k̃_j into Kn's row (the backward's) or, in the forward, only into KT's column
+                Span<T> kj = k.AsSpan(kBase + j * ko.RowStride, D), kept = Kn.Length == 0 ? tmp.AsSpan(0, D) : Kn.AsSpan(j * D, D);
+                if (f.NormalizeQK)
+                {
+                    TensorPrimitives.Multiply(kj, InverseNorm(kj), kept);
+                    kj = kept;
+                }
+                else if (Kn.Length != 0) kj.CopyTo(kept);
+                for (int c = 0; c < D; c++) KT[c * ks + j] = kj[c];
             }
-            Transpose(Kn, 0, D, first, tk, D, KT, KeyStride);
             if (keepsKeys) keptKeys = tk;
             if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk);
             slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
