@@ -133,6 +133,34 @@ internal static class TrainStepBench
     /// </summary>
     public const int SteadyWarmUp = 40;
 
+    /// <summary>
+    /// The step time of <paramref name="spec"/> over that of <paramref name="baseline"/>, with the two models' steps
+    /// alternating so that both see the same state of the machine (on a shared VM its speed drifts over seconds, more
+    /// than the difference between the two): each configuration is warmed up, then the median over
+    /// <paramref name="pairs"/> pairs of the ratio of one step of each.
+    /// </summary>
+    public static double InterleavedRatio(AttentionSpec spec, AttentionSpec baseline, int pairs)
+    {
+        var loops = new[] { new TrainLoop(spec), new TrainLoop(baseline) };
+        foreach (var loop in loops)
+            for (int i = 0; i < 3; i++) loop.Step();   // the process is past the JIT's warm-up (see SteadyWarmUp); this fills the pools
+        var ratios = new List<double>(pairs);
+        for (int i = 0; i < pairs; i++)
+        {
+            // the order alternates too, so neither always runs first after the other
+            double t0 = Time(loops[i % 2]), t1 = Time(loops[1 - i % 2]);
+            ratios.Add(i % 2 == 0 ? t0 / t1 : t1 / t0);
+        }
+        return Timing.Median(ratios);
+
+        static double Time(TrainLoop loop)
+        {
+            long t = Stopwatch.GetTimestamp();
+            loop.Step();
+            return Stopwatch.GetElapsedTime(t).TotalSeconds;
+        }
+    }
+
     public static Result Measure(string label, AttentionSpec spec, int threads, int steps, int warm)
     {
         EngineThreads.Count = threads;
