@@ -128,6 +128,33 @@ public class DecoderTests
         Assert.All(logits, v => Assert.True(double.IsFinite(v)));
     }
 
+    [Theory]
+    [InlineData("softmax")]
+    [InlineData("lssar")]
+    public void ADecodersRoomPerPositionIsItsCacheAndTransposedKeys(string attention)
+    {
+        // Per position of capacity: each layer's keys and values (2·C), and per head its attention session's transposed
+        // (for LSSA normalised) key (D) and one column of its four score rows: nothing else grows with the capacity.
+        var config = Config(attention, PositionEmbedding.Rope);
+        var model = new Gpt(config, seed: 6);
+        long Made(int capacity)
+        {
+            long least = long.MaxValue;
+            for (int i = 0; i < 3; i++)   // the least of a few: the runtime's own allocations on this thread come and go
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                using (CpuDecoder.TryCreate(model, capacity)!) { }
+                least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            return least;
+        }
+        const int n = 1000;
+        Made(n);
+        double perPosition = (Made(2 * n) - Made(n)) / (double)n;
+        double expected = config.Layers * (2 * config.ModelDim + config.Heads * (config.HeadDim + 4)) * sizeof(float);
+        Assert.InRange(perPosition, expected - 1, expected + 1);
+    }
+
     /// <summary>A model a few optimiser steps away from its initialisation, so that biases and norms are not 0 and 1.</summary>
     private static Gpt Trained(GptConfig config, bool float64)
     {
