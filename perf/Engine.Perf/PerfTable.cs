@@ -144,7 +144,7 @@ internal static class PerfTable
         var rows = Rows(quick).Where(r => filter is null || r.What.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
 
         var peakRuns = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
-        var pairedRatios = new Dictionary<int, List<double>>();
+        var pairedRatios = new Dictionary<int, List<double>> { [1] = [], [2] = [] };
         var rowRuns = rows.Select(_ => new List<double>()).ToList();
         int saved = EngineThreads.Count;
         try
@@ -177,7 +177,7 @@ internal static class PerfTable
                     {
                         EngineThreads.Count = th;
                         double ratio = TrainStepBench.InterleavedRatio(AttentionSpec.Lssar, AttentionSpec.Softmax, pairs: samples);
-                        (pairedRatios.TryGetValue(th, out var list) ? list : pairedRatios[th] = []).Add(ratio);
+                        pairedRatios[th].Add(ratio);
                         Console.Error.WriteLine($"  [{run}] LSSAR's train step over Softmax's, interleaved, {th} thread(s): {ratio:F3}");
                     }
             }
@@ -224,7 +224,8 @@ internal static class PerfTable
                       "scaled_dot_product_attention; the train step with the peer's GPT using it.");
         foreach (int th in new[] { 2, 1 })
         {
-            if (!pairedRatios.TryGetValue(th, out var ratios)) continue;
+            var ratios = pairedRatios[th];
+            if (ratios.Count == 0) continue;
             string rowsRatio = medians.TryGetValue(($"{TrainStepRow}LSSAR{TrainStepShape}", th), out var b) && medians.TryGetValue(($"{TrainStepRow}Softmax{TrainStepShape}", th), out var a)
                 ? string.Create(inv, $"; the rows above, timed one after the other, give {b / a:F3}") : "";
             sb.AppendLine(inv, $"LSSAR's train step over Softmax's, {th} thread(s): {Timing.Median(ratios):F3} (target ≤ 1.05; the two models' steps alternating, the median of {samples} pairs' ratios{(repeat > 1 ? $", then over {repeat} repeats" : "")}{rowsRatio}).");
