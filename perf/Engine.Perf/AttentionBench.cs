@@ -4,12 +4,14 @@ using Engine.Autograd;
 namespace Engine.Perf;
 
 /// <summary>
-/// `attention [--threads N] [--peer-ms X] [--only softmax|lssar|composed] [--forward-only]`: causal attention forward and forward+backward through
+/// `attention [--threads N] [--peer-ms X] [--only softmax|lssar|composed] [--forward-only] [--spin S]`: causal attention forward and forward+backward through
 /// <see cref="Tensor.CausalAttention"/>, B=8, H=4, T=256, d_head=32, float32, Softmax and LSSAR (Gao &amp; Spratling,
 /// arXiv 2501.13428). The backward takes a fixed random upstream gradient, as the peer harness does. Timed like the
 /// peer (<see cref="Timing.TimeIt"/>: warm-up, calibrated repeats, median of samples). A third row times the composed
 /// reference (<see cref="AttentionReference"/>: batched matmuls, mask, softmax), the peer's "manual" variant.
-/// <c>--only</c> and <c>--forward-only</c> narrow the run to one row or to the forward, for profiling one kernel.
+/// <c>--only</c> and <c>--forward-only</c> narrow the run to one row or to the forward, for profiling one kernel;
+/// <c>--spin S</c> runs each row's calls for S seconds before timing them, so a sampling profiler sees mostly the
+/// kernel's optimised code rather than start-up and the JIT's first tiers.
 /// </summary>
 internal static class AttentionBench
 {
@@ -58,6 +60,9 @@ internal static class AttentionBench
         double? peerMs = Args.Double(args, "--peer-ms");
         string? only = Args.Value(args, "--only");
         bool forwardOnly = args.Contains("--forward-only");
+        double spin = Args.Double(args, "--spin") ?? 0;
+        if (!(spin >= 0 && spin <= 3600))
+            throw new ArgumentException($"attention: --spin must be between 0 and 3600 seconds; got {spin}");
         string[] names = ["softmax", "lssar", "composed"];
         if (only is not null && !names.Contains(only))
             throw new ArgumentException($"attention: --only must be one of {string.Join(", ", names)}; got '{only}'");
@@ -74,6 +79,9 @@ internal static class AttentionBench
                  })
         {
             if (only is not null && name != only) continue;
+            for (var clock = System.Diagnostics.Stopwatch.StartNew(); clock.Elapsed.TotalSeconds < spin;)
+                if (forwardOnly) inputs.Forward(spec, composed);
+                else inputs.ForwardBackward(spec, composed);
             double fwd = Timing.TimeIt(() => inputs.Forward(spec, composed), 9, 0.2);
             if (forwardOnly)
             {

@@ -75,6 +75,40 @@ public class AttentionEdgeCaseTests
     }
 
     [Theory]
+    [InlineData("softmax")]
+    [InlineData("lssa")]
+    [InlineData("lssar")]
+    public void NearUniformRowsOfSixteenThousandKeysSumToOneInFloat32OnEveryVectorWidth(string variant)
+    {
+        // Near-uniform weights of ~1/n over rows of 16 379 and 16 380 keys (not multiples of any vector width, so the
+        // last partial vector counts): the row sums the kernel divides by are taken inside the row maps, and must hold
+        // every term once and to float32 accuracy on every path (CI runs this with AVX-512, AVX and all intrinsics off).
+        // The forward, which scales each output row by the row's 1/Σ instead of normalising the weights, must match
+        // the weights it reports times v.
+        const int d = 16, n = 16380, tq = 2, off = n - tq;
+        var spec = AttentionSpec.Parse(variant);
+        var rng = new Rng(31);
+        var q = Tensor.RandN([1, 1, tq, d], rng, DType.Float32).MulScalar(0.05);
+        var k = Tensor.RandN([1, 1, n, d], rng, DType.Float32);
+        var v = Tensor.RandN([1, 1, n, d], rng, DType.Float32);
+        var w = Tensor.CausalAttentionWeights(q, k, spec, off).ToArray<float>();
+        var y = Tensor.CausalAttention(q, k, v, spec, off).ToArray<float>();
+        var vs = v.ToArray<float>();
+        for (int i = 0; i < tq; i++)
+        {
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += w[i * n + j];
+            Assert.True(Math.Abs(sum - 1) <= 2e-6, $"{variant} row {i}: weights sum to {sum:G9}");
+            for (int c = 0; c < d; c++)
+            {
+                double expected = 0;
+                for (int j = 0; j < n; j++) expected += (double)w[i * n + j] * vs[j * d + c];
+                Assert.True(Math.Abs(y[i * d + c] - expected) <= 1e-5, $"{variant} row {i} column {c}: output {y[i * d + c]:G9}, weights times v {expected:G9}");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData("softmax", 1e3)]
     [InlineData("softmax-r", 1e3)]
     [InlineData("softplus-l1", 1e3)]

@@ -210,6 +210,9 @@ internal static class SimdMath
         throw new NotSupportedException(typeof(T).Name);
     }
 
+    /// <summary>Elements per float partial sum of <see cref="AccurateSum{T}"/>; the partial sums are added in double.</summary>
+    public const int SumBlock = 256;
+
     /// <summary>
     /// Σ x, accurate at any length and on every vector width: float runs are summed in blocks of 256 (vectorised, in
     /// float) and the block sums in double. Summed straight through, a float32 row of 16 384 terms near 1/n drifts by
@@ -218,7 +221,7 @@ internal static class SimdMath
     /// </summary>
     public static T AccurateSum<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const int block = 256;
+        const int block = SumBlock;
         if (typeof(T) == typeof(double) || x.Length <= block) return System.Numerics.Tensors.TensorPrimitives.Sum(x);
         double total = 0;
         for (int i = 0; i < x.Length; i += block)

@@ -22,29 +22,39 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
 
     /// <summary>
     /// y ← the first and z ← the second output (when <paramref name="z"/> is not empty) of <paramref name="map"/>
-    /// over the row x, at the widest vector width the hardware has; returns max y. y may be x itself (each vector is
-    /// read before it is written). The last partial vector goes through masked loads and stores (AVX-512, or AVX where
-    /// <see cref="Vector{T}"/> is 256 bits wide), its lanes past the row's end loaded as <paramref name="pad"/> and
-    /// left out of the maximum; other widths map it from a padded buffer (<see cref="MapTail"/>).
+    /// over the row x, at the widest vector width the hardware has; returns max y, and Σ y in <paramref name="sum"/>
+    /// (taken in the same pass, so the l1 normalisations need no pass of their own; over blocks of
+    /// <see cref="SumBlock"/> elements added in double, as <see cref="AccurateSum{T}"/> does). y may be x itself (each
+    /// vector is read before it is written). The last partial vector goes through masked loads and stores (AVX-512,
+    /// or AVX where <see cref="Vector{T}"/> is 256 bits wide), its lanes past the row's end loaded as
+    /// <paramref name="pad"/> and left out of the maximum and the sum; other widths map it from a padded buffer
+    /// (<see cref="MapTail"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
+    private static T MapRow<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad, out T sum) where TMap : struct, IRowMap
     {
         int n = x.Length, j = 0;
         bool wantZ = !z.IsEmpty;
         ref T X = ref MemoryMarshal.GetReference(x);
         ref T Y = ref MemoryMarshal.GetReference(y);
         ref T Z = ref MemoryMarshal.GetReference(z);
+        double total = 0;
         if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)   // 512-bit vectors are AVX-512's
         {
             int w = Vector512<T>.Count;
             var vmax = Vector512.Create(T.NegativeInfinity);
-            for (; j + w <= n; j += w)
+            while (j + w <= n)
             {
-                var yj = map.Map(Vector512.LoadUnsafe(ref X, (nuint)j), out var zj);
-                yj.StoreUnsafe(ref Y, (nuint)j);
-                vmax = Vector512.MaxNative(vmax, yj);
-                if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+                var vsum = Vector512<T>.Zero;
+                for (int end = Math.Min(n, j + SumBlock); j + w <= end; j += w)
+                {
+                    var yj = map.Map(Vector512.LoadUnsafe(ref X, (nuint)j), out var zj);
+                    yj.StoreUnsafe(ref Y, (nuint)j);
+                    vmax = Vector512.MaxNative(vmax, yj);
+                    vsum += yj;
+                    if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+                }
+                total += double.CreateTruncating(Vector512.Sum(vsum));
             }
             if (j < n)
             {
@@ -56,22 +66,30 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                     var yj = map.Map(MaskLoad(px, lanes, Vector512.Create(pad)), out var zj);
                     MaskStore(py, lanes, yj);
                     vmax = Vector512.MaxNative(vmax, Vector512.ConditionalSelect(lanes, yj, Vector512.Create(T.NegativeInfinity)));
+                    total += double.CreateTruncating(Vector512.Sum(Vector512.ConditionalSelect(lanes, yj, Vector512<T>.Zero)));
                     if (wantZ)
                         fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj);
                 }
             }
+            sum = T.CreateTruncating(total);
             return MaxOf(vmax);
         }
         else
         {
             int w = Vector<T>.Count;
             var vmax = new Vector<T>(T.NegativeInfinity);
-            for (; j + w <= n; j += w)
+            while (j + w <= n)
             {
-                var yj = map.Map(Vector.LoadUnsafe(ref X, (nuint)j), out var zj);
-                yj.StoreUnsafe(ref Y, (nuint)j);
-                vmax = Vector.MaxNative(vmax, yj);
-                if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+                var vsum = Vector<T>.Zero;
+                for (int end = Math.Min(n, j + SumBlock); j + w <= end; j += w)
+                {
+                    var yj = map.Map(Vector.LoadUnsafe(ref X, (nuint)j), out var zj);
+                    yj.StoreUnsafe(ref Y, (nuint)j);
+                    vmax = Vector.MaxNative(vmax, yj);
+                    vsum += yj;
+                    if (wantZ) zj.StoreUnsafe(ref Z, (nuint)j);
+                }
+                total += double.CreateTruncating(Vector.Sum(vsum));
             }
             if (j < n && Avx.IsSupported && w == Vector256<T>.Count)
             {
@@ -84,6 +102,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                     var yj = map.Map(xj.AsVector(), out var zj);
                     MaskStore(py, lanes, yj.AsVector256());
                     vmax = Vector.MaxNative(vmax, Vector.ConditionalSelect(lanes.AsVector(), yj, new Vector<T>(T.NegativeInfinity)));
+                    total += double.CreateTruncating(Vector.Sum(Vector.ConditionalSelect(lanes.AsVector(), yj, Vector<T>.Zero)));
                     if (wantZ)
                         fixed (T* pz = &Unsafe.Add(ref Z, j)) MaskStore(pz, lanes, zj.AsVector256());
                 }
@@ -91,17 +110,23 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             }
             T m = T.NegativeInfinity;
             for (int l = 0; l < w; l++) m = T.Max(m, vmax[l]);
-            return j < n ? T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad)) : m;
+            if (j < n)
+            {
+                m = T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad, out T tailSum));
+                total += double.CreateTruncating(tailSum);
+            }
+            sum = T.CreateTruncating(total);
+            return m;
         }
     }
 
     /// <summary>
     /// The last partial vector of <see cref="MapRow"/> (fewer elements than a <see cref="Vector{T}"/>) where there are
-    /// no masked moves, through a buffer padded with <paramref name="pad"/>; returns max y. A method of its own: a call
-    /// inside MapRow would make the JIT keep the running maximum in memory across the row loop.
+    /// no masked moves, through a buffer padded with <paramref name="pad"/>; returns max y and Σ y. A method of its own:
+    /// a call inside MapRow would make the JIT keep the running maximum in memory across the row loop.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static T MapTail<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad) where TMap : struct, IRowMap
+    private static T MapTail<TMap>(TMap map, ReadOnlySpan<T> x, Span<T> y, Span<T> z, T pad, out T sum) where TMap : struct, IRowMap
     {
         int rest = x.Length, w = Vector<T>.Count;
         Span<T> buffer = stackalloc T[2 * w];
@@ -114,7 +139,12 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         buffer[..rest].CopyTo(y);
         if (!z.IsEmpty) buffer.Slice(w, rest).CopyTo(z);
         T m = T.NegativeInfinity;
-        for (int l = 0; l < rest; l++) m = T.Max(m, buffer[l]);
+        sum = T.Zero;
+        for (int l = 0; l < rest; l++)
+        {
+            m = T.Max(m, buffer[l]);
+            sum += buffer[l];
+        }
         return m;
     }
 
@@ -220,21 +250,18 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
 
     /// <summary>
     /// a ↦ (y^p, y^(p−1)) for y = a·scale − shift, both 0 where y is below <c>cut</c> (the smallest y whose p-th power
-    /// is normal); integer powers by square-and-multiply, others as e^((p−1)·ln y).
+    /// is normal), for an integer p ≥ 1, by square-and-multiply (no call in the row loop: a call would make the JIT
+    /// keep the loop's vectors in memory).
     /// </summary>
-    private readonly struct PowerMap(T scale, T shift, T cut, double p) : IRowMap
+    private readonly struct IntegerPowerMap(T scale, T shift, T cut, int p) : IRowMap
     {
-        private readonly int e = p == Math.Floor(p) && p <= 1 << 20 ? (int)p : 0;       // 0: not an integer power (p ≥ 1)
-        private readonly T pm1 = T.CreateChecked(p) - T.One;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public Vector512<T> Map(Vector512<T> a, out Vector512<T> z)
         {
             var y = a * Vector512.Create(scale) - Vector512.Create(shift);
             var keep = Vector512.GreaterThanOrEqual(y, Vector512.Create(cut));
             y = Vector512.ConditionalSelect(keep, y, Vector512<T>.Zero);
-            var d = e != 0 ? PowInt(y, e - 1) : VExp(VLog(y) * Vector512.Create(pm1));
-            z = Vector512.ConditionalSelect(keep, d, Vector512<T>.Zero);
+            z = Vector512.ConditionalSelect(keep, PowInt(y, p - 1), Vector512<T>.Zero);
             return z * y;
         }
 
@@ -244,8 +271,33 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
             var y = a * new Vector<T>(scale) - new Vector<T>(shift);
             var keep = Vector.GreaterThanOrEqual(y, new Vector<T>(cut));
             y = Vector.ConditionalSelect(keep, y, Vector<T>.Zero);
-            var d = e != 0 ? PowInt(y, e - 1) : VExp(VLog(y) * new Vector<T>(pm1));
-            z = Vector.ConditionalSelect(keep, d, Vector<T>.Zero);
+            z = Vector.ConditionalSelect(keep, PowInt(y, p - 1), Vector<T>.Zero);
+            return z * y;
+        }
+    }
+
+    /// <summary><see cref="IntegerPowerMap"/> for any real p ≥ 1: y^(p−1) = e^((p−1)·ln y).</summary>
+    private readonly struct RealPowerMap(T scale, T shift, T cut, double p) : IRowMap
+    {
+        private readonly T pm1 = T.CreateChecked(p) - T.One;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<T> Map(Vector512<T> a, out Vector512<T> z)
+        {
+            var y = a * Vector512.Create(scale) - Vector512.Create(shift);
+            var keep = Vector512.GreaterThanOrEqual(y, Vector512.Create(cut));
+            y = Vector512.ConditionalSelect(keep, y, Vector512<T>.One);          // ln stays finite where the lane is dropped
+            z = Vector512.ConditionalSelect(keep, VExp(VLog(y) * Vector512.Create(pm1)), Vector512<T>.Zero);
+            return z * y;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector<T> Map(Vector<T> a, out Vector<T> z)
+        {
+            var y = a * new Vector<T>(scale) - new Vector<T>(shift);
+            var keep = Vector.GreaterThanOrEqual(y, new Vector<T>(cut));
+            y = Vector.ConditionalSelect(keep, y, Vector<T>.One);
+            z = Vector.ConditionalSelect(keep, VExp(VLog(y) * new Vector<T>(pm1)), Vector<T>.Zero);
             return z * y;
         }
     }

@@ -41,99 +41,101 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     private static readonly T LogMinNormal = T.CreateChecked(AttentionFamily.LogMinNormal(ElementType));
 
     /// <summary>
-    /// First stage, in place on the scores s of one row: s ← a = f(s)/Σ f(s). For the backward, sig (when given)
-    /// receives f′(s)/Σ f(s). Both are computed with a row factor e^−μ that the l1 normalisation cancels:
-    /// exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
+    /// First stage, in place on the scores s of one row: s ← u = f(s)·e^−μ, the terms whose l1 normalisation
+    /// a = u/Σ u gives the weights; returns max u and Σ u in <paramref name="sum"/> (the caller normalises, or folds
+    /// 1/Σ u into what follows). For the backward, sig (when given) receives f′(s)·e^−μ. The row factor e^−μ cancels in
+    /// a: exp uses μ = max s (the usual stable Softmax, with exponents below ln(min normal) clamped there: such terms
     /// are under 1e-38 of the row maximum); Softplus uses μ = 0 unless every score is negative, then μ = max s,
     /// writing f(s)·e^−μ = e^(s−μ)·ln(1+e^s)/e^s so rows of very negative scores do not underflow to 0/0.
-    /// Returns max a (the re-weighting needs it; taken from the terms before normalising, which is exact, as
-    /// multiplying by a positive number keeps the order).
+    /// The maximum is taken from the terms as mapped, so it is one of them exactly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T StageOne(Span<T> s, Span<T> sig, PositiveFunction f)
+    private static T StageOne(Span<T> s, Span<T> sig, PositiveFunction f, out T sum)
     {
-        if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig);
-        T max = TensorPrimitives.Max<T>(s), termMax;
+        if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig, out sum);
+        T max = TensorPrimitives.Max<T>(s);
         if (f == PositiveFunction.Exp)
-            termMax = MapRow(new ExpMap(max), s, s, default, T.NegativeInfinity);
-        else if (max >= T.Zero)
+            return MapRow(new ExpMap(max), s, s, default, T.NegativeInfinity, out sum);
+        if (max >= T.Zero)
             // The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score below −87.3 weighs 10⁻³⁸ instead of less: nothing
             // against the row's maximum, which contributes at least ln 2. The padding maps to such a weight too.
-            termMax = MapRow(new SoftplusMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity);
-        else
+            return MapRow(new SoftplusMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity, out sum);
+        T termMax = T.Zero;
+        for (int j = 0; j < s.Length; j++)
         {
-            termMax = T.Zero;
-            for (int j = 0; j < s.Length; j++)
-            {
-                T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
-                T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
-                if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
-                s[j] = shifted * ratio;
-                termMax = T.Max(termMax, s[j]);
-            }
+            T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
+            T ratio = u == T.One ? T.One : T.Log(u) / (u - T.One); // ln(1+e)/e, accurate for tiny e (Kahan)
+            if (!sig.IsEmpty) sig[j] = shifted / u;                // σ(s)·e^−μ
+            s[j] = shifted * ratio;
+            termMax = T.Max(termMax, s[j]);
         }
-        return Normalize(s, sig, termMax);
+        sum = AccurateSum(s);
+        return termMax;
     }
 
     /// <summary>
-    /// s ← s/Σ s and sig ← sig/Σ s (when given), as products with 1/Σ s (a 512-bit division per vector would cost as
-    /// much as the exponential); returns <paramref name="termMax"/>/Σ s, the largest normalised term.
-    /// </summary>
-    private static T Normalize(Span<T> s, Span<T> sig, T termMax)
-    {
-        T inv = T.One / AccurateSum(s);
-        TensorPrimitives.Multiply(s, inv, s);
-        if (!sig.IsEmpty) TensorPrimitives.Multiply(sig, inv, sig);
-        return termMax * inv;
-    }
-
-    /// <summary>
-    /// <see cref="StageOne"/> for f = σ: s ← σ(s)/Σ σ(s) and sig ← σ′(s)/Σ σ(s), σ′ = σ(1 − σ). With t = e^−|s| ∈ (0, 1],
+    /// <see cref="StageOne"/> for f = σ: s ← σ(s) and sig ← σ′(s), σ′ = σ(1 − σ). With t = e^−|s| ∈ (0, 1],
     /// σ(s) = (s ≥ 0 ? 1 : t)/(1 + t) and σ′(s) = t/(1 + t)², which never overflow. When every score is negative the
     /// row factor e^−μ, μ = max s, keeps the terms from underflowing to 0/0: σ(s)·e^−μ = e^(s−μ)/(1 + e^s) and
     /// σ′(s)·e^−μ = e^(s−μ)/(1 + e^s)².
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T StageOneSigmoid(Span<T> s, Span<T> sig)
+    private static T StageOneSigmoid(Span<T> s, Span<T> sig, out T sum)
     {
-        T max = TensorPrimitives.Max<T>(s), termMax;
-        if (max >= T.Zero) termMax = MapRow(new SigmoidMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity);
-        else
+        T max = TensorPrimitives.Max<T>(s);
+        if (max >= T.Zero) return MapRow(new SigmoidMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity, out sum);
+        T termMax = T.Zero;
+        for (int j = 0; j < s.Length; j++)
         {
-            termMax = T.Zero;
-            for (int j = 0; j < s.Length; j++)
-            {
-                T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
-                s[j] = shifted / u;
-                termMax = T.Max(termMax, s[j]);
-                if (!sig.IsEmpty) sig[j] = shifted / (u * u);
-            }
+            T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
+            s[j] = shifted / u;
+            termMax = T.Max(termMax, s[j]);
+            if (!sig.IsEmpty) sig[j] = shifted / (u * u);
         }
-        return Normalize(s, sig, termMax);
+        sum = AccurateSum(s);
+        return termMax;
     }
 
     /// <summary>
-    /// Re-weighting of one row of first-stage weights a (n = its length, o = 0 or 1 its offset): x = n·a − o, y = ReLU(x)/max x,
-    /// w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any length, and w does
-    /// not depend on that factor. Values of y whose p-th power would be subnormal are set to 0 (they are below 1e-38
-    /// of the row's largest term). For the backward, <paramref name="dpow"/> (when given) receives y^(p−1) (0 where
-    /// y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
-    /// <paramref name="aMax"/> is max a (<see cref="StageOne"/> returns it). A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0. <paramref name="w"/> may alias a.
+    /// Re-weighting of one row of first-stage weights a = <paramref name="aScale"/>·u (n = its length, o = 0 or 1 its
+    /// offset; u as <paramref name="u"/> holds it, <paramref name="aScale"/> = 1 when it is a itself): x = n·a − o,
+    /// y = ReLU(x)/max x, w = y^p / Σ y^p. Dividing by max x keeps every power in [0, 1], so nothing overflows at any
+    /// length, and w does not depend on that factor. Values of y whose p-th power would be subnormal are set to 0
+    /// (they are below 1e-38 of the row's largest term). For the backward, <paramref name="dpow"/> (when given)
+    /// receives y^(p−1) (0 where y = 0) and the result is κ = n·p/(max x·Σ y^p), so that n·p·w_j/x_j = κ·y_j^(p−1).
+    /// With <paramref name="normalize"/> w is written as such and <paramref name="wScale"/> is 1; without, w holds
+    /// y^p and <paramref name="wScale"/> = 1/Σ y^p (the forward folds it into the output row).
+    /// <paramref name="aMax"/> is max a; <paramref name="cut"/> is <see cref="Cutoff"/>(p). A degenerate row (max x ≤ 0: every r_j is zero) keeps w = a and returns 0.
+    /// <paramref name="w"/> may alias u.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T StageTwo(ReadOnlySpan<T> a, T aMax, int n, double offset, Span<T> dpow, Span<T> w, double p)
+    private static T StageTwo(ReadOnlySpan<T> u, T aScale, T aMax, int n, double offset, Span<T> dpow, Span<T> w, double p, T cut, bool normalize, out T wScale)
     {
         T nT = T.CreateChecked(n), o = T.CreateChecked(offset);
         T xMax = nT * aMax - o;                                                            // max x, as x is increasing in a
         if (!(xMax > T.CreateChecked(AttentionFamily.DegenerateTolerance(n, ElementType))))
         {
-            a.CopyTo(w);
+            u.CopyTo(w);
+            wScale = aScale;
+            if (normalize && aScale != T.One)
+            {
+                TensorPrimitives.Multiply(w, aScale, w);
+                wScale = T.One;
+            }
             return T.Zero;
         }
-        T scale = nT / xMax, shift = o / xMax;
-        MapRow(new PowerMap(scale, shift, Cutoff(p), p), a, w, dpow, T.Zero);             // the padding maps to 0
-        T sum = AccurateSum(w);                                                                  // ≥ 1: the maximum contributes 1^p
-        TensorPrimitives.Multiply(w, T.One / sum, w);
+        T scale = nT * aScale / xMax, shift = o / xMax, sum;            // y = u·scale − shift
+        if (p == Math.Floor(p) && p <= 1 << 20)
+            MapRow(new IntegerPowerMap(scale, shift, cut, (int)p), u, w, dpow, T.Zero, out sum);   // the padding maps to 0
+        else
+            MapRow(new RealPowerMap(scale, shift, cut, p), u, w, dpow, T.Zero, out sum);
+        // sum ≥ 1: the maximum contributes 1^p
+        wScale = T.One / sum;
+        if (normalize)
+        {
+            TensorPrimitives.Multiply(w, wScale, w);
+            wScale = T.One;
+        }
         return nT * T.CreateChecked(p) / (xMax * sum);
     }
 

@@ -24,7 +24,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         /// <summary>vᵀ [D, Tk] (backward only).</summary>
         public readonly T[] VT;
         /// <summary>
-        /// Row blocks [R, Tk]: scores then first-stage weights a; σ̃/U (Softplus backward); x = n·a − o; w; gradients.
+        /// Row blocks [R, Tk]: scores then the first stage's terms u (or a = u/Σu, see firstScale); f′(s)·e^−μ (Softplus and
+        /// sigmoid backward, see sigScale); y^(p−1) of the re-weighting; w; gradients.
         /// The forward needs only A (its weights overwrite the scores in place). A keeps R rows even for fewer queries:
         /// the score products write four rows unchecked.
         /// </summary>
@@ -32,6 +33,16 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         private readonly T[] tmp;
         /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
         private readonly T[] kappa;
+        /// <summary>Per block row: see <see cref="RowScale"/>.</summary>
+        private readonly T[] rowScale;
+        /// <summary>Per block row: the factor taking A's row to the first stage's weights a (1 when A holds a), and the one taking Sig's row to f′(s)/Σ f(s).</summary>
+        private readonly T[] firstScale, sigScale;
+        /// <summary>The re-weighting's cut-off (<see cref="Cutoff"/>) for the prepared family's power.</summary>
+        private T cutoff;
+        /// <summary>λ_i per query row (<see cref="AttentionFamily.RowScale"/>), for the family and dims it was computed for: the same for every head.</summary>
+        private readonly T[] queryScale;
+        private AttentionFamily? scaledFamily;
+        private AttentionDims scaledDims;
         /// <summary>ALiBi's slope m_h of the prepared head (0 without ALiBi).</summary>
         private T slope;
         /// <summary>
@@ -52,7 +63,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 ? (Rent(tk * D), Rent(D * tk), Rent(blockRows * tk), Rent(blockRows * tk), Rent(blockRows * tk), Rent(blockRows * tk))
                 : ([], [], [], [], [], []);
             kappa = new T[blockRows];
+            rowScale = new T[blockRows];
+            firstScale = new T[blockRows];
+            sigScale = new T[blockRows];
             tmp = Rent(D);
+            queryScale = Rent(d.Queries);
         }
 
         /// <summary>
@@ -87,10 +102,15 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             int D = d.HeadDim, tk = d.Keys;
             int qBase = qo.Head(bh, d.Heads), kBase = ko.Head(bh, d.Heads);
+            if (!ReferenceEquals(f, scaledFamily) || d != scaledDims)
+            {
+                for (int i = 0; i < d.Queries; i++) queryScale[i] = T.CreateChecked(f.RowScale(Count(f, i)));
+                (scaledFamily, scaledDims) = (f, d);
+            }
             for (int i = 0; i < d.Queries; i++)
             {
                 var qi = q.AsSpan(qBase + i * qo.RowStride, D);
-                T scale = T.CreateChecked(f.RowScale(Count(f, i)));
+                T scale = queryScale[i];
                 if (f.NormalizeQK) scale *= InverseNorm(qi);
                 TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
             }
@@ -111,6 +131,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             if (keepsKeys) keptKeys = tk;
             if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk);
             slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
+            cutoff = f.Power is double p ? Cutoff(p) : T.Zero;
         }
 
         /// <summary>n_i, the number of keys query row <paramref name="i"/> sees.</summary>
@@ -136,26 +157,44 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         /// Scores and weights of query rows i0..i0+rb−1 over keys 0..nMax−1. Returns the buffer holding the final
         /// weights w (zero outside each row's visible keys): A itself without re-weighting (and in the forward, where w
         /// overwrites a), else W. With <paramref name="keepStages"/> the backward's intermediates stay in A, Sig, X.
+        /// Without <paramref name="normalize"/> (the forward) a row's weights are left as w/<see cref="RowScale"/>[r]:
+        /// the caller scales the row's output by that factor instead (D products instead of n per row).
         /// </summary>
-        public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages, int row0)
+        public T[] BlockWeights(int i0, int rb, int nMax, AttentionFamily f, bool keepStages, int row0, bool normalize = true)
         {
             int D = d.HeadDim, tk = d.Keys;
             int a0 = i0 * D, a1 = a0 + Math.Min(1, rb - 1) * D, a2 = a0 + Math.Min(2, rb - 1) * D, a3 = a0 + Math.Min(3, rb - 1) * D;
             ScoresBlock(Qs, a0, a1, a2, a3, KT, KeyStride, D, nMax, A, tk, row0 * tk);
             var w = f.Power is null || !keepStages ? A : W;
+            // The first stage's weights a = u/Σu are written as such only where they are the result; the re-weighting
+            // and the backward take u with the factor 1/Σu (firstScale) instead, and σ̃ is always left unscaled.
+            bool normalizeFirst = normalize && f.Power is null;
             for (int rr = 0; rr < rb; rr++)
             {
                 int end = d.Visible(i0 + rr), lo = f.FirstKey(end), n = end - lo, r = row0 + rr, at = r * tk + lo;
                 var row = A.AsSpan(at, n);
                 if (f.Alibi) AddDistanceBias(row, lo - (end - 1));
-                T aMax = StageOne(row, keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default, f.Positive);
+                var sig = keepStages && f.Positive != PositiveFunction.Exp ? Sig.AsSpan(at, n) : default;
+                T uMax = StageOne(row, sig, f.Positive, out T uSum), inv = T.One / uSum, aScale = inv;
+                if (normalizeFirst)
+                {
+                    TensorPrimitives.Multiply(row, inv, row);    // (a 512-bit division per element would cost as much as the exp)
+                    aScale = T.One;
+                }
+                firstScale[r] = aScale;
+                sigScale[r] = inv;
+                rowScale[r] = aScale;
                 if (f.Power is double p)
-                    kappa[r] = StageTwo(row, aMax, n, f.ReweightOffset(n), keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p);
+                    kappa[r] = StageTwo(row, aScale, uMax * inv, n, f.ReweightOffset(n), keepStages ? X.AsSpan(at, n) : default, w.AsSpan(at, n), p,
+                        cutoff, normalize, out rowScale[r]);
                 w.AsSpan(r * tk, lo).Clear();
                 w.AsSpan(r * tk + end, nMax - end).Clear();
             }
             return w;
         }
+
+        /// <summary>Per block row: the factor its weights still need after <see cref="BlockWeights"/> (1 when it normalised them).</summary>
+        public ReadOnlySpan<T> RowScale => rowScale;
 
         /// <summary>s_j += m·(j − t_i) for the row's keys, where <paramref name="firstDistance"/> = first key − t_i ≤ 0: ALiBi's bias −m·(t_i − j).</summary>
         private void AddDistanceBias(Span<T> row, int firstDistance)
@@ -175,11 +214,22 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             G.AsSpan(r * tk, lo).Clear();                      // keys before the window have no gradient
             var g = G.AsSpan(at, n);
             ReadOnlySpan<T> a = A.AsSpan(at, n);
-            T dot2;
+            // a = firstScale·A and f′/U = sigScale·Sig (f′/U = a for exp). A degenerate row's w is a itself, written
+            // as the plain first stage writes it, so that row's gradients are bit for bit those of the first stage alone.
+            T aScale = firstScale[r], dot2;
             if (f.Power is not null && kappa[r] > T.Zero)
-                dot2 = CenterAndScale(g, TensorPrimitives.Dot<T>(W.AsSpan(at, n), g), X.AsSpan(at, n), kappa[r], a);
-            else dot2 = TensorPrimitives.Dot(a, g);
-            CenterAndScale(g, dot2, f.Positive == PositiveFunction.Exp ? a : Sig.AsSpan(at, n), T.One);
+                dot2 = aScale * CenterAndScale(g, TensorPrimitives.Dot<T>(W.AsSpan(at, n), g), X.AsSpan(at, n), kappa[r], a);
+            else
+            {
+                if (f.Power is not null)
+                {
+                    a = W.AsSpan(at, n);
+                    aScale = T.One;
+                }
+                dot2 = aScale * TensorPrimitives.Dot(a, g);
+            }
+            if (f.Positive == PositiveFunction.Exp) CenterAndScale(g, dot2, a, aScale);
+            else CenterAndScale(g, dot2, Sig.AsSpan(at, n), sigScale[r]);
         }
 
         /// <summary>dq_i = λ_i·dQ'_i and dk̃_j, taken back through the QK normalisation when there is one.</summary>
@@ -190,7 +240,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             for (int i = 0; i < d.Queries; i++)
             {
                 var g = dq.AsSpan(qBase + i * D, D);
-                TensorPrimitives.Multiply(g, T.CreateChecked(f.RowScale(Count(f, i))), g);
+                TensorPrimitives.Multiply(g, queryScale[i], g);
                 if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qIn + i * qo.RowStride, D), g, tmp);
             }
             if (f.NormalizeQK)
