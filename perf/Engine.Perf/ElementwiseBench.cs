@@ -26,6 +26,8 @@ internal static class ElementwiseBench
                      ("a + bias (row broadcast)", () => x.Add(bias), 2 * mb),
                      ("a · b", () => x.Mul(y), 3 * mb),
                      ("gelu(a)", () => x.Gelu(), 2 * mb),
+                     ("gelu backward b ⊙ gelu′(a), one pass (the autograd's)", () => Tensor.GeluBackward(x, y), 3 * mb),
+                     ("gelu backward b ⊙ gelu′(a), two passes (gelu′, then the product)", () => y.Mul(x.UnaryRaw(UnaryOp.GeluGrad, "gelu")), 5 * mb),
                      ("softplus(a)", () => x.Softplus(), 2 * mb),
                      ("a^3", () => x.PowScalar(3), 2 * mb),
                      ("exp(a)", () => x.Exp(), 2 * mb),

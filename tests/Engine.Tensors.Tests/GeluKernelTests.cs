@@ -90,4 +90,39 @@ public class GeluKernelTests
             Assert.Equal(GeluGrad(x[i]), g[i], 1e-12);
         }
     }
+
+    [Fact]
+    public void TheOnePassBackwardEqualsTheDerivativeTimesTheGradientBitForBit()
+    {
+        // Every length up to a few vectors (full vectors and the padded tail), with the far ends and NaN among them.
+        var rng = new Random(9);
+        float[] extremes = [float.NegativeInfinity, -3e38f, -11f, 0f, 11f, 3e38f, float.PositiveInfinity, float.NaN];
+        for (int n = 1; n <= 41; n++)
+        {
+            var x = Enumerable.Range(0, n).Select(i => i % 7 == 3 ? extremes[i % extremes.Length] : (float)(rng.NextDouble() * 16 - 8)).ToArray();
+            var g = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+            var d = Run(x, derivative: true);
+            var y = new float[n];
+            GeluKernel.Backward<float>(x, g, y);
+            for (int i = 0; i < n; i++) Assert.Equal(BitConverter.SingleToInt32Bits(g[i] * d[i]), BitConverter.SingleToInt32Bits(y[i]));
+        }
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void TheBackendsOnePassBackwardEqualsTheComposedOneForContiguousAndOtherViews(DType dtype)
+    {
+        // 70 000 elements: several parallel chunks. The transposed and broadcast gradients take the composed path.
+        var rng = new Rng(3);
+        var x = Tensor.RandN([350, 200], rng, dtype, 0, 3);
+        var g = Tensor.RandN([350, 200], rng, dtype);
+        var backend = (IBackend)Engine.Cpu.CpuBackend.Instance;
+        foreach (var (xv, gv) in new[] { (x, g), (x.Narrow(0, 1, 349), g.Narrow(0, 0, 349)), (x.T, g.T), (x, Tensor.Ones([200], dtype).Expand(350, 200)) })
+        {
+            var fused = new Tensor(backend.GeluBackward(xv.Storage, xv.Layout, gv.Storage, gv.Layout), xv.Shape).ToDoubleArray();
+            var composed = gv.Mul(xv.UnaryRaw(UnaryOp.GeluGrad, "gelu")).ToDoubleArray();
+            Assert.Equal(composed, fused);
+        }
+    }
 }

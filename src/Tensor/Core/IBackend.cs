@@ -32,6 +32,18 @@ public interface IBackend
     Storage Unary(UnaryOp op, Storage x, Layout lx, double scalar = 0);
     /// <summary>Elementwise op of two inputs whose layouts are already broadcast to the output shape.</summary>
     Storage Binary(BinaryOp op, Storage a, Layout la, Storage b, Layout lb);
+    /// <summary>
+    /// GELU's backward, g ⊙ gelu′(x) (the tanh approximation), for x and g of one shape; compact result. The default
+    /// takes two passes (<see cref="UnaryOp.GeluGrad"/>, then the product); a backend may fuse them.
+    /// </summary>
+    Storage GeluBackward(Storage x, Layout lx, Storage g, Layout lg) => GeluBackwardComposed(x, lx, g, lg);
+
+    /// <summary>The two-pass <see cref="GeluBackward"/>: what a fused implementation must equal, and its fallback for other views.</summary>
+    internal Storage GeluBackwardComposed(Storage x, Layout lx, Storage g, Layout lg)
+    {
+        var derivative = Unary(UnaryOp.GeluGrad, x, lx);
+        return Binary(BinaryOp.Mul, g, lg, derivative, Layout.Contiguous(lx.ShapeSpan));
+    }
     /// <summary>cond ≠ 0 ? a : b, all three layouts broadcast to the output shape.</summary>
     Storage Where(Storage cond, Layout lc, Storage a, Layout la, Storage b, Layout lb);
     /// <summary>In place: dst += alpha · src, both contiguous with equal length (gradient accumulation, optimisers).</summary>

@@ -39,6 +39,33 @@ public sealed partial class CpuBackend
         return y;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>One pass over contiguous x and g (the backward of a GELU on a matmul's output); other views take the two-pass default.</remarks>
+    public Storage GeluBackward(Storage x, Layout lx, Storage g, Layout lg)
+    {
+        if (!lx.IsContiguous || !lg.IsContiguous || x.DType != g.DType)
+            return ((IBackend)this).GeluBackwardComposed(x, lx, g, lg);
+        return x.DType switch
+        {
+            DType.Float32 => Wrap(GeluBackward(Data<float>(x), lx.Offset, Data<float>(g), lg.Offset, lx.Count)),
+            DType.Float64 => Wrap(GeluBackward(Data<double>(x), lx.Offset, Data<double>(g), lg.Offset, lx.Count)),
+            _ => throw new NotSupportedException($"gelu: needs a floating-point tensor, got {x.DType.Name()}"),
+        };
+    }
+
+    private static T[] GeluBackward<T>(T[] x, int xOffset, T[] g, int gOffset, int n) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var y = CpuArrayPool.RentUninitialized<T>(n);   // every element is written below
+        int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
+        if (n > 0)
+            EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
+            {
+                int start = c0 * ElementwiseChunk, end = Math.Min(n, c1 * ElementwiseChunk);
+                GeluKernel.Backward<T>(x.AsSpan(xOffset + start, end - start), g.AsSpan(gOffset + start, end - start), y.AsSpan(start, end - start));
+            });
+        return y;
+    }
+
     /// <summary>y = op(x) elementwise on one contiguous run (single-threaded).</summary>
     internal static T[] Unary<T>(UnaryOp op, ReadOnlySpan<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -51,6 +51,35 @@ internal static class GeluKernel
         if (i < x.Length) Tail(x[i..], y[i..], derivative);
     }
 
+    /// <summary>
+    /// y = g·gelu'(x) elementwise, GELU's backward in one pass (the derivative computed as <see cref="Run"/> computes
+    /// it, then one product, so the result equals the two-pass g ⊙ gelu'(x) bit for bit); y may alias x or g.
+    /// </summary>
+    public static void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> g, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (g.Length != x.Length || y.Length < x.Length)
+            throw new ArgumentException($"gelu backward: {x.Length} inputs, {g.Length} gradients and an output of {y.Length} elements", nameof(y));
+        int i = 0;
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T gr = ref MemoryMarshal.GetReference(g);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            for (int w = Vector512<T>.Count; i + w <= x.Length; i += w)
+                Vector512.StoreUnsafe(Vector512.LoadUnsafe(ref gr, (nuint)i) * Map(Vector512.LoadUnsafe(ref xr, (nuint)i), derivative: true), ref yr, (nuint)i);
+        }
+        else
+        {
+            for (int w = Vector<T>.Count; i + w <= x.Length; i += w)
+                Vector.StoreUnsafe(Vector.LoadUnsafe(ref gr, (nuint)i) * Map(Vector.LoadUnsafe(ref xr, (nuint)i), derivative: true), ref yr, (nuint)i);
+        }
+        if (i < x.Length)
+        {
+            Tail(x[i..], y[i..], derivative: true);
+            for (int j = i; j < x.Length; j++) y[j] = g[j] * y[j];
+        }
+    }
+
     /// <summary>The last partial vector, through a padded buffer so it gets the same arithmetic as every other lane.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Tail<T>(ReadOnlySpan<T> x, Span<T> y, bool derivative) where T : unmanaged, IFloatingPointIeee754<T>
