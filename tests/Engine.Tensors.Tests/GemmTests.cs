@@ -17,6 +17,8 @@ public class GemmTests
     {
         public int M, N, K, AOff, Ars, Acs, BOff, Brs, Bcs, COff, Ldc;
         public T[] A = [], B = [], C = [];
+        /// <summary>C's row bias (at offset 1 of its array), for the products run with one.</summary>
+        public T[] Bias = [];
 
         public static Case<T> Make(int m, int n, int k, bool transA, bool transB, int seed, int pad = 0, int step = 1)
         {
@@ -30,6 +32,7 @@ public class GemmTests
             cs.A = Fill(cs.AOff + Extent(m, cs.Ars, k, cs.Acs) + pad, rng);
             cs.B = Fill(cs.BOff + Extent(k, cs.Brs, n, cs.Bcs) + pad, rng);
             cs.C = Fill(cs.COff + Extent(m, cs.Ldc, n, 1) + pad, rng);
+            cs.Bias = Fill(n + 2, rng);
             return cs;
         }
 
@@ -42,16 +45,16 @@ public class GemmTests
             return x;
         }
 
-        public T[] Run(bool accumulate, GemmPath path = GemmPath.Auto, int threads = 0)
+        public T[] Run(bool accumulate, GemmPath path = GemmPath.Auto, int threads = 0, bool bias = false)
         {
             var c = (T[])C.Clone();
             using (Gemm.Force(path))
-                Gemm.Compute(M, N, K, A, AOff, Ars, Acs, B, BOff, Brs, Bcs, c, COff, Ldc, accumulate, threads);
+                Gemm.Compute(M, N, K, A, AOff, Ars, Acs, B, BOff, Brs, Bcs, c, COff, Ldc, accumulate, threads, bias ? Bias : null, 1);
             return c;
         }
 
         /// <summary>Checks <paramref name="got"/> against the double-precision triple loop; elements outside C's view must be untouched.</summary>
-        public void Verify(T[] got, bool accumulate)
+        public void Verify(T[] got, bool accumulate, bool bias = false)
         {
             double eps = typeof(T) == typeof(float) ? 2e-6 : 1e-14;
             var inside = new bool[C.Length];
@@ -66,7 +69,7 @@ public class GemmTests
                     }
                     int at = COff + i * Ldc + j;
                     inside[at] = true;
-                    double before = accumulate ? double.CreateChecked(C[at]) : 0;
+                    double before = accumulate ? double.CreateChecked(C[at]) : bias ? double.CreateChecked(Bias[1 + j]) : 0;
                     double want = before + sum, tol = eps * (4 + Math.Sqrt(K)) * (mag + Math.Abs(before)) + 1e-30;
                     double g = double.CreateChecked(got[at]);
                     Assert.True(Math.Abs(g - want) <= tol, $"C[{i},{j}] = {g}, want {want} (tol {tol:G3}) for m={M} n={N} k={K}");
@@ -112,6 +115,34 @@ public class GemmTests
             foreach (bool ta in new[] { false, true })
                 foreach (bool tb in new[] { false, true })
                     Check<double>(s[0], s[1], s[2], ta, tb, path);
+    }
+
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void ABiasStartsEveryRowOfCOnEveryPathSplitAndBlock(string kernel)
+    {
+        // Direct and packed A slivers, a transposed A (packed in groups), n past one B panel, k past one kc block (the
+        // bias must be added once, in the first), one and two threads (rows or columns split), and k = 0 (C = bias).
+        var path = Enum.Parse<GemmPath>(kernel);
+        SkipUnlessSupported<float>(path);
+        int[][] sizes = [[1, 1, 1], [13, 33, 7], [127, 129, 300], [37, 1100, 20], [300, 40, 520], [5, 9, 0]];
+        foreach (var s in sizes)
+            foreach (bool ta in new[] { false, true })
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    var cs = Case<float>.Make(s[0], s[1], s[2], ta, false, seed: s[0] + 31 * s[1] + s[2], pad: 3);
+                    cs.Verify(cs.Run(accumulate: false, path, threads, bias: true), accumulate: false, bias: true);
+                }
+        var d = Case<double>.Make(127, 129, 300, true, true, seed: 5);
+        d.Verify(d.Run(accumulate: false, GemmPath.Auto, 2, bias: true), accumulate: false, bias: true);
+    }
+
+    [Fact]
+    public void ABiasWithAccumulateIsRefused()
+    {
+        var cs = Case<float>.Make(4, 4, 4, false, false, seed: 1);
+        var e = Assert.Throws<ArgumentException>(() => cs.Run(accumulate: true, bias: true));
+        Assert.Contains("bias", e.Message);
     }
 
     [Fact]

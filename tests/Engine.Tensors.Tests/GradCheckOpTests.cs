@@ -262,6 +262,16 @@ public class GradCheckOpTests : GradCheckTestBase
         Check(x => x[0].MatMul(x[0].T), [Leaf([3, 4], 13, layout)]);                            // shared operand
     }
 
+    [Theory, MemberData(nameof(Layouts))]
+    [CoversNode(typeof(MatMulBiasNode))]
+    public void MatMulBias(string layout)
+    {
+        // The linear layer's x·Wᵀ + b (W read transposed, in place), k past one kc block of the product, a sliced bias.
+        Check(x => x[0].MatMulBias(x[1].T, x[2]), [Leaf([5, 4], 1, layout), Leaf([3, 4], 2, layout), Leaf([3], 3)]);
+        Check(x => x[0].MatMulBias(x[1], x[2]), [Leaf([3, 300], 4, layout), Leaf([300, 2], 5), Leaf([2], 6, "sliced")]);
+        Check(x => x[0].MatMulBias(x[1], x[2]).Gelu(), [Leaf([1, 1], 7), Leaf([1, 6], 8, layout), Leaf([6], 9)]);
+    }
+
     // ---- views ----
 
     [Theory, MemberData(nameof(Layouts))]

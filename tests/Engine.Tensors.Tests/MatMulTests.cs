@@ -116,4 +116,35 @@ public class MatMulTests
         Ref.Close(expected, Tensor.FromArray<double>(av, [m, k]).MatMul(Tensor.FromArray<double>(bv, [k, n])), 1e-12);
         Ref.Close(expected, Tensor.FromArray<double>(av, [m, k]).T.Contiguous().T.MatMul(Tensor.FromArray<double>(bv, [k, n]).T.Contiguous().T), 1e-12);
     }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void MatMulBiasMatchesTheProductThenTheAddForEveryLayoutAndTheStridedBiasFallback(DType dtype)
+    {
+        // The train step's QKV shape (k = 128) and one past a kc block, W read transposed as a linear layer reads it;
+        // a bias with a stride of 2 takes the composed path. Values and all three gradients against the composed form.
+        double tol = dtype == DType.Float32 ? 2e-5 : 1e-12;
+        foreach (var (m, k, n) in new[] { (300, 128, 384), (7, 300, 33) })
+        {
+            var x = Tensor.RandN([m, k], new Rng(1), dtype);
+            var w = Tensor.RandN([n, k], new Rng(2), dtype);
+            var pair = Tensor.RandN([n, 2], new Rng(3), dtype);
+            foreach (var bias in new[] { pair.Select(1, 0).Contiguous(), pair.Select(1, 1) })
+            {
+                var g = Tensor.RandN([m, n], new Rng(4), dtype);
+                Tensor[] Run(bool fused)
+                {
+                    var (xi, wi, bi) = (x.Clone().RequireGrad(), w.Clone().RequireGrad(), bias.Clone().RequireGrad());
+                    var y = fused ? xi.MatMulBias(wi.T, bi) : xi.MatMul(wi.T).Add(bi);
+                    y.Mul(g).Sum().Backward();
+                    return [y.Detach(), xi.Grad!, wi.Grad!, bi.Grad!];
+                }
+                var got = Run(true);
+                var want = Run(false);
+                Assert.Contains(typeof(MatMulBiasNode), GradCheckTestBase.NodeTypes(x.Clone().RequireGrad().MatMulBias(w.T, bias)));
+                for (int i = 0; i < 4; i++) Ref.Close(want[i].ToDoubleArray(), got[i], tol, $"{dtype} {m}x{k}x{n} output/gradient {i}");
+            }
+        }
+    }
 }

@@ -223,13 +223,9 @@ internal sealed class CpuDecoder<T> : ISequenceDecoder where T : unmanaged, IFlo
             CpuBackend.NormRow<T>(x.AsSpan(r * cols, cols), n.Weight, n.Bias, y.AsSpan(r * cols, cols), n.Eps, n.Rms);
     }
 
-    /// <summary>y [rows, out] = x [rows, in]·Wᵀ (+ b), W [out, in]: the product the tensor path's Linear makes.</summary>
-    private static void Linear(Dense d, T[] x, T[] y, int rows)
-    {
-        Gemm.Compute(rows, d.Out, d.In, x, 0, d.In, 1, d.Weight, 0, 1, d.In, y, 0, d.Out, accumulate: false);
-        if (d.Bias is { } bias)
-            for (int r = 0; r < rows; r++) TensorPrimitives.Add(y.AsSpan(r * d.Out, d.Out), bias, y.AsSpan(r * d.Out, d.Out));
-    }
+    /// <summary>y [rows, out] = x [rows, in]·Wᵀ (+ b), W [out, in]: the product the tensor path's Linear makes (the bias where each row's sum starts, as there).</summary>
+    private static void Linear(Dense d, T[] x, T[] y, int rows) =>
+        Gemm.Compute(rows, d.Out, d.In, x, 0, d.In, 1, d.Weight, 0, 1, d.In, y, 0, d.Out, accumulate: false, bias: d.Bias);
 
     /// <summary>Makes the cache hold <paramref name="positions"/> positions, keeping the cached ones.</summary>
     private void Grow(int positions)

@@ -35,8 +35,8 @@ public sealed class Linear : Layer
         if (input.Rank == 0 || input.Dim(-1) != InFeatures)
             throw new ArgumentException($"linear: input {Shapes.Format(input.Shape)} must end in {InFeatures} features");
         int[] outShape = [.. input.Shape[..^1], OutFeatures];
-        var y = input.Reshape(-1, InFeatures).MatMul(Weight.T);
-        if (Bias is { } b) y = y.Add(b);
+        var x = input.Reshape(-1, InFeatures);
+        var y = Bias is { } b ? x.MatMulBias(Weight.T, b) : x.MatMul(Weight.T);
         return y.Reshape(outShape);
     }
 }

@@ -107,6 +107,18 @@ public interface IBackend
     /// with the batch dims already broadcast (stride 0 where shared). Any strides; the result is contiguous [batch..., m, n].
     /// </summary>
     Storage MatMul(Storage a, Layout la, Storage b, Layout lb);
+    /// <summary>
+    /// a·b + bias for a 2-D a [m, k] and b [k, n] and a bias [n] added to every row (a linear layer); compact [m, n].
+    /// The default is the product, then the broadcast add; a backend may add the bias inside the product.
+    /// </summary>
+    Storage MatMulBias(Storage a, Layout la, Storage b, Layout lb, Storage bias, Layout lbias) => MatMulBiasComposed(a, la, b, lb, bias, lbias);
+
+    /// <summary>The product, then the broadcast add: <see cref="MatMulBias"/>'s reference and fallback.</summary>
+    internal Storage MatMulBiasComposed(Storage a, Layout la, Storage b, Layout lb, Storage bias, Layout lbias)
+    {
+        int[] shape = [la.ShapeSpan[0], lb.ShapeSpan[1]];
+        return Binary(BinaryOp.Add, MatMul(a, la, b, lb), Layout.Contiguous(shape), bias, lbias.BroadcastTo(shape));
+    }
 
     /// <summary>Selects slices along <paramref name="axis"/> by int32 indices (a 1-D contiguous storage).</summary>
     Storage IndexSelect(Storage x, Layout lx, int axis, Storage indices, int indexCount);

@@ -17,6 +17,30 @@ public sealed partial class CpuBackend
         _ => throw new NotSupportedException($"matmul: needs floating-point tensors, got {a.DType.Name()}"),
     };
 
+    /// <inheritdoc/>
+    /// <remarks>The bias is added inside the product (<see cref="Gemm.Compute{T}"/>'s bias) when it is a contiguous row.</remarks>
+    public Storage MatMulBias(Storage a, Layout la, Storage b, Layout lb, Storage bias, Layout lbias)
+    {
+        if (lbias.Rank != 1 || lbias.StrideArray[0] != 1 || a.DType != b.DType || a.DType != bias.DType)
+            return ((IBackend)this).MatMulBiasComposed(a, la, b, lb, bias, lbias);
+        return a.DType switch
+        {
+            DType.Float32 => Wrap(MatMulBias(Data<float>(a), la, Data<float>(b), lb, Data<float>(bias), lbias.Offset)),
+            DType.Float64 => Wrap(MatMulBias(Data<double>(a), la, Data<double>(b), lb, Data<double>(bias), lbias.Offset)),
+            _ => ((IBackend)this).MatMulBiasComposed(a, la, b, lb, bias, lbias),
+        };
+    }
+
+    private static T[] MatMulBias<T>(T[] a, Layout la, T[] b, Layout lb, T[] bias, int biasOffset) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = la.ShapeArray[0], k = la.ShapeArray[1], n = lb.ShapeArray[1];
+        var c = CpuArrayPool.RentUninitialized<T>(m * n);   // every element is written by Gemm.Compute
+        if (c.Length > 0)
+            Gemm.Compute(m, n, k, a, la.Offset, la.StrideArray[0], la.StrideArray[1], b, lb.Offset, lb.StrideArray[0], lb.StrideArray[1],
+                c, 0, n, accumulate: false, bias: bias, biasOff: biasOffset);
+        return c;
+    }
+
     /// <summary>
     /// bfloat16 operands, float32 result: the operands are widened to float32 (exactly) and multiplied by the float32
     /// GEMM, so the products are exact and accumulate in float32, as in cuBLAS with bfloat16 inputs and float32 compute.

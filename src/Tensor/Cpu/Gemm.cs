@@ -79,19 +79,26 @@ internal static unsafe class Gemm
     /// C[i, j] (+)= Σ_p A[i, p]·B[p, j] for i &lt; m, j &lt; n, p &lt; k, with A[i, p] = a[aOff + i·ars + p·acs],
     /// B[p, j] = b[bOff + p·brs + j·bcs] and C[i, j] = c[cOff + i·ldc + j]. Without <paramref name="accumulate"/> C is
     /// overwritten (also when k = 0). <paramref name="threads"/> ≤ 0 means <see cref="EngineThreads.Count"/>.
+    /// With <paramref name="bias"/> (not with <paramref name="accumulate"/>), C[i, j] = bias[biasOff + j] + Σ_p …: each
+    /// row strip of C is set to the bias just before the micro-kernel first adds into it, while it is in cache, instead
+    /// of a pass over the whole of C afterwards (a linear layer's bias).
     /// </summary>
     public static void Compute<T>(int m, int n, int k,
         T[] a, int aOff, int ars, int acs,
         T[] b, int bOff, int brs, int bcs,
-        T[] c, int cOff, int ldc, bool accumulate, int threads = 0) where T : unmanaged, IFloatingPointIeee754<T>
+        T[] c, int cOff, int ldc, bool accumulate, int threads = 0, T[]? bias = null, int biasOff = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentOutOfRangeException(nameof(m), $"gemm: negative size m={m}, n={n}, k={k}");
+        if (bias is not null && accumulate)
+            throw new ArgumentException("gemm: a bias is added to an overwritten C only, not when accumulating", nameof(bias));
         if (m == 0 || n == 0) return;
         CheckRange("C", c.Length, cOff, m, ldc, n, 1);
+        if (bias is not null) CheckRange("bias", bias.Length, biasOff, 1, 0, n, 1);
         if (k == 0)
         {
-            if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
+            if (bias is not null) for (int i = 0; i < m; i++) bias.AsSpan(biasOff, n).CopyTo(c.AsSpan(cOff + i * ldc, n));
+            else if (!accumulate) for (int i = 0; i < m; i++) c.AsSpan(cOff + i * ldc, n).Clear();
             return;
         }
         CheckRange("A", a.Length, aOff, m, ars, k, acs);
@@ -102,9 +109,9 @@ internal static unsafe class Gemm
             : forced;
         if (!IsSupported<T>(path))
             throw new PlatformNotSupportedException($"gemm: the {path} kernel is not accelerated on this CPU");
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
-            var job = new Job<T>(m, n, k, pa + aOff, ars, acs, pb + bOff, brs, bcs, pc + cOff, ldc, accumulate, threads);
+            var job = new Job<T>(m, n, k, pa + aOff, ars, acs, pb + bOff, brs, bcs, pc + cOff, ldc, accumulate, threads, bias is null ? null : pbias + biasOff);
             switch (path)
             {
                 case GemmPath.Vector512: Run<T, GemmKernels.Kernel512<T>>(job); break;
@@ -114,12 +121,12 @@ internal static unsafe class Gemm
         }
     }
 
-    /// <summary>One product's operands as raw pointers (the arrays are pinned by <see cref="Compute{T}"/> for its duration).</summary>
+    /// <summary>One product's operands as raw pointers (the arrays are pinned by <see cref="Compute{T}"/> for its duration); Bias is null or C's row bias.</summary>
     private readonly struct Job<T>(int m, int n, int k, T* a, int ars, int acs, T* b, int brs, int bcs,
-        T* c, int ldc, bool accumulate, int threads) where T : unmanaged
+        T* c, int ldc, bool accumulate, int threads, T* bias) where T : unmanaged
     {
         public readonly int M = m, N = n, K = k, Ars = ars, Acs = acs, Brs = brs, Bcs = bcs, Ldc = ldc, Threads = threads;
-        public readonly T* A = a, B = b, C = c;
+        public readonly T* A = a, B = b, C = c, Bias = bias;
         public readonly bool Accumulate = accumulate;
     }
 
@@ -157,7 +164,7 @@ internal static unsafe class Gemm
             int u0 = (int)((long)units * t / chunks), u1 = (int)((long)units * (t + 1) / chunks);
             int c0 = u0 * nr, c1 = Math.Min(j.N, u1 * nr);
             Serial<T, TKernel>(new Job<T>(j.M, c1 - c0, j.K, j.A, j.Ars, j.Acs, j.B + (nint)c0 * j.Bcs, j.Brs, j.Bcs,
-                j.C + c0, j.Ldc, j.Accumulate, 1));
+                j.C + c0, j.Ldc, j.Accumulate, 1, j.Bias == null ? null : j.Bias + c0));
         });
     }
 
@@ -183,10 +190,11 @@ internal static unsafe class Gemm
                 int kc = Math.Min(KC, j.K - pc);
                 bool add = j.Accumulate || pc > 0;
                 nint bBlock = (nint)(j.B + (nint)pc * j.Brs + (nint)jc * j.Bcs), aBlock = (nint)(j.A + (nint)pc * j.Acs), cBlock = (nint)(j.C + jc);
+                nint bias = pc == 0 && j.Bias != null ? (nint)(j.Bias + jc) : 0;
                 WorkerPool.ForEachChunk(chunks, t =>
                     PackPanel((T*)bBlock, j.Brs, j.Bcs, kc, nc, (T*)panel, nr, nSlivers * t / chunks, nSlivers * (t + 1) / chunks));
                 WorkerPool.ForEachChunk(chunks, t =>
-                    Sweep<T, TKernel>(j, (T*)aBlock, (T*)panel, (T*)cBlock, kc, nc, add, mSlivers * t / chunks, mSlivers * (t + 1) / chunks, 0, nSlivers));
+                    Sweep<T, TKernel>(j, (T*)aBlock, (T*)panel, (T*)cBlock, kc, nc, add, mSlivers * t / chunks, mSlivers * (t + 1) / chunks, 0, nSlivers, (T*)bias));
             }
         }
     }
@@ -207,7 +215,7 @@ internal static unsafe class Gemm
                 int kc = Math.Min(KC, job.K - pc);
                 PackPanel(job.B + (nint)pc * job.Brs + (nint)jc * job.Bcs, job.Brs, job.Bcs, kc, nc, panel, nr, 0, nSlivers);
                 Sweep<T, TKernel>(job, job.A + (nint)pc * job.Acs, panel, job.C + jc, kc, nc, job.Accumulate || pc > 0,
-                    0, mSlivers, 0, nSlivers);
+                    0, mSlivers, 0, nSlivers, pc == 0 && job.Bias != null ? job.Bias + jc : null);
             }
         }
     }
@@ -233,16 +241,17 @@ internal static unsafe class Gemm
 
     /// <summary>
     /// For A slivers [ms0, ms1): packs the sliver (kc × MR, stays in L1) and runs the micro-kernel against B slivers
-    /// [ns0, ns1) of the packed panel (streamed from L2).
+    /// [ns0, ns1) of the packed panel (streamed from L2). With <paramref name="bias"/> (the first k block of a product
+    /// with a bias; <paramref name="add"/> is false) each sliver's rows of C are set to it first and then added into.
     /// </summary>
     private static void Sweep<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
-        int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+        int ms0, int ms1, int ns0, int ns1, T* bias) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         bool direct = ns1 - ns0 <= DirectMaxSlivers || kc <= DirectMaxK || (job.Acs == 1 && TKernel.ReadsRowsInPlace);
         if (job.Ars == 1 && !direct)
         {
-            SweepGrouped<T, TKernel>(job, aBlock, panel, cBlock, kc, nc, add, ms0, ms1, ns0, ns1);
+            SweepGrouped<T, TKernel>(job, aBlock, panel, cBlock, kc, nc, add, ms0, ms1, ns0, ns1, bias);
             return;
         }
         T* sliver = Buffers<T>.Sliver(KC * mr);
@@ -250,6 +259,11 @@ internal static unsafe class Gemm
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
             T* aRows = aBlock + (nint)i0 * job.Ars, cRow = cBlock + (nint)i0 * job.Ldc;
+            if (bias != null)
+            {
+                FillRows(cRow, job.Ldc, rows, bias, ns0 * nr, Math.Min(nc, ns1 * nr));
+                add = true;
+            }
             if (direct && rows == mr)
             {
                 for (int t = ns0; t < ns1; t++)
@@ -288,9 +302,9 @@ internal static unsafe class Gemm
     /// operations in the same order as in the ungrouped sweep.
     /// </summary>
     private static void SweepGrouped<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
-        int ms0, int ms1, int ns0, int ns1) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
+        int ms0, int ms1, int ns0, int ns1, T* bias) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
-        int mr = TKernel.MR;
+        int mr = TKernel.MR, nr = TKernel.NR;
         int group = Math.Max(1, GroupRows / mr);
         T* slivers = Buffers<T>.Sliver(KC * mr * group);
         for (int g0 = ms0; g0 < ms1; g0 += group)
@@ -301,9 +315,22 @@ internal static unsafe class Gemm
             for (int s = g0; s < g1; s++)
             {
                 int r0 = s * mr, rows = Math.Min(mr, job.M - r0);
-                RunPacked<T, TKernel>(kc, slivers + (nint)(s - g0) * kc * mr, rows, panel, cBlock + (nint)r0 * job.Ldc, job.Ldc, nc, ns0, ns1, add);
+                T* cRow = cBlock + (nint)r0 * job.Ldc;
+                if (bias != null)
+                {
+                    FillRows(cRow, job.Ldc, rows, bias, ns0 * nr, Math.Min(nc, ns1 * nr));
+                    add = true;
+                }
+                RunPacked<T, TKernel>(kc, slivers + (nint)(s - g0) * kc * mr, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add);
             }
         }
+    }
+
+    /// <summary>Columns [j0, j1) of <paramref name="rows"/> rows of C (rows <paramref name="ldc"/> apart) ← the bias's.</summary>
+    private static void FillRows<T>(T* c, int ldc, int rows, T* bias, int j0, int j1) where T : unmanaged
+    {
+        var source = new ReadOnlySpan<T>(bias + j0, j1 - j0);
+        for (int r = 0; r < rows; r++) source.CopyTo(new Span<T>(c + (nint)r * ldc + j0, j1 - j0));
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;

@@ -1,0 +1,44 @@
+using Engine.Autograd;
+
+namespace Engine;
+
+public sealed partial class Tensor
+{
+    /// <summary>
+    /// this·<paramref name="other"/> + <paramref name="bias"/> for a 2-D this [m, k] and other [k, n], the bias [n]
+    /// added to every row: a linear layer's forward as one op. It equals <c>MatMul(other).Add(bias)</c> (its composed
+    /// reference) up to rounding: on the CPU the bias is where each row of the product starts, set just before the
+    /// product first adds into it, so the output is written once instead of twice. Other cases (bfloat16 autocast,
+    /// other ranks or dtypes) run the composed form.
+    /// </summary>
+    internal Tensor MatMulBias(Tensor other, Tensor bias)
+    {
+        SameDevice("matmul_bias", this, other);
+        SameDevice("matmul_bias", this, bias);
+        if (Rank != 2 || other.Rank != 2 || bias.Rank != 1 || DType is not (DType.Float32 or DType.Float64)
+            || other.DType != DType || bias.DType != DType || Autocast.Current == Precision.BFloat16)
+            return MatMul(other).Add(bias);
+        int m = Dim(0), k = Dim(1), n = other.Dim(1);
+        if (other.Dim(0) != k)
+            throw new ArgumentException($"matmul_bias: inner dimensions differ: {Shapes.Format(ShapeSpan)} · {Shapes.Format(other.ShapeSpan)} ({k} vs {other.Dim(0)})");
+        if (bias.Dim(0) != n)
+            throw new ArgumentException($"matmul_bias: a bias of shape {Shapes.Format(bias.ShapeSpan)} for a product of {n} columns");
+        var y = new Tensor(Backend.MatMulBias(Storage, Layout, other.Storage, other.Layout, bias.Storage, bias.Layout), [m, n]);
+        return Graph.Output(y, "matmul_bias", () => new MatMulBiasNode(), this, other, bias);
+    }
+}
+
+/// <summary>
+/// Y = A·B + 1·biasᵀ: dA = dY·Bᵀ and dB = Aᵀ·dY as for <see cref="MatMulNode"/>; the bias's gradient is dY, which
+/// the engine sums over the rows (as for a broadcast add).
+/// </summary>
+internal sealed class MatMulBiasNode : Node
+{
+    public override string Name => "matmul_bias";
+    protected internal override Tensor?[] Backward(Tensor g) =>
+    [
+        NeedsGrad(0) ? g.MatMul(Input(1).Transpose(-1, -2)) : null,
+        NeedsGrad(1) ? Input(0).Transpose(-1, -2).MatMul(g) : null,
+        NeedsGrad(2) ? g : null,
+    ];
+}
