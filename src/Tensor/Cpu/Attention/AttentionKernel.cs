@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using static Engine.Cpu.SimdMath;
@@ -49,13 +48,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             int rb = Math.Min(R, d.Queries - i0), nMax = d.Visible(i0 + rb - 1);
             ws.BlockWeights(i0, rb, nMax, f, keepStages: false, 0, normalize: false);
-            int at = oBase + i0 * d.HeadDim;
-            WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, vo.RowStride, d.HeadDim, output, at);
-            for (int r = 0; r < rb; r++)
-            {
-                var row = output.AsSpan(at + r * d.HeadDim, d.HeadDim);
-                TensorPrimitives.Multiply(row, ws.RowScale[r], row);
-            }
+            WeightsTimesValues(ws.A, 0, d.Keys, rb, nMax, v, vBase, vo.RowStride, d.HeadDim, output, oBase + i0 * d.HeadDim, ws.RowScale);
         }
     }
 

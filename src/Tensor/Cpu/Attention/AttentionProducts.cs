@@ -71,18 +71,24 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>
-    /// c[cOff + r·cols + t] = Σ_j a[r·lda + j]·b[bOff + j·ldb + t] for r &lt; rb, j &lt; n, t &lt; cols: a block of
-    /// weights (4 rows, rows ≥ rb ignored) times a [n, cols] matrix whose rows are <paramref name="ldb"/> apart
-    /// (values or keys; a KV cache's values read in place).
+    /// c[cOff + r·cols + t] = scale_r·Σ_j a[r·lda + j]·b[bOff + j·ldb + t] for r &lt; rb, j &lt; n, t &lt; cols: a block
+    /// of weights (4 rows, rows ≥ rb ignored) times a [n, cols] matrix whose rows are <paramref name="ldb"/> apart
+    /// (values or keys; a KV cache's values read in place). Row r's sum is multiplied by <paramref name="scale"/>[r]
+    /// as it is stored (the forward's 1/Σ of the row's weights), or by nothing when no scales are given.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int ldb, int cols, T[] c, int cOff)
+    private static void WeightsTimesValues(T[] a, int aOff, int lda, int rb, int n, T[] b, int bOff, int ldb, int cols, T[] c, int cOff,
+        ReadOnlySpan<T> scale = default)
     {
         int W = Vector<T>.Count;
         ref T A = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(a), aOff);
         ref T B = ref MemoryMarshal.GetArrayDataReference(b);
         ref T C = ref MemoryMarshal.GetArrayDataReference(c);
-        int t = Vector512.IsHardwareAccelerated ? WeightsTimesValues512(ref A, lda, rb, n, ref B, bOff, ldb, cols, ref C, cOff) : 0;
+        // Rows past rb take row 0's scale; their sums are not stored. Multiplying by 1 changes nothing.
+        T s0 = scale.IsEmpty ? T.One : scale[0], s1 = rb > 1 && !scale.IsEmpty ? scale[1] : s0,
+          s2 = rb > 2 && !scale.IsEmpty ? scale[2] : s0, s3 = rb > 3 && !scale.IsEmpty ? scale[3] : s0;
+        int t = Vector512.IsHardwareAccelerated ? WeightsTimesValues512(ref A, lda, rb, n, ref B, bOff, ldb, cols, ref C, cOff, s0, s1, s2, s3) : 0;
+        Vector<T> v0 = new(s0), v1 = new(s1), v2 = new(s2), v3 = new(s3);
         for (; t + 2 * W <= cols; t += 2 * W)
         {
             Vector<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
@@ -95,10 +101,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 x = new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
                 x = new Vector<T>(Unsafe.Add(ref A, 3 * lda + j)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
             }
-            c00.StoreUnsafe(ref C, (nuint)(cOff + t)); c01.StoreUnsafe(ref C, (nuint)(cOff + t + W));
-            if (rb > 1) { c10.StoreUnsafe(ref C, (nuint)(cOff + cols + t)); c11.StoreUnsafe(ref C, (nuint)(cOff + cols + t + W)); }
-            if (rb > 2) { c20.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t)); c21.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t + W)); }
-            if (rb > 3) { c30.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t)); c31.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t + W)); }
+            (c00 * v0).StoreUnsafe(ref C, (nuint)(cOff + t)); (c01 * v0).StoreUnsafe(ref C, (nuint)(cOff + t + W));
+            if (rb > 1) { (c10 * v1).StoreUnsafe(ref C, (nuint)(cOff + cols + t)); (c11 * v1).StoreUnsafe(ref C, (nuint)(cOff + cols + t + W)); }
+            if (rb > 2) { (c20 * v2).StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t)); (c21 * v2).StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t + W)); }
+            if (rb > 3) { (c30 * v3).StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t)); (c31 * v3).StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t + W)); }
         }
         for (; t + W <= cols; t += W)
         {
@@ -111,17 +117,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 c2 = Fma(new Vector<T>(Unsafe.Add(ref A, 2 * lda + j)), b0, c2);
                 c3 = Fma(new Vector<T>(Unsafe.Add(ref A, 3 * lda + j)), b0, c3);
             }
-            c0.StoreUnsafe(ref C, (nuint)(cOff + t));
-            if (rb > 1) c1.StoreUnsafe(ref C, (nuint)(cOff + cols + t));
-            if (rb > 2) c2.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t));
-            if (rb > 3) c3.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t));
+            (c0 * v0).StoreUnsafe(ref C, (nuint)(cOff + t));
+            if (rb > 1) (c1 * v1).StoreUnsafe(ref C, (nuint)(cOff + cols + t));
+            if (rb > 2) (c2 * v2).StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t));
+            if (rb > 3) (c3 * v3).StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t));
         }
         for (; t < cols; t++)
             for (int r = 0; r < rb; r++)
             {
                 T s = T.Zero;
                 for (int j = 0; j < n; j++) s += a[aOff + r * lda + j] * b[bOff + j * ldb + t];
-                c[cOff + r * cols + t] = s;
+                c[cOff + r * cols + t] = s * (r == 0 ? s0 : r == 1 ? s1 : r == 2 ? s2 : s3);
             }
     }
 
@@ -246,9 +252,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
     /// <summary>The 512-bit part of <see cref="WeightsTimesValues"/>: output columns in blocks of 2·16; returns the first column left.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static int WeightsTimesValues512(ref T A, int lda, int rb, int n, ref T B, int bOff, int ldb, int cols, ref T C, int cOff)
+    private static int WeightsTimesValues512(ref T A, int lda, int rb, int n, ref T B, int bOff, int ldb, int cols, ref T C, int cOff,
+        T s0, T s1, T s2, T s3)
     {
         int W = Vector512<T>.Count, t = 0;
+        Vector512<T> v0 = Vector512.Create(s0), v1 = Vector512.Create(s1), v2 = Vector512.Create(s2), v3 = Vector512.Create(s3);
         for (; t + 2 * W <= cols; t += 2 * W)
         {
             Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
@@ -261,10 +269,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 x = Vector512.Create(Unsafe.Add(ref A, 2 * lda + j)); c20 = Fma(x, b0, c20); c21 = Fma(x, b1, c21);
                 x = Vector512.Create(Unsafe.Add(ref A, 3 * lda + j)); c30 = Fma(x, b0, c30); c31 = Fma(x, b1, c31);
             }
-            c00.StoreUnsafe(ref C, (nuint)(cOff + t)); c01.StoreUnsafe(ref C, (nuint)(cOff + t + W));
-            if (rb > 1) { c10.StoreUnsafe(ref C, (nuint)(cOff + cols + t)); c11.StoreUnsafe(ref C, (nuint)(cOff + cols + t + W)); }
-            if (rb > 2) { c20.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t)); c21.StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t + W)); }
-            if (rb > 3) { c30.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t)); c31.StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t + W)); }
+            (c00 * v0).StoreUnsafe(ref C, (nuint)(cOff + t)); (c01 * v0).StoreUnsafe(ref C, (nuint)(cOff + t + W));
+            if (rb > 1) { (c10 * v1).StoreUnsafe(ref C, (nuint)(cOff + cols + t)); (c11 * v1).StoreUnsafe(ref C, (nuint)(cOff + cols + t + W)); }
+            if (rb > 2) { (c20 * v2).StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t)); (c21 * v2).StoreUnsafe(ref C, (nuint)(cOff + 2 * cols + t + W)); }
+            if (rb > 3) { (c30 * v3).StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t)); (c31 * v3).StoreUnsafe(ref C, (nuint)(cOff + 3 * cols + t + W)); }
         }
         return t;
     }
