@@ -13,25 +13,92 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 {
     private static readonly T Eps2 = T.CreateChecked(AttentionFamily.NormEpsilon * AttentionFamily.NormEpsilon);
 
+    // The QK normalisation's rows are a head's D values (tens): short enough that a TensorPrimitives call per step
+    // cost more than its arithmetic, so each row is one or two passes of its own here.
+
     /// <summary>1 / √max(‖x‖², ε²).</summary>
-    private static T InverseNorm(ReadOnlySpan<T> x) => T.One / T.Sqrt(T.Max(TensorPrimitives.SumOfSquares(x), Eps2));
+    private static T InverseNorm(ReadOnlySpan<T> x) => T.One / T.Sqrt(T.Max(SquaresAndDot(x, x).SumSquares, Eps2));
+
+    /// <summary>(Σ x², Σ x·g) in one pass.</summary>
+    private static (T SumSquares, T Dot) SquaresAndDot(ReadOnlySpan<T> x, ReadOnlySpan<T> g)
+    {
+        int n = x.Length, j = 0;
+        ref T X = ref MemoryMarshal.GetReference(x);
+        ref T G = ref MemoryMarshal.GetReference(g);
+        T ss = T.Zero, dot = T.Zero;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            Vector512<T> a = default, b = default;
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+            {
+                var xv = Vector512.LoadUnsafe(ref X, (nuint)j);
+                a = Fma(xv, xv, a);
+                b = Fma(xv, Vector512.LoadUnsafe(ref G, (nuint)j), b);
+            }
+            (ss, dot) = (Vector512.Sum(a), Vector512.Sum(b));
+        }
+        if (j + Vector<T>.Count <= n)
+        {
+            Vector<T> a = default, b = default;
+            for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+            {
+                var xv = Vector.LoadUnsafe(ref X, (nuint)j);
+                a = Fma(xv, xv, a);
+                b = Fma(xv, Vector.LoadUnsafe(ref G, (nuint)j), b);
+            }
+            (ss, dot) = (ss + Vector.Sum(a), dot + Vector.Sum(b));
+        }
+        for (; j < n; j++)
+        {
+            ss += x[j] * x[j];
+            dot += x[j] * g[j];
+        }
+        return (ss, dot);
+    }
+
+    /// <summary>y ← a·g − c·x (y may be g).</summary>
+    private static void ScaledDifference(T a, ReadOnlySpan<T> g, T c, ReadOnlySpan<T> x, Span<T> y)
+    {
+        int n = x.Length, j = 0;
+        ref T X = ref MemoryMarshal.GetReference(x);
+        ref T G = ref MemoryMarshal.GetReference(g);
+        ref T Y = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<T> va = Vector512.Create(a), vc = Vector512.Create(-c);
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                Fma(vc, Vector512.LoadUnsafe(ref X, (nuint)j), va * Vector512.LoadUnsafe(ref G, (nuint)j)).StoreUnsafe(ref Y, (nuint)j);
+        }
+        Vector<T> wa = new(a), wc = new(-c);
+        for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+            Fma(wc, Vector.LoadUnsafe(ref X, (nuint)j), wa * Vector.LoadUnsafe(ref G, (nuint)j)).StoreUnsafe(ref Y, (nuint)j);
+        for (; j < n; j++) y[j] = a * g[j] - c * x[j];
+    }
+
+    /// <summary>y ← a·x (y may be x).</summary>
+    private static void Scale(T a, ReadOnlySpan<T> x, Span<T> y)
+    {
+        int n = x.Length, j = 0;
+        ref T X = ref MemoryMarshal.GetReference(x);
+        ref T Y = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+            for (var va = Vector512.Create(a); j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                (va * Vector512.LoadUnsafe(ref X, (nuint)j)).StoreUnsafe(ref Y, (nuint)j);
+        for (var wa = new Vector<T>(a); j + Vector<T>.Count <= n; j += Vector<T>.Count)
+            (wa * Vector.LoadUnsafe(ref X, (nuint)j)).StoreUnsafe(ref Y, (nuint)j);
+        for (; j < n; j++) y[j] = a * x[j];
+    }
 
     /// <summary>
-    /// In place on g = ∂L/∂x̂ for x̂ = x·inv, inv = 1/√max(‖x‖², ε²): g ← inv·(g − x̂ (x̂·g)) when ‖x‖ ≥ ε, else g ← inv·g
-    /// (below ε the norm is the constant ε).
+    /// In place on g = ∂L/∂(λx̂) for x̂ = x·inv, inv = 1/√max(‖x‖², ε²), λ = <paramref name="scale"/>: g ← λ·inv·(g − x̂(x̂·g))
+    /// = λ·inv·g − λ·inv³·(x·g)·x when ‖x‖ ≥ ε, else g ← λ·inv·g (below ε the norm is the constant ε). Two passes.
     /// </summary>
-    private static void NormalizeBackward(ReadOnlySpan<T> x, Span<T> g, T[] scratch)
+    private static void NormalizeBackward(ReadOnlySpan<T> x, Span<T> g, T scale)
     {
-        T ss = TensorPrimitives.SumOfSquares(x);
-        T inv = T.One / T.Sqrt(T.Max(ss, Eps2));
-        if (ss >= Eps2)
-        {
-            var xh = scratch.AsSpan(0, x.Length);
-            TensorPrimitives.Multiply(x, inv, xh);
-            T dot = TensorPrimitives.Dot<T>(xh, g);
-            TensorPrimitives.MultiplyAdd(xh, -dot, g, g);
-        }
-        TensorPrimitives.Multiply(g, inv, g);
+        var (ss, xg) = SquaresAndDot(x, g);
+        T inv = T.One / T.Sqrt(T.Max(ss, Eps2)), a = scale * inv;
+        if (ss >= Eps2) ScaledDifference(a, g, a * inv * inv * xg, x, g);
+        else Scale(a, g, g);
     }
 
     /// <summary>The element type's dtype, for the constants the backends share (<see cref="AttentionFamily"/>).</summary>

@@ -30,7 +30,6 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         /// the score products write four rows unchecked.
         /// </summary>
         public readonly T[] A, Sig, X, W, G;
-        private readonly T[] tmp;
         /// <summary>Per block row: κ of the re-weighting's backward, or 0 for a degenerate row.</summary>
         private readonly T[] kappa;
         /// <summary>Per block row: see <see cref="RowScale"/>.</summary>
@@ -66,7 +65,6 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             rowScale = new T[blockRows];
             firstScale = new T[blockRows];
             sigScale = new T[blockRows];
-            tmp = Rent(D);
             queryScale = Rent(d.Queries);
         }
 
@@ -112,21 +110,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 var qi = q.AsSpan(qBase + i * qo.RowStride, D);
                 T scale = queryScale[i];
                 if (f.NormalizeQK) scale *= InverseNorm(qi);
-                TensorPrimitives.Multiply(qi, scale, Qs.AsSpan(i * D, D));
+                Scale(scale, qi, Qs.AsSpan(i * D, D));
             }
             int first = keepsKeys ? Math.Min(keptKeys, tk) : 0;
             int ks = KeyStride;
             for (int j = first; j < tk; j++)
             {
-                // k̃_j into Kn's row (the backward's) or, in the forward, only into KT's column
-                Span<T> kj = k.AsSpan(kBase + j * ko.RowStride, D), kept = Kn.Length == 0 ? tmp.AsSpan(0, D) : Kn.AsSpan(j * D, D);
-                if (f.NormalizeQK)
-                {
-                    TensorPrimitives.Multiply(kj, InverseNorm(kj), kept);
-                    kj = kept;
-                }
-                else if (Kn.Length != 0) kj.CopyTo(kept);
-                for (int c = 0; c < D; c++) KT[c * ks + j] = kj[c];
+                // k̃_j into KT's column and, for the backward, Kn's row
+                Span<T> kj = k.AsSpan(kBase + j * ko.RowStride, D);
+                T inv = f.NormalizeQK ? InverseNorm(kj) : T.One;
+                if (Kn.Length != 0) Scale(inv, kj, Kn.AsSpan(j * D, D));
+                for (int c = 0; c < D; c++) KT[c * ks + j] = kj[c] * inv;
             }
             if (keepsKeys) keptKeys = tk;
             if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk);
@@ -240,11 +234,11 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             for (int i = 0; i < d.Queries; i++)
             {
                 var g = dq.AsSpan(qBase + i * D, D);
-                TensorPrimitives.Multiply(g, queryScale[i], g);
-                if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qIn + i * qo.RowStride, D), g, tmp);
+                if (f.NormalizeQK) NormalizeBackward(q.AsSpan(qIn + i * qo.RowStride, D), g, queryScale[i]);
+                else Scale(queryScale[i], g, g);
             }
             if (f.NormalizeQK)
-                for (int j = 0; j < tk; j++) NormalizeBackward(k.AsSpan(kIn + j * ko.RowStride, D), dk.AsSpan(kBase + j * D, D), tmp);
+                for (int j = 0; j < tk; j++) NormalizeBackward(k.AsSpan(kIn + j * ko.RowStride, D), dk.AsSpan(kBase + j * D, D), T.One);
         }
     }
 }
