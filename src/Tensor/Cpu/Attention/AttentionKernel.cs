@@ -148,7 +148,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         T[] dOut, AttentionDims d, AttentionFamily f)
     {
         int D = d.HeadDim, tk = d.Keys;
-        var dq = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * D);
+        var dq = CpuArrayPool.RentUninitialized<T>(d.Batch * d.Heads * d.Queries * D);   // every row is written by the dQ product below
         var dk = CpuArrayPool.Rent<T>(d.Batch * d.Heads * tk * D);
         var dv = CpuArrayPool.Rent<T>(dk.Length);
         int bq = BackwardBlockRows(tk);
