@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using static Engine.Cpu.SimdMath;
@@ -113,17 +114,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 Scale(scale, qi, Qs.AsSpan(i * D, D));
             }
             int first = keepsKeys ? Math.Min(keptKeys, tk) : 0;
-            int ks = KeyStride;
-            for (int j = first; j < tk; j++)
-            {
-                // k̃_j into KT's column and, for the backward, Kn's row
-                Span<T> kj = k.AsSpan(kBase + j * ko.RowStride, D);
-                T inv = f.NormalizeQK ? InverseNorm(kj) : T.One;
-                if (Kn.Length != 0) Scale(inv, kj, Kn.AsSpan(j * D, D));
-                for (int c = 0; c < D; c++) KT[c * ks + j] = kj[c] * inv;
-            }
+            // k̃_j into KT's column and, for the backward, Kn's row
+            TransposeRows(k, kBase, ko.RowStride, first, tk, D, KT, KeyStride, f.NormalizeQK, Kn);
             if (keepsKeys) keptKeys = tk;
-            if (v is not null) Transpose(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk);
+            if (v is not null) TransposeRows(v, vo.Head(bh, d.Heads), vo.RowStride, 0, tk, D, VT, tk, normalize: false, []);
             slope = T.CreateChecked(f.AlibiSlope(bh % d.Heads, d.Heads));
             cutoff = f.Power is double p ? Cutoff(p) : T.Zero;
         }
@@ -133,12 +127,43 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
 
         /// <summary>
         /// Rows [<paramref name="r0"/>, <paramref name="rows"/>) of the [rows, cols] matrix at <paramref name="offset"/>
-        /// (rows <paramref name="ld"/> apart) into the columns of dst [cols, ·] (rows <paramref name="ldd"/> apart).
+        /// (rows <paramref name="ld"/> apart), each divided by its norm when <paramref name="normalize"/>, into the
+        /// columns of dst [cols, ·] (rows <paramref name="ldd"/> apart) and, when <paramref name="copies"/> is not
+        /// empty, into its rows [r, cols]. Four rows at a time, so that each row of dst takes four adjacent stores.
         /// </summary>
-        private static void Transpose(T[] src, int offset, int ld, int r0, int rows, int cols, T[] dst, int ldd)
+        private static void TransposeRows(T[] src, int offset, int ld, int r0, int rows, int cols, T[] dst, int ldd, bool normalize, T[] copies)
         {
-            for (int r = r0; r < rows; r++)
-                for (int c = 0; c < cols; c++) dst[c * ldd + r] = src[offset + r * ld + c];
+            if (rows > r0 && ((long)(cols - 1) * ldd + rows > dst.Length || ldd < rows))
+                throw new InvalidOperationException($"causal_attention: a transposed buffer of {dst.Length} cannot hold {cols} rows of {rows} {ldd} apart");
+            ref T Dst = ref MemoryMarshal.GetArrayDataReference(dst);
+            int r = r0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                ReadOnlySpan<T> x0 = src.AsSpan(offset + r * ld, cols), x1 = src.AsSpan(offset + (r + 1) * ld, cols),
+                                x2 = src.AsSpan(offset + (r + 2) * ld, cols), x3 = src.AsSpan(offset + (r + 3) * ld, cols);
+                T s0 = normalize ? InverseNorm(x0) : T.One, s1 = normalize ? InverseNorm(x1) : T.One,
+                  s2 = normalize ? InverseNorm(x2) : T.One, s3 = normalize ? InverseNorm(x3) : T.One;
+                if (copies.Length != 0)
+                {
+                    Scale(s0, x0, copies.AsSpan(r * cols, cols)); Scale(s1, x1, copies.AsSpan((r + 1) * cols, cols));
+                    Scale(s2, x2, copies.AsSpan((r + 2) * cols, cols)); Scale(s3, x3, copies.AsSpan((r + 3) * cols, cols));
+                }
+                for (int c = 0; c < cols; c++)
+                {
+                    ref T to = ref Unsafe.Add(ref Dst, (nint)c * ldd + r);   // within dst: checked above
+                    to = x0[c] * s0;
+                    Unsafe.Add(ref to, 1) = x1[c] * s1;
+                    Unsafe.Add(ref to, 2) = x2[c] * s2;
+                    Unsafe.Add(ref to, 3) = x3[c] * s3;
+                }
+            }
+            for (; r < rows; r++)
+            {
+                ReadOnlySpan<T> x = src.AsSpan(offset + r * ld, cols);
+                T sr = normalize ? InverseNorm(x) : T.One;
+                if (copies.Length != 0) Scale(sr, x, copies.AsSpan(r * cols, cols));
+                for (int c = 0; c < cols; c++) dst[c * ldd + r] = x[c] * sr;
+            }
         }
 
         /// <summary>Distance between KT's rows.</summary>
