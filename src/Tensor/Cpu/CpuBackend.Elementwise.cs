@@ -17,6 +17,20 @@ public sealed partial class CpuBackend
     private const int ElementwiseChunk = 16_384;
 
     /// <summary>
+    /// body(start, length) over [0, <paramref name="n"/>) in fixed chunks of <see cref="ElementwiseChunk"/> on
+    /// <see cref="EngineThreads"/>: the chunks do not depend on the thread count, so neither do the results.
+    /// </summary>
+    private static void ForEachChunk(int n, Action<int, int> body)
+    {
+        int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
+        EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
+        {
+            int start = c0 * ElementwiseChunk;
+            body(start, Math.Min(n, c1 * ElementwiseChunk) - start);
+        });
+    }
+
+    /// <summary>
     /// A unary op over a view: the output is allocated uninitialised (every element is written) and the work is
     /// split into fixed chunks run on <see cref="EngineThreads"/>; each element depends only on its input, so the
     /// result is the same for any thread count.
@@ -29,12 +43,7 @@ public sealed partial class CpuBackend
         T[] src; int offset;
         if (lx.IsContiguous) { src = Data<T>(x); offset = lx.Offset; }
         else { src = CpuArrayPool.RentScratch<T>(n); Gather(Data<T>(x), lx, src); offset = 0; }
-        int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
-        EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
-        {
-            int start = c0 * ElementwiseChunk, end = Math.Min(n, c1 * ElementwiseChunk);
-            UnaryInto(op, src.AsSpan(offset + start, end - start), y.AsSpan(start, end - start), s);
-        });
+        ForEachChunk(n, (start, length) => UnaryInto(op, src.AsSpan(offset + start, length), y.AsSpan(start, length), s));
         if (offset == 0 && !lx.IsContiguous) CpuArrayPool.Return(src);   // the gathered scratch copy
         return y;
     }
@@ -56,13 +65,8 @@ public sealed partial class CpuBackend
     private static T[] GeluBackward<T>(T[] x, int xOffset, T[] g, int gOffset, int n) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var y = CpuArrayPool.RentUninitialized<T>(n);   // every element is written below
-        int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
         if (n > 0)
-            EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
-            {
-                int start = c0 * ElementwiseChunk, end = Math.Min(n, c1 * ElementwiseChunk);
-                GeluKernel.Backward<T>(x.AsSpan(xOffset + start, end - start), g.AsSpan(gOffset + start, end - start), y.AsSpan(start, end - start));
-            });
+            ForEachChunk(n, (start, length) => GeluKernel.Backward<T>(x.AsSpan(xOffset + start, length), g.AsSpan(gOffset + start, length), y.AsSpan(start, length)));
         return y;
     }
 
@@ -126,12 +130,7 @@ public sealed partial class CpuBackend
         if (la.IsContiguous && lb.IsContiguous)
         {
             int oa0 = la.Offset, ob0 = lb.Offset;
-            int chunks = (count + ElementwiseChunk - 1) / ElementwiseChunk;
-            EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>
-            {
-                int start = c0 * ElementwiseChunk, len = Math.Min(count, c1 * ElementwiseChunk) - start;
-                BinaryRun(op, a.AsSpan(oa0 + start, len), b.AsSpan(ob0 + start, len), y.AsSpan(start, len));
-            });
+            ForEachChunk(count, (start, length) => BinaryRun(op, a.AsSpan(oa0 + start, length), b.AsSpan(ob0 + start, length), y.AsSpan(start, length)));
             return y;
         }
         int inner = la.Rank == 0 ? 1 : la.ShapeArray[^1];
