@@ -10,13 +10,16 @@ using System.Runtime.Loader;
 // enough to have them).
 //
 //   Engine.Perf.Ab DIR_A DIR_B WORKLOAD SPEC THREADS PAIRS
-//     WORKLOAD: attention-forward | attention (forward + backward) | trainstep | linear (a biased product)
-//     SPEC: softmax | lssar (linear: fused | composed); "A:B" gives each side its own, e.g. softmax:lssar with DIR_A = DIR_B
-//   prints the median over PAIRS of B's time over A's (each pair in alternating order), and the range.
+//     WORKLOAD: attention-forward | attention (forward + backward) | trainstep | linear (a biased product) | gemm
+//     SPEC: softmax | lssar (linear: fused | composed; gemm: M,N,K,nn|tn|nt); "A:B" gives each side its own, e.g.
+//     softmax:lssar with DIR_A = DIR_B
+//   prints the median over PAIRS of B's time over A's (each pair in alternating order), and the range; and the
+//   fastest sample of B over the fastest of A (interference only ever slows a sample down, so on a machine whose
+//   noise comes in bursts the two fastest samples are the steadier comparison of compute-bound kernels).
 
 if (args.Length != 6)
 {
-    Console.Error.WriteLine("usage: Engine.Perf.Ab DIR_A DIR_B attention-forward|attention|trainstep|linear SPEC[:SPEC_B] THREADS PAIRS");
+    Console.Error.WriteLine("usage: Engine.Perf.Ab DIR_A DIR_B attention-forward|attention|trainstep|linear|gemm SPEC[:SPEC_B] THREADS PAIRS");
     return 2;
 }
 try
@@ -44,7 +47,7 @@ try
         ratios.Add(t[1] / t[0]);
     }
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{workload} {args[3]}, {threads} thread(s): A {Median(times[0]):F2} ms, B {Median(times[1]):F2} ms; B/A median {Median(ratios):F3} (range {ratios.Min():F3}–{ratios.Max():F3}, {pairs} pairs)"));
+        $"{workload} {args[3]}, {threads} thread(s): A {Median(times[0]):F2} ms, B {Median(times[1]):F2} ms; B/A median {Median(ratios):F3} (range {ratios.Min():F3}–{ratios.Max():F3}, {pairs} pairs); fastest B / fastest A {times[1].Min() / times[0].Min():F3}"));
     return 0;
 }
 catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidOperationException)
@@ -96,8 +99,10 @@ internal static class Workload
             }
             case "linear":
                 return Linear(tensors, spec);
+            case "gemm":
+                return Gemm(tensors, spec);
             default:
-                throw new ArgumentException($"WORKLOAD must be attention-forward, attention, trainstep or linear; got '{workload}'");
+                throw new ArgumentException($"WORKLOAD must be attention-forward, attention, trainstep, linear or gemm; got '{workload}'");
         }
     }
 
@@ -131,6 +136,30 @@ internal static class Workload
         return spec == "fused"
             ? () => { using var scope = (IDisposable)begin.Invoke(null, null)!; matMulBias!.Invoke(h, [wT, bias]); }
             : () => { using var scope = (IDisposable)begin.Invoke(null, null)!; add.Invoke(matMul.Invoke(h, [wT]), [bias]); };
+    }
+
+    /// <summary>
+    /// The internal GEMM alone on float32 operands, C = A·B overwritten: SPEC "M,N,K,LAYOUT" with LAYOUT nn (A [m,k],
+    /// B [k,n]), tn (A stored [k,m]) or nt (B stored [n,k]), as Engine.Perf's `probe`.
+    /// </summary>
+    private static Action Gemm(Assembly tensors, string spec)
+    {
+        string[] parts = spec.Split(',');
+        if (parts.Length != 4 || parts[3] is not ("nn" or "tn" or "nt")
+            || !int.TryParse(parts[0], out int m) || !int.TryParse(parts[1], out int n) || !int.TryParse(parts[2], out int k) || m <= 0 || n <= 0 || k <= 0)
+            throw new ArgumentException($"SPEC must be M,N,K,nn|tn|nt with positive sizes for gemm, e.g. 1024,1024,1024,nn; got '{spec}'");
+        var compute = TypeOf(tensors, "Engine.Cpu.Gemm").GetMethod("Compute", Any)!.MakeGenericMethod(typeof(float));
+        var rng = new Random(1);
+        var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble() - 0.5f;
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble() - 0.5f;
+        (int ars, int acs) = parts[3][0] == 't' ? (1, m) : (k, 1);
+        (int brs, int bcs) = parts[3][1] == 't' ? (1, k) : (n, 1);
+        var ps = compute.GetParameters();
+        var callArgs = new object?[ps.Length];
+        object?[] given = [m, n, k, a, 0, ars, acs, b, 0, brs, bcs, c, 0, n, false];
+        for (int i = 0; i < ps.Length; i++) callArgs[i] = i < given.Length ? given[i] : ps[i].DefaultValue;
+        return () => compute.Invoke(null, callArgs);
     }
 
     private static Type TypeOf(Assembly assembly, string name) =>

@@ -24,6 +24,7 @@ internal static class Probe
 
     public static int Run(string[] args)
     {
+        if (args.Length > 0 && args[0] == "kernel") return Kernel(args.Length > 1 ? int.Parse(args[1]) : Gemm.KC);
         int m = args.Length > 0 ? int.Parse(args[0]) : 1024, n = args.Length > 1 ? int.Parse(args[1]) : m, k = args.Length > 2 ? int.Parse(args[2]) : m;
         int threads = args.Length > 3 ? int.Parse(args[3]) : 1;
         string layout = args.Length > 4 ? args[4] : "nn";
@@ -53,6 +54,52 @@ internal static class Probe
         }
         Console.WriteLine($"{m}x{n}x{k} {layout} threads={threads}: wall {flops / Timing.Median(wall) / 1e9:F1} GFLOP/s (best {flops / wall.Min() / 1e9:F1}), " +
                           $"thread-cpu {flops / Timing.Median(cpu) / 1e9:F1} GFLOP/s, vs FMA peak measured alternately {Timing.Median(ratio) * 100:F0} % (1-thread runs only)");
+        return 0;
+    }
+
+    /// <summary>
+    /// `probe kernel [kc]`: the Vector512 (else Vector256) micro-kernel alone, one packed A sliver against a few
+    /// packed B slivers that stay in cache, C overwritten: the rate the blocked product would reach if packing,
+    /// streaming from L2 and C's traffic cost nothing.
+    /// </summary>
+    private static unsafe int Kernel(int kc)
+    {
+        bool wide = GemmKernels.Kernel512<float>.IsSupported;
+        int mr = wide ? GemmKernels.Kernel512<float>.MR : GemmKernels.Kernel256<float>.MR;
+        int nr = wide ? GemmKernels.Kernel512<float>.NR : GemmKernels.Kernel256<float>.NR;
+        const int Slivers = 1;
+        var a = GC.AllocateArray<float>(kc * mr + 16, pinned: true);
+        var b = GC.AllocateArray<float>(kc * nr * Slivers + 16, pinned: true);
+        var c = GC.AllocateArray<float>(mr * nr * Slivers + 16, pinned: true);
+        var rng = new Random(1);
+        for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextDouble();
+        for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextDouble();
+        fixed (float* pa0 = a, pb0 = b, pc0 = c)
+        {
+            float* pa = (float*)(((nint)pa0 + 63) & ~(nint)63), pb = (float*)(((nint)pb0 + 63) & ~(nint)63), pc = (float*)(((nint)pc0 + 63) & ~(nint)63);
+            long calls = 0;
+            void Calls(int count)
+            {
+                for (int r = 0; r < count; r++)
+                    for (int s = 0; s < Slivers; s++)
+                        if (wide) GemmKernels.Kernel512<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false);
+                        else GemmKernels.Kernel256<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false);
+                calls += count * Slivers;
+            }
+            long w0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            while (System.Diagnostics.Stopwatch.GetElapsedTime(w0).TotalSeconds < 1) Calls(100);
+            int reps = Math.Max(1, (int)(2e9 / (2.0 * mr * nr * kc * Slivers)));
+            var rates = new List<double>(); var ratio = new List<double>();
+            for (int i = 0; i < 9; i++)
+            {
+                double peak = FmaPeak.GFlopsOnce(4_000_000);
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                Calls(reps);
+                double g = 2.0 * mr * nr * kc * Slivers * reps / System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9;
+                rates.Add(g); ratio.Add(g / peak);
+            }
+            Console.WriteLine($"micro-kernel {mr}x{nr} kc={kc} ({(wide ? "Vector512" : "Vector256")}): {Timing.Median(rates):F1} GFLOP/s, vs FMA peak measured alternately {Timing.Median(ratio) * 100:F0} %");
+        }
         return 0;
     }
 }
