@@ -82,8 +82,8 @@ internal static class Probe
             {
                 for (int r = 0; r < count; r++)
                     for (int s = 0; s < Slivers; s++)
-                        if (wide) GemmKernels.Kernel512<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false);
-                        else GemmKernels.Kernel256<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false);
+                        if (wide) GemmKernels.Kernel512<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false, null);
+                        else GemmKernels.Kernel256<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false, null);
                 calls += count * Slivers;
             }
             long w0 = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -79,9 +79,9 @@ internal static unsafe class Gemm
     /// C[i, j] (+)= Σ_p A[i, p]·B[p, j] for i &lt; m, j &lt; n, p &lt; k, with A[i, p] = a[aOff + i·ars + p·acs],
     /// B[p, j] = b[bOff + p·brs + j·bcs] and C[i, j] = c[cOff + i·ldc + j]. Without <paramref name="accumulate"/> C is
     /// overwritten (also when k = 0). <paramref name="threads"/> ≤ 0 means <see cref="EngineThreads.Count"/>.
-    /// With <paramref name="bias"/> (not with <paramref name="accumulate"/>), C[i, j] = bias[biasOff + j] + Σ_p …: each
-    /// row strip of C is set to the bias just before the micro-kernel first adds into it, while it is in cache, instead
-    /// of a pass over the whole of C afterwards (a linear layer's bias).
+    /// With <paramref name="bias"/> (not with <paramref name="accumulate"/>), C[i, j] = bias[biasOff + j] + Σ_p …: the
+    /// micro-kernel adds the bias to its register tile as it first stores it (the first block of k), instead of a pass
+    /// over the whole of C (a linear layer's bias).
     /// </summary>
     public static void Compute<T>(int m, int n, int k,
         T[] a, int aOff, int ars, int acs,
@@ -242,7 +242,7 @@ internal static unsafe class Gemm
     /// <summary>
     /// For A slivers [ms0, ms1): packs the sliver (kc × MR, stays in L1) and runs the micro-kernel against B slivers
     /// [ns0, ns1) of the packed panel (streamed from L2). With <paramref name="bias"/> (the first k block of a product
-    /// with a bias; <paramref name="add"/> is false) each sliver's rows of C are set to it first and then added into.
+    /// with a bias; <paramref name="add"/> is false) the kernel stores each tile with the bias added.
     /// </summary>
     private static void Sweep<T, TKernel>(Job<T> job, T* aBlock, T* panel, T* cBlock, int kc, int nc, bool add,
         int ms0, int ms1, int ns0, int ns1, T* bias) where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
@@ -259,38 +259,38 @@ internal static unsafe class Gemm
         {
             int i0 = s * mr, rows = Math.Min(mr, job.M - i0);
             T* aRows = aBlock + (nint)i0 * job.Ars, cRow = cBlock + (nint)i0 * job.Ldc;
-            if (bias != null)
-            {
-                FillRows(cRow, job.Ldc, rows, bias, ns0 * nr, Math.Min(nc, ns1 * nr));
-                add = true;
-            }
             if (direct && rows == mr)
             {
                 for (int t = ns0; t < ns1; t++)
                 {
                     int j0 = t * nr, cols = Math.Min(nr, nc - j0);
-                    if (cols <= nr / 2) TKernel.RunNarrow(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, mr, cols, add);
-                    else TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, cols, add);
+                    T* tileBias = bias == null ? null : bias + j0;
+                    if (cols <= nr / 2) TKernel.RunNarrow(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, mr, cols, add, tileBias);
+                    else TKernel.RunDirect(kc, aRows, job.Ars, job.Acs, panel + (nint)t * kc * nr, cRow + j0, job.Ldc, cols, add, tileBias);
                 }
                 continue;
             }
             GemmPacking.PackA(aRows, job.Ars, job.Acs, rows, kc, sliver, mr);
-            RunPacked<T, TKernel>(kc, sliver, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add);
+            RunPacked<T, TKernel>(kc, sliver, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add, bias);
         }
     }
 
-    /// <summary>Runs the micro-kernel for one packed A sliver of <paramref name="rows"/> rows against B slivers [ns0, ns1) of the panel.</summary>
+    /// <summary>
+    /// Runs the micro-kernel for one packed A sliver of <paramref name="rows"/> rows against B slivers [ns0, ns1) of
+    /// the panel; with <paramref name="bias"/> (the panel's columns of it) each tile is stored with it added.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunPacked<T, TKernel>(int kc, T* sliver, int rows, T* panel, T* cRow, int ldc, int nc, int ns0, int ns1, bool add)
+    private static void RunPacked<T, TKernel>(int kc, T* sliver, int rows, T* panel, T* cRow, int ldc, int nc, int ns0, int ns1, bool add, T* bias)
         where T : unmanaged, IFloatingPointIeee754<T> where TKernel : IMicroKernel<T>
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         for (int t = ns0; t < ns1; t++)
         {
             int j0 = t * nr, cols = Math.Min(nr, nc - j0);
+            T* tileBias = bias == null ? null : bias + j0;
             // a packed A sliver is A read with row stride 1 and step stride MR
-            if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add);
-            else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add);
+            if (cols <= nr / 2) TKernel.RunNarrow(kc, sliver, 1, mr, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add, tileBias);
+            else TKernel.Run(kc, sliver, panel + (nint)t * kc * nr, cRow + j0, ldc, rows, cols, add, tileBias);
         }
     }
 
@@ -316,21 +316,9 @@ internal static unsafe class Gemm
             {
                 int r0 = s * mr, rows = Math.Min(mr, job.M - r0);
                 T* cRow = cBlock + (nint)r0 * job.Ldc;
-                if (bias != null)
-                {
-                    FillRows(cRow, job.Ldc, rows, bias, ns0 * nr, Math.Min(nc, ns1 * nr));
-                    add = true;
-                }
-                RunPacked<T, TKernel>(kc, slivers + (nint)(s - g0) * kc * mr, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add);
+                RunPacked<T, TKernel>(kc, slivers + (nint)(s - g0) * kc * mr, rows, panel, cRow, job.Ldc, nc, ns0, ns1, add, bias);
             }
         }
-    }
-
-    /// <summary>Columns [j0, j1) of <paramref name="rows"/> rows of C (rows <paramref name="ldc"/> apart) ← the bias's.</summary>
-    private static void FillRows<T>(T* c, int ldc, int rows, T* bias, int j0, int j1) where T : unmanaged
-    {
-        var source = new ReadOnlySpan<T>(bias + j0, j1 - j0);
-        for (int r = 0; r < rows; r++) source.CopyTo(new Span<T>(c + (nint)r * ldc + j0, j1 - j0));
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;

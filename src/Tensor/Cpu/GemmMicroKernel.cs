@@ -32,22 +32,24 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     /// <summary>
     /// Multiplies the kc×MR sliver <paramref name="a"/> by the kc×NR sliver <paramref name="b"/> (both zero-padded
     /// past rows/cols) and writes (or with <paramref name="add"/> adds) the leading rows×cols block into C at
-    /// <paramref name="c"/> with row stride <paramref name="ldc"/>.
+    /// <paramref name="c"/> with row stride <paramref name="ldc"/>. With <paramref name="bias"/> (not null, and
+    /// <paramref name="add"/> false) C[i, j] = bias[j] + the product's: a linear layer's bias added as the tile is stored,
+    /// with no pass of its own over C.
     /// </summary>
-    static abstract void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add);
+    static abstract void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias);
 
     /// <summary>
     /// As <see cref="Run"/> for a full MR-row sliver read in place from A (element (i, p) at a[i·ars + p·acs]),
     /// for products that sweep too few B slivers to repay packing A.
     /// </summary>
-    static abstract void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add);
+    static abstract void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add, T* bias);
 
     /// <summary>
     /// As <see cref="Run"/> for a last B sliver at most NR / 2 columns wide (the LM head's 65th column): one vector
     /// per row instead of two, so half the work is not spent on the sliver's zero padding. A is read through strides
     /// (a packed sliver is ars = 1, acs = MR); all MR rows are computed and the leading rows×cols stored.
     /// </summary>
-    static abstract void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add);
+    static abstract void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias);
 }
 
 /// <summary>The micro-kernels: Vector512 (AVX-512), Vector256 (AVX2) and portable scalar code.</summary>
@@ -63,7 +65,7 @@ internal static unsafe class GemmKernels
         public static bool ReadsRowsInPlace => false;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             int w = Vector512<T>.Count;
             Vector512<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
@@ -95,18 +97,18 @@ internal static unsafe class GemmKernels
             }
             if (rows == 12 && cols == 2 * w)
             {
-                Put(c + 0 * ldc, c0a, c0b, add);
-                Put(c + 1 * ldc, c1a, c1b, add);
-                Put(c + 2 * ldc, c2a, c2b, add);
-                Put(c + 3 * ldc, c3a, c3b, add);
-                Put(c + 4 * ldc, c4a, c4b, add);
-                Put(c + 5 * ldc, c5a, c5b, add);
-                Put(c + 6 * ldc, c6a, c6b, add);
-                Put(c + 7 * ldc, c7a, c7b, add);
-                Put(c + 8 * ldc, c8a, c8b, add);
-                Put(c + 9 * ldc, c9a, c9b, add);
-                Put(c + 10 * ldc, c10a, c10b, add);
-                Put(c + 11 * ldc, c11a, c11b, add);
+                Put(c + 0 * ldc, c0a, c0b, add, bias);
+                Put(c + 1 * ldc, c1a, c1b, add, bias);
+                Put(c + 2 * ldc, c2a, c2b, add, bias);
+                Put(c + 3 * ldc, c3a, c3b, add, bias);
+                Put(c + 4 * ldc, c4a, c4b, add, bias);
+                Put(c + 5 * ldc, c5a, c5b, add, bias);
+                Put(c + 6 * ldc, c6a, c6b, add, bias);
+                Put(c + 7 * ldc, c7a, c7b, add, bias);
+                Put(c + 8 * ldc, c8a, c8b, add, bias);
+                Put(c + 9 * ldc, c9a, c9b, add, bias);
+                Put(c + 10 * ldc, c10a, c10b, add, bias);
+                Put(c + 11 * ldc, c11a, c11b, add, bias);
                 return;
             }
             T* t = stackalloc T[12 * 2 * Vector512<T>.Count];
@@ -122,7 +124,7 @@ internal static unsafe class GemmKernels
             Vector512.Store(c9a, t + 18 * w); Vector512.Store(c9b, t + 19 * w);
             Vector512.Store(c10a, t + 20 * w); Vector512.Store(c10b, t + 21 * w);
             Vector512.Store(c11a, t + 22 * w); Vector512.Store(c11b, t + 23 * w);
-            Edge(t, 2 * w, c, ldc, rows, cols, add);
+            Edge(t, 2 * w, c, ldc, rows, cols, add, bias);
         }
 
 
@@ -131,7 +133,7 @@ internal static unsafe class GemmKernels
         /// at + p·acs) instead of a packed copy: for products that sweep too few B slivers to repay packing A.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add)
+        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add, T* bias)
         {
             int w = Vector512<T>.Count;
             Vector512<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
@@ -161,18 +163,18 @@ internal static unsafe class GemmKernels
             }
             if (cols == 2 * w)
             {
-                Put(c + 0 * ldc, c0a, c0b, add);
-                Put(c + 1 * ldc, c1a, c1b, add);
-                Put(c + 2 * ldc, c2a, c2b, add);
-                Put(c + 3 * ldc, c3a, c3b, add);
-                Put(c + 4 * ldc, c4a, c4b, add);
-                Put(c + 5 * ldc, c5a, c5b, add);
-                Put(c + 6 * ldc, c6a, c6b, add);
-                Put(c + 7 * ldc, c7a, c7b, add);
-                Put(c + 8 * ldc, c8a, c8b, add);
-                Put(c + 9 * ldc, c9a, c9b, add);
-                Put(c + 10 * ldc, c10a, c10b, add);
-                Put(c + 11 * ldc, c11a, c11b, add);
+                Put(c + 0 * ldc, c0a, c0b, add, bias);
+                Put(c + 1 * ldc, c1a, c1b, add, bias);
+                Put(c + 2 * ldc, c2a, c2b, add, bias);
+                Put(c + 3 * ldc, c3a, c3b, add, bias);
+                Put(c + 4 * ldc, c4a, c4b, add, bias);
+                Put(c + 5 * ldc, c5a, c5b, add, bias);
+                Put(c + 6 * ldc, c6a, c6b, add, bias);
+                Put(c + 7 * ldc, c7a, c7b, add, bias);
+                Put(c + 8 * ldc, c8a, c8b, add, bias);
+                Put(c + 9 * ldc, c9a, c9b, add, bias);
+                Put(c + 10 * ldc, c10a, c10b, add, bias);
+                Put(c + 11 * ldc, c11a, c11b, add, bias);
                 return;
             }
             T* t = stackalloc T[12 * 2 * Vector512<T>.Count];
@@ -188,12 +190,12 @@ internal static unsafe class GemmKernels
             Vector512.Store(c9a, t + 18 * w); Vector512.Store(c9b, t + 19 * w);
             Vector512.Store(c10a, t + 20 * w); Vector512.Store(c10b, t + 21 * w);
             Vector512.Store(c11a, t + 22 * w); Vector512.Store(c11b, t + 23 * w);
-            Edge(t, 2 * w, c, ldc, 12, cols, add);
+            Edge(t, 2 * w, c, ldc, 12, cols, add, bias);
         }
 
         /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             int w = Vector512<T>.Count;
             Vector512<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -215,14 +217,15 @@ internal static unsafe class GemmKernels
             Vector512.Store(c3, t + 3 * w); Vector512.Store(c4, t + 4 * w); Vector512.Store(c5, t + 5 * w);
             Vector512.Store(c6, t + 6 * w); Vector512.Store(c7, t + 7 * w); Vector512.Store(c8, t + 8 * w);
             Vector512.Store(c9, t + 9 * w); Vector512.Store(c10, t + 10 * w); Vector512.Store(c11, t + 11 * w);
-            Edge(t, w, c, ldc, rows, cols, add);
+            Edge(t, w, c, ldc, rows, cols, add, bias);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Put(T* dst, Vector512<T> lo, Vector512<T> hi, bool add)
+        private static void Put(T* dst, Vector512<T> lo, Vector512<T> hi, bool add, T* bias)
         {
             int w = Vector512<T>.Count;
             if (add) { lo += Vector512.Load(dst); hi += Vector512.Load(dst + w); }
+            else if (bias != null) { lo += Vector512.Load(bias); hi += Vector512.Load(bias + w); }
             Vector512.Store(lo, dst);
             Vector512.Store(hi, dst + w);
         }
@@ -238,7 +241,7 @@ internal static unsafe class GemmKernels
         public static bool ReadsRowsInPlace => true;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             int w = Vector256<T>.Count;
             Vector256<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
@@ -258,12 +261,12 @@ internal static unsafe class GemmKernels
             }
             if (rows == 6 && cols == 2 * w)
             {
-                Put(c + 0 * ldc, c0a, c0b, add);
-                Put(c + 1 * ldc, c1a, c1b, add);
-                Put(c + 2 * ldc, c2a, c2b, add);
-                Put(c + 3 * ldc, c3a, c3b, add);
-                Put(c + 4 * ldc, c4a, c4b, add);
-                Put(c + 5 * ldc, c5a, c5b, add);
+                Put(c + 0 * ldc, c0a, c0b, add, bias);
+                Put(c + 1 * ldc, c1a, c1b, add, bias);
+                Put(c + 2 * ldc, c2a, c2b, add, bias);
+                Put(c + 3 * ldc, c3a, c3b, add, bias);
+                Put(c + 4 * ldc, c4a, c4b, add, bias);
+                Put(c + 5 * ldc, c5a, c5b, add, bias);
                 return;
             }
             T* t = stackalloc T[6 * 2 * Vector256<T>.Count];
@@ -273,7 +276,7 @@ internal static unsafe class GemmKernels
             Vector256.Store(c3a, t + 6 * w); Vector256.Store(c3b, t + 7 * w);
             Vector256.Store(c4a, t + 8 * w); Vector256.Store(c4b, t + 9 * w);
             Vector256.Store(c5a, t + 10 * w); Vector256.Store(c5b, t + 11 * w);
-            Edge(t, 2 * w, c, ldc, rows, cols, add);
+            Edge(t, 2 * w, c, ldc, rows, cols, add, bias);
         }
 
 
@@ -282,7 +285,7 @@ internal static unsafe class GemmKernels
         /// at + p·acs) instead of a packed copy: for products that sweep too few B slivers to repay packing A.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add)
+        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add, T* bias)
         {
             int w = Vector256<T>.Count;
             Vector256<T> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default, c3a = default, c3b = default;
@@ -304,12 +307,12 @@ internal static unsafe class GemmKernels
             }
             if (cols == 2 * w)
             {
-                Put(c + 0 * ldc, c0a, c0b, add);
-                Put(c + 1 * ldc, c1a, c1b, add);
-                Put(c + 2 * ldc, c2a, c2b, add);
-                Put(c + 3 * ldc, c3a, c3b, add);
-                Put(c + 4 * ldc, c4a, c4b, add);
-                Put(c + 5 * ldc, c5a, c5b, add);
+                Put(c + 0 * ldc, c0a, c0b, add, bias);
+                Put(c + 1 * ldc, c1a, c1b, add, bias);
+                Put(c + 2 * ldc, c2a, c2b, add, bias);
+                Put(c + 3 * ldc, c3a, c3b, add, bias);
+                Put(c + 4 * ldc, c4a, c4b, add, bias);
+                Put(c + 5 * ldc, c5a, c5b, add, bias);
                 return;
             }
             T* t = stackalloc T[6 * 2 * Vector256<T>.Count];
@@ -319,12 +322,12 @@ internal static unsafe class GemmKernels
             Vector256.Store(c3a, t + 6 * w); Vector256.Store(c3b, t + 7 * w);
             Vector256.Store(c4a, t + 8 * w); Vector256.Store(c4b, t + 9 * w);
             Vector256.Store(c5a, t + 10 * w); Vector256.Store(c5b, t + 11 * w);
-            Edge(t, 2 * w, c, ldc, 6, cols, add);
+            Edge(t, 2 * w, c, ldc, 6, cols, add, bias);
         }
 
         /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
         [MethodImpl(MethodImplOptions.AggressiveOptimization), SkipLocalsInit]
-        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             int w = Vector256<T>.Count;
             Vector256<T> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -341,14 +344,15 @@ internal static unsafe class GemmKernels
             T* t = stackalloc T[6 * Vector256<T>.Count];
             Vector256.Store(c0, t + 0 * w); Vector256.Store(c1, t + 1 * w); Vector256.Store(c2, t + 2 * w);
             Vector256.Store(c3, t + 3 * w); Vector256.Store(c4, t + 4 * w); Vector256.Store(c5, t + 5 * w);
-            Edge(t, w, c, ldc, rows, cols, add);
+            Edge(t, w, c, ldc, rows, cols, add, bias);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Put(T* dst, Vector256<T> lo, Vector256<T> hi, bool add)
+        private static void Put(T* dst, Vector256<T> lo, Vector256<T> hi, bool add, T* bias)
         {
             int w = Vector256<T>.Count;
             if (add) { lo += Vector256.Load(dst); hi += Vector256.Load(dst + w); }
+            else if (bias != null) { lo += Vector256.Load(bias); hi += Vector256.Load(bias + w); }
             Vector256.Store(lo, dst);
             Vector256.Store(hi, dst + w);
         }
@@ -362,7 +366,7 @@ internal static unsafe class GemmKernels
         public static bool ReadsRowsInPlace => false;
         public static bool IsSupported => true;
 
-        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void Run(int kc, T* a, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             T c00 = T.Zero, c01 = T.Zero, c02 = T.Zero, c03 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero;
             T c20 = T.Zero, c21 = T.Zero, c22 = T.Zero, c23 = T.Zero, c30 = T.Zero, c31 = T.Zero, c32 = T.Zero, c33 = T.Zero;
@@ -377,10 +381,10 @@ internal static unsafe class GemmKernels
             T* t = stackalloc T[16];
             t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03; t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
             t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23; t[12] = c30; t[13] = c31; t[14] = c32; t[15] = c33;
-            Edge(t, 4, c, ldc, rows, cols, add);
+            Edge(t, 4, c, ldc, rows, cols, add, bias);
         }
 
-        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add)
+        public static void RunDirect(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int cols, bool add, T* bias)
         {
             T* t = stackalloc T[16];
             for (int i = 0; i < 16; i++) t[i] = T.Zero;
@@ -390,11 +394,11 @@ internal static unsafe class GemmKernels
                     T ar = a[(nint)r * ars + (nint)p * acs];
                     for (int j = 0; j < 4; j++) t[r * 4 + j] += ar * b[j];
                 }
-            Edge(t, 4, c, ldc, 4, cols, add);
+            Edge(t, 4, c, ldc, 4, cols, add, bias);
         }
 
         /// <inheritdoc cref="IMicroKernel{T}.RunNarrow"/>
-        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add)
+        public static void RunNarrow(int kc, T* a, int ars, int acs, T* b, T* c, int ldc, int rows, int cols, bool add, T* bias)
         {
             T* t = stackalloc T[16];
             for (int i = 0; i < 16; i++) t[i] = T.Zero;
@@ -404,18 +408,19 @@ internal static unsafe class GemmKernels
                     T ar = a[(nint)r * ars + (nint)p * acs];
                     for (int j = 0; j < cols; j++) t[r * 4 + j] += ar * b[j];
                 }
-            Edge(t, 4, c, ldc, rows, cols, add);
+            Edge(t, 4, c, ldc, rows, cols, add, bias);
         }
     }
 
-    /// <summary>Writes (or adds) the leading rows×cols block of a kernel's register tile, spilled to <paramref name="tile"/>, into C.</summary>
-    private static void Edge<T>(T* tile, int tileStride, T* c, int ldc, int rows, int cols, bool add)
+    /// <summary>Writes (or adds, or writes with the bias added) the leading rows×cols block of a kernel's register tile, spilled to <paramref name="tile"/>, into C.</summary>
+    private static void Edge<T>(T* tile, int tileStride, T* c, int ldc, int rows, int cols, bool add, T* bias)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int r = 0; r < rows; r++)
         {
             T* src = tile + r * tileStride, dst = c + r * ldc;
             if (add) for (int j = 0; j < cols; j++) dst[j] += src[j];
+            else if (bias != null) for (int j = 0; j < cols; j++) dst[j] = src[j] + bias[j];
             else for (int j = 0; j < cols; j++) dst[j] = src[j];
         }
     }
