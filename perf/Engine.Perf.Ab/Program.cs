@@ -10,8 +10,9 @@ using System.Runtime.Loader;
 // enough to have them).
 //
 //   Engine.Perf.Ab DIR_A DIR_B WORKLOAD SPEC THREADS PAIRS
-//     WORKLOAD: attention-forward | attention (forward + backward) | trainstep | linear (a biased product) | gemm
-//     SPEC: softmax | lssar (linear: fused | composed; gemm: M,N,K,nn|tn|nt); "A:B" gives each side its own, e.g.
+//     WORKLOAD: attention-forward | attention (forward + backward) | trainstep | linear (a biased product) | gemm |
+//               layernorm (forward + backward)
+//     SPEC: softmax | lssar (linear: fused | composed; gemm: M,N,K,nn|tn|nt; layernorm: ROWS,COLS); "A:B" gives each side its own, e.g.
 //     softmax:lssar with DIR_A = DIR_B
 //   prints the median over PAIRS of B's time over A's (each pair in alternating order), and the range; and the
 //   fastest sample of B over the fastest of A (interference only ever slows a sample down, so on a machine whose
@@ -19,7 +20,7 @@ using System.Runtime.Loader;
 
 if (args.Length != 6)
 {
-    Console.Error.WriteLine("usage: Engine.Perf.Ab DIR_A DIR_B attention-forward|attention|trainstep|linear|gemm SPEC[:SPEC_B] THREADS PAIRS");
+    Console.Error.WriteLine("usage: Engine.Perf.Ab DIR_A DIR_B attention-forward|attention|trainstep|linear|gemm|layernorm SPEC[:SPEC_B] THREADS PAIRS");
     return 2;
 }
 try
@@ -101,8 +102,10 @@ internal static class Workload
                 return Linear(tensors, spec);
             case "gemm":
                 return Gemm(tensors, spec);
+            case "layernorm":
+                return LayerNorm(tensors, spec);
             default:
-                throw new ArgumentException($"WORKLOAD must be attention-forward, attention, trainstep, linear or gemm; got '{workload}'");
+                throw new ArgumentException($"WORKLOAD must be attention-forward, attention, trainstep, linear, gemm or layernorm; got '{workload}'");
         }
     }
 
@@ -160,6 +163,47 @@ internal static class Workload
         object?[] given = [m, n, k, a, 0, ars, acs, b, 0, brs, bcs, c, 0, n, false];
         for (int i = 0; i < ps.Length; i++) callArgs[i] = i < given.Length ? given[i] : ps[i].DefaultValue;
         return () => compute.Invoke(null, callArgs);
+    }
+
+    /// <summary>
+    /// A layer norm with weight and bias, forward and backward (of Σ y ⊙ g), on [ROWS, COLS] float32 in a storage scope:
+    /// SPEC "ROWS,COLS", e.g. 4096,128 (the train step's norms).
+    /// </summary>
+    private static Action LayerNorm(Assembly tensors, string spec)
+    {
+        string[] parts = spec.Split(',');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int rows) || !int.TryParse(parts[1], out int cols) || rows <= 0 || cols <= 0)
+            throw new ArgumentException($"SPEC must be ROWS,COLS with positive sizes for layernorm, e.g. 4096,128; got '{spec}'");
+        var tensor = TypeOf(tensors, "Engine.Tensor");
+        var randn = tensor.GetMethods().First(m => m.Name == "RandN" && m.GetParameters() is [{ ParameterType.IsArray: true }, { ParameterType: var p }, ..] && p == typeof(ulong));
+        object RandN(int[] shape, ulong seed)
+        {
+            var ps = randn.GetParameters();
+            var a = new object?[ps.Length];
+            a[0] = shape; a[1] = seed;
+            for (int i = 2; i < ps.Length; i++) a[i] = ps[i].DefaultValue;
+            return randn.Invoke(null, a)!;
+        }
+        var requireGrad = tensor.GetMethod("RequireGrad", Any)!;
+        object x = requireGrad.Invoke(RandN([rows, cols], 1), [true])!, w = requireGrad.Invoke(RandN([cols], 2), [true])!,
+            b = requireGrad.Invoke(RandN([cols], 3), [true])!, g = RandN([rows, cols], 4);
+        var layerNorm = tensor.GetMethods().First(m => m.Name == "LayerNorm" && m.GetParameters().Length >= 2 && m.GetParameters()[0].ParameterType == tensor);
+        var lnArgs = new object?[layerNorm.GetParameters().Length];
+        lnArgs[0] = w; lnArgs[1] = b;
+        for (int i = 2; i < lnArgs.Length; i++) lnArgs[i] = layerNorm.GetParameters()[i].DefaultValue;
+        var mul = tensor.GetMethod("Mul", [tensor])!;
+        var sum = tensor.GetMethods().First(m => m.Name == "Sum" && m.GetParameters().All(p => p.IsOptional));
+        var sumArgs = sum.GetParameters().Select(p => p.DefaultValue).ToArray();
+        var backward = tensor.GetMethods().First(m => m.Name == "Backward" && m.GetParameters().All(p => p.IsOptional));
+        var bwArgs = backward.GetParameters().Select(p => p.DefaultValue).ToArray();
+        var zeroGrad = tensor.GetMethod("ZeroGrad", Any)!;
+        var begin = TypeOf(tensors, "Engine.StorageScope").GetMethod("Begin", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes)!;
+        return () =>
+        {
+            foreach (var t in new[] { x, w, b }) zeroGrad.Invoke(t, null);
+            using var scope = (IDisposable)begin.Invoke(null, null)!;
+            backward.Invoke(sum.Invoke(mul.Invoke(layerNorm.Invoke(x, lnArgs), [g]), sumArgs), bwArgs);
+        };
     }
 
     private static Type TypeOf(Assembly assembly, string name) =>
