@@ -41,6 +41,38 @@ public class FusedOpTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void NormBackwardOverSeveralRowBlocksMatchesReferenceAndNotTheThreadCount(bool rms)
+    {
+        // 150 rows: three of the backward's blocks of weight and bias sums, the last one partial; 133 columns: whole
+        // vectors of every width and a tail.
+        Tensor Norm(Tensor[] t) => rms ? t[0].RMSNorm(t[1]) : t[0].LayerNorm(t[1], t[2]);
+        Tensor Reference(Tensor[] t) => rms ? NormReference.RMSNorm(t[0], t[1]) : NormReference.LayerNorm(t[0], t[1], t[2]);
+        foreach (var (dtype, tol) in new[] { (DType.Float64, 1e-10), (DType.Float32, 1e-4) })
+        {
+            Tensor x = R([150, 133], 6, dtype, 2), w = R([133], 7, dtype), b = R([133], 8, dtype);
+            FusedMatchesReference(Norm, Reference, rms ? [x, w] : [x, w, b], tol);
+            FusedMatchesReference(t => rms ? t[0].RMSNorm() : t[0].LayerNorm(), t => rms ? NormReference.RMSNorm(t[0]) : NormReference.LayerNorm(t[0]), [x], tol);
+        }
+        int saved = EngineThreads.Count;
+        try
+        {
+            float[][] Grads(int threads)
+            {
+                EngineThreads.Count = threads;
+                Tensor x = R([150, 133], 6, DType.Float32, 2), w = R([133], 7, DType.Float32), b = R([133], 8, DType.Float32);
+                Norm([x, w, b]).Mul(Tensor.RandN([150, 133], 99, DType.Float32)).Sum().Backward();
+                return [x.Grad!.ToArray<float>(), w.Grad!.ToArray<float>(), .. rms ? Array.Empty<float[]>() : [b.Grad!.ToArray<float>()]];
+            }
+            var one = Grads(1);
+            var two = Grads(2);
+            for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+        }
+        finally { EngineThreads.Count = saved; }
+    }
+
+    [Theory]
     [InlineData(DType.Float64, 1e-10)]
     [InlineData(DType.Float32, 1e-4)]
     public void RMSNormMatchesReference(DType dtype, double tol)

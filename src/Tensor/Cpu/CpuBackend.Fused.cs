@@ -38,17 +38,7 @@ public sealed partial class CpuBackend
     /// decoder's norm (Engine.Nn), so a generated token is normalised bit for bit as the tensor path does it.
     /// </summary>
     internal static (T Mean, T Rstd) NormRow<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> b, Span<T> y, double eps, bool rms)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        T n = T.CreateChecked(x.Length), e = T.CreateChecked(eps);
-        T mu = rms ? T.Zero : TensorPrimitives.Sum<T>(x) / n;
-        TensorPrimitives.Subtract(x, mu, y);                        // centred (RMS: a copy)
-        T rs = T.One / T.Sqrt(TensorPrimitives.SumOfSquares<T>(y) / n + e);
-        TensorPrimitives.Multiply(y, rs, y);                        // x̂
-        if (!w.IsEmpty) TensorPrimitives.Multiply(y, w, y);
-        if (!b.IsEmpty) TensorPrimitives.Add(y, b, y);
-        return (mu, rs);
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> => NormKernel<T>.ForwardRow(x, w, b, y, T.CreateChecked(eps), rms);
 
     /// <inheritdoc/>
     public (Storage Dx, Storage? DWeight, Storage? DBias) NormBackward(Storage x, Storage? weight, bool hasBias, Storage mean, Storage rstd, Storage dy, int rows, int cols, bool rms) => x.DType switch
@@ -61,62 +51,41 @@ public sealed partial class CpuBackend
     /// <summary>
     /// With x̂ = (x − μ)·rstd and ĝ = dy ⊙ w: layer norm dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂));
     /// RMS norm (μ = 0) dx = rstd·(ĝ − x̂·mean(ĝ ⊙ x̂)). dw = Σ_rows dy ⊙ x̂, db = Σ_rows dy.
+    /// One pass over the rows (<see cref="NormKernel{T}.BackwardRow"/>): each block of <see cref="NormRowBlock"/> rows
+    /// sums its share of dw and db while its rows are in cache, and the blocks' sums are added in block order, so the
+    /// result does not depend on the thread count.
     /// </summary>
     private static (Storage, Storage?, Storage?) NormBackward<T>(T[] x, T[]? w, bool hasBias, T[] mean, T[] rstd, T[] dy, int rows, int cols, bool rms) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        // Every row of both is written below, so neither needs zeroing.
-        var dx = CpuArrayPool.RentUninitialized<T>(rows * cols);
-        var xhatAll = w is not null ? CpuArrayPool.RentScratch<T>(rows * cols) : null;  // kept for the weight gradient, then given back
-        T n = T.CreateChecked(cols);
-        EngineThreads.For(rows, cols * 8L, (start, end) =>
+        var dx = CpuArrayPool.RentUninitialized<T>(rows * cols);   // every row is written below
+        int blocks = (rows + NormRowBlock - 1) / NormRowBlock;
+        var dwParts = w is not null ? CpuArrayPool.RentScratch<T>(blocks * cols) : null;
+        var dbParts = hasBias ? CpuArrayPool.RentScratch<T>(blocks * cols) : null;
+        EngineThreads.For(blocks, (long)NormRowBlock * cols * 8, (start, end) =>
         {
-            var xhatRow = xhatAll is null ? new T[cols] : null;
-            var ghat = new T[cols];
-            for (int r = start; r < end; r++)
+            for (int blk = start; blk < end; blk++)
             {
-                var xr = x.AsSpan(r * cols, cols);
-                var gr = dy.AsSpan(r * cols, cols);
-                var dr = dx.AsSpan(r * cols, cols);
-                var xh = xhatAll is null ? xhatRow.AsSpan() : xhatAll.AsSpan(r * cols, cols);
-                TensorPrimitives.Subtract(xr, mean[r], xh);
-                TensorPrimitives.Multiply(xh, rstd[r], xh);
-                if (w is not null) TensorPrimitives.Multiply(gr, w, ghat); else gr.CopyTo(ghat);
-                T meanGX = TensorPrimitives.Dot<T>(ghat, xh) / n;
-                T meanG = rms ? T.Zero : TensorPrimitives.Sum<T>(ghat) / n;
-                // dr = (ĝ − meanG − x̂·meanGX)·rstd
-                TensorPrimitives.MultiplyAdd(xh, -meanGX, ghat, dr);
-                TensorPrimitives.Subtract(dr, meanG, dr);
-                TensorPrimitives.Multiply(dr, rstd[r], dr);
+                var dwSum = dwParts is null ? default : dwParts.AsSpan(blk * cols, cols);
+                var dbSum = dbParts is null ? default : dbParts.AsSpan(blk * cols, cols);
+                dwSum.Clear();
+                dbSum.Clear();
+                for (int r = blk * NormRowBlock, last = Math.Min(rows, r + NormRowBlock); r < last; r++)
+                    NormKernel<T>.BackwardRow(x.AsSpan(r * cols, cols), dy.AsSpan(r * cols, cols), w, mean[r], rstd[r], rms,
+                        dx.AsSpan(r * cols, cols), dwSum, dbSum);
             }
         });
-        T[]? dw = null, db = null;
-        if (w is not null)
-        {
-            // dy ⊙ x̂ in place, then a column sum in a fixed row order.
-            EngineThreads.For(rows, cols, (start, end) =>
-            {
-                for (int r = start; r < end; r++)
-                    TensorPrimitives.Multiply(xhatAll.AsSpan(r * cols, cols), dy.AsSpan(r * cols, cols), xhatAll.AsSpan(r * cols, cols));
-            });
-            dw = ColumnSum(xhatAll!, rows, cols);
-            CpuArrayPool.Return(xhatAll!);
-        }
-        if (hasBias) db = ColumnSum(dy, rows, cols);
-        return (Wrap(dx), dw is null ? null : Wrap(dw), db is null ? null : Wrap(db));
+        return (Wrap(dx), dwParts is null ? null : Wrap(SumBlocks(dwParts, blocks, cols)), dbParts is null ? null : Wrap(SumBlocks(dbParts, blocks, cols)));
     }
 
-    /// <summary>Sum over rows of a [rows, cols] array; columns are split across threads, rows are added in order.</summary>
-    private static T[] ColumnSum<T>(T[] a, int rows, int cols) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Rows per block of the norm backward's weight and bias sums (a fixed number, whatever the thread count).</summary>
+    private const int NormRowBlock = 64;
+
+    /// <summary>The sum of a scratch array's <paramref name="blocks"/> rows of <paramref name="cols"/>, added in order; the scratch goes back to the pool.</summary>
+    private static T[] SumBlocks<T>(T[] parts, int blocks, int cols) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var sum = new T[cols];
-        const int Block = 64;
-        int blocks = (cols + Block - 1) / Block;
-        EngineThreads.For(blocks, (long)rows * Block, (start, end) =>
-        {
-            int c0 = start * Block, c1 = Math.Min(cols, end * Block);
-            var s = sum.AsSpan(c0, c1 - c0);
-            for (int r = 0; r < rows; r++) TensorPrimitives.Add(s, a.AsSpan(r * cols + c0, c1 - c0), s);
-        });
+        for (int b = 0; b < blocks; b++) TensorPrimitives.Add(sum, parts.AsSpan(b * cols, cols), sum);
+        CpuArrayPool.Return(parts);
         return sum;
     }
 
