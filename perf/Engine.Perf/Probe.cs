@@ -24,7 +24,7 @@ internal static class Probe
 
     public static int Run(string[] args)
     {
-        if (args.Length > 0 && args[0] == "kernel") return Kernel(args.Length > 1 ? int.Parse(args[1]) : Gemm.KC);
+        if (args.Length > 0 && args[0] == "kernel") return Kernel(args.Length > 1 ? int.Parse(args[1]) : Gemm.KC, args.Length > 2 ? int.Parse(args[2]) : 0);
         int m = args.Length > 0 ? int.Parse(args[0]) : 1024, n = args.Length > 1 ? int.Parse(args[1]) : m, k = args.Length > 2 ? int.Parse(args[2]) : m;
         int threads = args.Length > 3 ? int.Parse(args[3]) : 1;
         string layout = args.Length > 4 ? args[4] : "nn";
@@ -58,17 +58,19 @@ internal static class Probe
     }
 
     /// <summary>
-    /// `probe kernel [kc]`: the Vector512 (else Vector256) micro-kernel alone, one packed A sliver against a few
-    /// packed B slivers that stay in cache, C overwritten: the rate the blocked product would reach if packing,
-    /// streaming from L2 and C's traffic cost nothing.
+    /// `probe kernel [kc] [lda]`: the Vector512 (else Vector256) micro-kernel alone, one packed A sliver against a
+    /// packed B sliver that stay in cache, C overwritten: the rate the blocked product would reach if packing,
+    /// streaming from L2 and C's traffic cost nothing. With lda &gt; 0, the kernel that reads A in place (RunDirect)
+    /// on rows lda floats apart.
     /// </summary>
-    private static unsafe int Kernel(int kc)
+    private static unsafe int Kernel(int kc, int lda)
     {
         bool wide = GemmKernels.Kernel512<float>.IsSupported;
         int mr = wide ? GemmKernels.Kernel512<float>.MR : GemmKernels.Kernel256<float>.MR;
         int nr = wide ? GemmKernels.Kernel512<float>.NR : GemmKernels.Kernel256<float>.NR;
         const int Slivers = 1;
-        var a = GC.AllocateArray<float>(kc * mr + 16, pinned: true);
+        if (lda != 0 && lda < kc) throw new ArgumentException($"probe kernel: lda must be at least kc ({kc}), got {lda}");
+        var a = GC.AllocateArray<float>(Math.Max(kc * mr, lda * mr) + 16, pinned: true);
         var b = GC.AllocateArray<float>(kc * nr * Slivers + 16, pinned: true);
         var c = GC.AllocateArray<float>(mr * nr * Slivers + 16, pinned: true);
         var rng = new Random(1);
@@ -82,7 +84,12 @@ internal static class Probe
             {
                 for (int r = 0; r < count; r++)
                     for (int s = 0; s < Slivers; s++)
-                        if (wide) GemmKernels.Kernel512<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false, null);
+                        if (lda > 0)
+                        {
+                            if (wide) GemmKernels.Kernel512<float>.RunDirect(kc, pa, lda, 1, pb + s * kc * nr, pc + s * nr, nr * Slivers, nr, false, null);
+                            else GemmKernels.Kernel256<float>.RunDirect(kc, pa, lda, 1, pb + s * kc * nr, pc + s * nr, nr * Slivers, nr, false, null);
+                        }
+                        else if (wide) GemmKernels.Kernel512<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false, null);
                         else GemmKernels.Kernel256<float>.Run(kc, pa, pb + s * kc * nr, pc + s * nr, nr * Slivers, mr, nr, false, null);
                 calls += count * Slivers;
             }
@@ -98,7 +105,7 @@ internal static class Probe
                 double g = 2.0 * mr * nr * kc * Slivers * reps / System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9;
                 rates.Add(g); ratio.Add(g / peak);
             }
-            Console.WriteLine($"micro-kernel {mr}x{nr} kc={kc} ({(wide ? "Vector512" : "Vector256")}): {Timing.Median(rates):F1} GFLOP/s, vs FMA peak measured alternately {Timing.Median(ratio) * 100:F0} %");
+            Console.WriteLine($"micro-kernel {mr}x{nr} kc={kc}{(lda > 0 ? $", A read in place, rows {lda} apart" : "")} ({(wide ? "Vector512" : "Vector256")}): {Timing.Median(rates):F1} GFLOP/s, vs FMA peak measured alternately {Timing.Median(ratio) * 100:F0} %");
         }
         return 0;
     }

@@ -7,8 +7,8 @@ public sealed partial class Tensor
     /// <summary>
     /// this·<paramref name="other"/> + <paramref name="bias"/> for a 2-D this [m, k] and other [k, n], the bias [n]
     /// added to every row: a linear layer's forward as one op. It equals <c>MatMul(other).Add(bias)</c> (its composed
-    /// reference) up to rounding: on the CPU the bias is where each row of the product starts, set just before the
-    /// product first adds into it, so the output is written once instead of twice. Other cases (bfloat16 autocast,
+    /// reference) up to rounding: on the CPU the micro-kernel adds the bias to each tile of the product as it stores
+    /// it, so the output is written once and never read back. Other cases (bfloat16 autocast,
     /// other ranks or dtypes) run the composed form.
     /// </summary>
     internal Tensor MatMulBias(Tensor other, Tensor bias)
