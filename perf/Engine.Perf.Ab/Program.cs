@@ -12,7 +12,7 @@ using System.Runtime.Loader;
 //   Engine.Perf.Ab DIR_A DIR_B WORKLOAD SPEC THREADS PAIRS
 //     WORKLOAD: attention-forward | attention (forward + backward) | trainstep | linear (a biased product) | gemm |
 //               layernorm (forward + backward)
-//     SPEC: softmax | lssar (linear: fused | composed; gemm: M,N,K,nn|tn|nt; layernorm: ROWS,COLS); "A:B" gives each side its own, e.g.
+//     SPEC: softmax | lssar (linear: fused | composed | backward; gemm: M,N,K,nn|tn|nt; layernorm: ROWS,COLS); "A:B" gives each side its own, e.g.
 //     softmax:lssar with DIR_A = DIR_B
 //   prints the median over PAIRS of B's time over A's (each pair in alternating order), and the range; and the
 //   fastest sample of B over the fastest of A (interference only ever slows a sample down, so on a machine whose
@@ -119,7 +119,8 @@ internal static class Workload
     /// <summary>The MLP's up projection with its bias, [4096, 128]·[128, 512] + [512], as one op or as the product then the add.</summary>
     private static Action Linear(Assembly tensors, string spec)
     {
-        if (spec is not ("fused" or "composed")) throw new ArgumentException($"SPEC must be fused or composed for linear, got '{spec}'");
+        if (spec is not ("fused" or "composed" or "backward"))
+            throw new ArgumentException($"SPEC must be fused, composed or backward (the fused op, forward and backward) for linear, got '{spec}'");
         var tensor = TypeOf(tensors, "Engine.Tensor");
         var randn = tensor.GetMethods().First(m => m.Name == "RandN" && m.GetParameters() is [{ ParameterType.IsArray: true }, { ParameterType: var p }, ..] && p == typeof(ulong));
         object RandN(int[] shape, ulong seed)
@@ -135,7 +136,25 @@ internal static class Workload
         var matMul = tensor.GetMethod("MatMul", [tensor])!;
         var add = tensor.GetMethod("Add", [tensor])!;
         var matMulBias = tensor.GetMethod("MatMulBias", Any);
-        if (spec == "fused" && matMulBias is null) throw new InvalidOperationException("this build has no Tensor.MatMulBias");
+        if (spec != "composed" && matMulBias is null) throw new InvalidOperationException("this build has no Tensor.MatMulBias");
+        if (spec == "backward")
+        {
+            var requireGrad = tensor.GetMethod("RequireGrad", Any)!;
+            object w = requireGrad.Invoke(RandN([512, 128], 5), [true])!, bGrad = requireGrad.Invoke(RandN([512], 3), [true])!, g = RandN([4096, 512], 6);
+            var transpose = tensor.GetProperty("T")!;
+            var mul = tensor.GetMethod("Mul", [tensor])!;
+            var sum = tensor.GetMethods().First(m => m.Name == "Sum" && m.GetParameters().All(p => p.IsOptional));
+            var sumArgs = sum.GetParameters().Select(p => p.DefaultValue).ToArray();
+            var backward = tensor.GetMethods().First(m => m.Name == "Backward" && m.GetParameters().All(p => p.IsOptional));
+            var bwArgs = backward.GetParameters().Select(p => p.DefaultValue).ToArray();
+            var zeroGrad = tensor.GetMethod("ZeroGrad", Any)!;
+            return () =>
+            {
+                zeroGrad.Invoke(w, null); zeroGrad.Invoke(bGrad, null);
+                using var scope = (IDisposable)begin.Invoke(null, null)!;
+                backward.Invoke(sum.Invoke(mul.Invoke(matMulBias!.Invoke(h, [transpose.GetValue(w), bGrad]), [g]), sumArgs), bwArgs);
+            };
+        }
         return spec == "fused"
             ? () => { using var scope = (IDisposable)begin.Invoke(null, null)!; matMulBias!.Invoke(h, [wT, bias]); }
             : () => { using var scope = (IDisposable)begin.Invoke(null, null)!; add.Invoke(matMul.Invoke(h, [wT]), [bias]); };
