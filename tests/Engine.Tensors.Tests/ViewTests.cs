@@ -7,6 +7,53 @@ public class ViewTests
     private static Tensor Seq(params int[] shape) => Tensor.Arange(Ref.Count(shape), DType.Float64).Reshape(shape);
 
     [Fact]
+    public void LargeStridedViewsMadeContiguousOnEveryThreadCountReadTheRightElements()
+    {
+        // Past the size at which the rows of a view are gathered by all threads: rows with contiguous elements (a
+        // head-split permute) and with strided ones (a transpose of the last two axes), float32 as in training.
+        int saved = EngineThreads.Count;
+        try
+        {
+            var x = Tensor.Arange(64 * 40 * 3 * 33, DType.Float32).Reshape(64, 40, 3, 33);
+            // x's element (a, b, c, d) is its flat index ((a·40 + b)·3 + c)·33 + d
+            var cases = new (Tensor View, Func<int, int, int, int, int> Source)[]
+            {
+                (x.Permute(2, 0, 1, 3), (a, b, c, d) => ((b * 40 + c) * 3 + a) * 33 + d),
+                (x.Transpose(2, 3), (a, b, c, d) => ((a * 40 + b) * 3 + d) * 33 + c),
+            };
+            foreach (var (view, source) in cases)
+            {
+                int[] s = view.Shape;
+                var want = new double[view.Count];
+                int i = 0;
+                for (int a = 0; a < s[0]; a++)
+                    for (int b = 0; b < s[1]; b++)
+                        for (int c = 0; c < s[2]; c++)
+                            for (int d = 0; d < s[3]; d++) want[i++] = source(a, b, c, d);
+                foreach (int threads in new[] { 1, 2, 3 })
+                {
+                    EngineThreads.Count = threads;
+                    Assert.Equal(want, view.Contiguous().ToDoubleArray());
+                }
+            }
+        }
+        finally { EngineThreads.Count = saved; }
+    }
+
+    [Fact]
+    public void ALargePooledZerosArrayIsZeroEvenWhenItsLastUseWasNot()
+    {
+        // 1 M floats, cleared in shares by all threads when it comes back from the pool.
+        int n = 1 << 20;
+        using (StorageScope.Begin()) _ = Tensor.Full([n], 3);   // a pooled array of that length, dirty when it goes back
+        using (StorageScope.Begin())
+        {
+            var z = Tensor.Zeros([n]);
+            Assert.All(z.ToArray<float>(), v => Assert.Equal(0f, v));
+        }
+    }
+
+    [Fact]
     public void ViewsShareStorageAndReadTheRightElements()
     {
         var x = Seq(2, 3, 4);

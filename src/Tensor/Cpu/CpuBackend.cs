@@ -31,6 +31,35 @@ public sealed partial class CpuBackend : IBackend
         return copy;
     }
 
+    /// <summary>
+    /// As <see cref="Gather{T}(T[], Layout, Span{T})"/> into an array, with the rows of a large strided view split
+    /// across threads: the copies around attention's heads (a reshape of a permuted gradient, megabytes of 32-value
+    /// rows) were a serial stretch of the step that left the other cores idle.
+    /// </summary>
+    internal static void Gather<T>(T[] data, Layout l, T[] dst) where T : unmanaged
+    {
+        const int ParallelElements = 1 << 16;
+        if (l.IsContiguous || l.Count < ParallelElements || EngineThreads.Count == 1 || WorkerPool.IsBusy)
+        {
+            Gather(data, l, dst.AsSpan(0, l.Count));
+            return;
+        }
+        int inner = l.ShapeArray[^1], stride = l.StrideArray[^1], rows = l.Count / inner;
+        var offsets = CpuArrayPool.RentScratch<int>(rows);
+        l.RowOffsets(offsets.AsSpan(0, rows));
+        EngineThreads.For(rows, inner, (r0, r1) =>
+        {
+            for (int r = r0; r < r1; r++)
+            {
+                var d = dst.AsSpan(r * inner, inner);
+                int o = offsets[r];
+                if (stride == 1) data.AsSpan(o, inner).CopyTo(d);
+                else for (int i = 0; i < inner; i++, o += stride) d[i] = data[o];
+            }
+        });
+        CpuArrayPool.Return(offsets);
+    }
+
     internal static void Gather<T>(T[] data, Layout l, Span<T> dst) where T : unmanaged
     {
         if (l.Count == 0) return;

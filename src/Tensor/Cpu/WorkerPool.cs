@@ -71,6 +71,12 @@ internal static class WorkerPool
         }
     }
 
+    /// <summary>
+    /// Whether a loop is running on the pool (this call may be inside one of its chunks): a helper that would split a
+    /// small job across threads does it serially then, rather than through the runtime's pool.
+    /// </summary>
+    public static bool IsBusy => Volatile.Read(ref busy) != 0;
+
     /// <summary>Runs the loop on the pool and returns true, or returns false at once if the pool is in use.</summary>
     public static bool TryRun(int n, int chunks, Action<int, int> body)
     {
