@@ -122,15 +122,7 @@ internal static class Workload
         if (spec is not ("fused" or "composed" or "backward"))
             throw new ArgumentException($"SPEC must be fused, composed or backward (the fused op, forward and backward) for linear, got '{spec}'");
         var tensor = TypeOf(tensors, "Engine.Tensor");
-        var randn = tensor.GetMethods().First(m => m.Name == "RandN" && m.GetParameters() is [{ ParameterType.IsArray: true }, { ParameterType: var p }, ..] && p == typeof(ulong));
-        object RandN(int[] shape, ulong seed)
-        {
-            var ps = randn.GetParameters();
-            var a = new object?[ps.Length];
-            a[0] = shape; a[1] = seed;
-            for (int i = 2; i < ps.Length; i++) a[i] = ps[i].DefaultValue;
-            return randn.Invoke(null, a)!;
-        }
+        var RandN = RandNOf(tensor);
         object h = RandN([4096, 128], 4), wT = tensor.GetProperty("T")!.GetValue(RandN([512, 128], 5))!, bias = RandN([512], 3);
         var begin = TypeOf(tensors, "Engine.StorageScope").GetMethod("Begin", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes)!;
         var matMul = tensor.GetMethod("MatMul", [tensor])!;
@@ -194,15 +186,7 @@ internal static class Workload
         if (parts.Length != 2 || !int.TryParse(parts[0], out int rows) || !int.TryParse(parts[1], out int cols) || rows <= 0 || cols <= 0)
             throw new ArgumentException($"SPEC must be ROWS,COLS with positive sizes for layernorm, e.g. 4096,128; got '{spec}'");
         var tensor = TypeOf(tensors, "Engine.Tensor");
-        var randn = tensor.GetMethods().First(m => m.Name == "RandN" && m.GetParameters() is [{ ParameterType.IsArray: true }, { ParameterType: var p }, ..] && p == typeof(ulong));
-        object RandN(int[] shape, ulong seed)
-        {
-            var ps = randn.GetParameters();
-            var a = new object?[ps.Length];
-            a[0] = shape; a[1] = seed;
-            for (int i = 2; i < ps.Length; i++) a[i] = ps[i].DefaultValue;
-            return randn.Invoke(null, a)!;
-        }
+        var RandN = RandNOf(tensor);
         var requireGrad = tensor.GetMethod("RequireGrad", Any)!;
         object x = requireGrad.Invoke(RandN([rows, cols], 1), [true])!, w = requireGrad.Invoke(RandN([cols], 2), [true])!,
             b = requireGrad.Invoke(RandN([cols], 3), [true])!, g = RandN([rows, cols], 4);
@@ -222,6 +206,20 @@ internal static class Workload
             foreach (var t in new[] { x, w, b }) zeroGrad.Invoke(t, null);
             using var scope = (IDisposable)begin.Invoke(null, null)!;
             backward.Invoke(sum.Invoke(mul.Invoke(layerNorm.Invoke(x, lnArgs), [g]), sumArgs), bwArgs);
+        };
+    }
+
+    /// <summary>Tensor.RandN(shape, seed) with the other parameters at their defaults (float32 on the CPU).</summary>
+    private static Func<int[], ulong, object> RandNOf(Type tensor)
+    {
+        var randn = tensor.GetMethods().First(m => m.Name == "RandN" && m.GetParameters() is [{ ParameterType.IsArray: true }, { ParameterType: var p }, ..] && p == typeof(ulong));
+        var ps = randn.GetParameters();
+        return (shape, seed) =>
+        {
+            var a = new object?[ps.Length];
+            a[0] = shape; a[1] = seed;
+            for (int i = 2; i < ps.Length; i++) a[i] = ps[i].DefaultValue;
+            return randn.Invoke(null, a)!;
         };
     }
 
