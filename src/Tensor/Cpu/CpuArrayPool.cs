@@ -31,22 +31,14 @@ internal static class CpuArrayPool
         return a;
     }
 
-    /// <summary>Elements per share of a large clear (1 MiB of float).</summary>
-    private const int ClearChunk = 1 << 18;
+    /// <summary>Elements from which a clear is shared among the threads (2 MiB of float).</summary>
+    private const int ParallelClear = 1 << 19;
 
     /// <summary>Zeros <paramref name="a"/>, a large one by all threads: a serial clear of megabytes (a gradient's zero padding) left the other cores idle.</summary>
     private static void Clear<T>(T[] a) where T : unmanaged
     {
-        if (a.Length < 2 * ClearChunk || EngineThreads.Count == 1 || WorkerPool.IsBusy)
-        {
-            Array.Clear(a);
-            return;
-        }
-        EngineThreads.For((a.Length + ClearChunk - 1) / ClearChunk, ClearChunk, (c0, c1) =>
-        {
-            int start = c0 * ClearChunk;
-            a.AsSpan(start, Math.Min(a.Length, c1 * ClearChunk) - start).Clear();
-        });
+        if (a.Length < ParallelClear || EngineThreads.Count == 1 || WorkerPool.IsBusy) Array.Clear(a);
+        else CpuBackend.ForEachChunk(a.Length, (start, length) => a.AsSpan(start, length).Clear());
     }
 
     /// <summary>An array of <paramref name="length"/> whose elements the caller overwrites before reading.</summary>

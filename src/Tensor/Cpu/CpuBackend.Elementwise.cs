@@ -20,7 +20,7 @@ public sealed partial class CpuBackend
     /// body(start, length) over [0, <paramref name="n"/>) in fixed chunks of <see cref="ElementwiseChunk"/> on
     /// <see cref="EngineThreads"/>: the chunks do not depend on the thread count, so neither do the results.
     /// </summary>
-    private static void ForEachChunk(int n, Action<int, int> body)
+    internal static void ForEachChunk(int n, Action<int, int> body)
     {
         int chunks = (n + ElementwiseChunk - 1) / ElementwiseChunk;
         EngineThreads.For(chunks, ElementwiseChunk, (c0, c1) =>

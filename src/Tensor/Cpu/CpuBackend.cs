@@ -47,16 +47,7 @@ public sealed partial class CpuBackend : IBackend
         int inner = l.ShapeArray[^1], stride = l.StrideArray[^1], rows = l.Count / inner;
         var offsets = CpuArrayPool.RentScratch<int>(rows);
         l.RowOffsets(offsets.AsSpan(0, rows));
-        EngineThreads.For(rows, inner, (r0, r1) =>
-        {
-            for (int r = r0; r < r1; r++)
-            {
-                var d = dst.AsSpan(r * inner, inner);
-                int o = offsets[r];
-                if (stride == 1) data.AsSpan(o, inner).CopyTo(d);
-                else for (int i = 0; i < inner; i++, o += stride) d[i] = data[o];
-            }
-        });
+        EngineThreads.For(rows, inner, (r0, r1) => GatherRows(data, offsets, r0, r1, inner, stride, dst));
         CpuArrayPool.Return(offsets);
     }
 
@@ -69,14 +60,20 @@ public sealed partial class CpuBackend : IBackend
         int rows = l.Count / inner;
         var offsets = CpuArrayPool.RentScratch<int>(rows);
         l.RowOffsets(offsets.AsSpan(0, rows));
-        for (int r = 0; r < rows; r++)
+        GatherRows(data, offsets, 0, rows, inner, stride, dst);
+        CpuArrayPool.Return(offsets);
+    }
+
+    /// <summary>Rows [r0, r1) of a view (row r starts at data[offsets[r]], its elements stride apart) into dst's rows of inner.</summary>
+    private static void GatherRows<T>(T[] data, int[] offsets, int r0, int r1, int inner, int stride, Span<T> dst) where T : unmanaged
+    {
+        for (int r = r0; r < r1; r++)
         {
             var d = dst.Slice(r * inner, inner);
             int o = offsets[r];
             if (stride == 1) data.AsSpan(o, inner).CopyTo(d);
             else for (int i = 0; i < inner; i++, o += stride) d[i] = data[o];
         }
-        CpuArrayPool.Return(offsets);
     }
 
     internal static Storage Wrap<T>(T[] data) where T : unmanaged => new CpuStorage<T>(data);
