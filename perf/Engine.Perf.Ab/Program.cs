@@ -134,17 +134,13 @@ internal static class Workload
             var requireGrad = tensor.GetMethod("RequireGrad", Any)!;
             object w = requireGrad.Invoke(RandN([512, 128], 5), [true])!, bGrad = requireGrad.Invoke(RandN([512], 3), [true])!, g = RandN([4096, 512], 6);
             var transpose = tensor.GetProperty("T")!;
-            var mul = tensor.GetMethod("Mul", [tensor])!;
-            var sum = tensor.GetMethods().First(m => m.Name == "Sum" && m.GetParameters().All(p => p.IsOptional));
-            var sumArgs = sum.GetParameters().Select(p => p.DefaultValue).ToArray();
-            var backward = tensor.GetMethods().First(m => m.Name == "Backward" && m.GetParameters().All(p => p.IsOptional));
-            var bwArgs = backward.GetParameters().Select(p => p.DefaultValue).ToArray();
             var zeroGrad = tensor.GetMethod("ZeroGrad", Any)!;
+            var backward = BackwardOfWeightedSum(tensor);
             return () =>
             {
                 zeroGrad.Invoke(w, null); zeroGrad.Invoke(bGrad, null);
                 using var scope = (IDisposable)begin.Invoke(null, null)!;
-                backward.Invoke(sum.Invoke(mul.Invoke(matMulBias!.Invoke(h, [transpose.GetValue(w), bGrad]), [g]), sumArgs), bwArgs);
+                backward(matMulBias!.Invoke(h, [transpose.GetValue(w), bGrad])!, g);
             };
         }
         return spec == "fused"
@@ -194,19 +190,26 @@ internal static class Workload
         var lnArgs = new object?[layerNorm.GetParameters().Length];
         lnArgs[0] = w; lnArgs[1] = b;
         for (int i = 2; i < lnArgs.Length; i++) lnArgs[i] = layerNorm.GetParameters()[i].DefaultValue;
-        var mul = tensor.GetMethod("Mul", [tensor])!;
-        var sum = tensor.GetMethods().First(m => m.Name == "Sum" && m.GetParameters().All(p => p.IsOptional));
-        var sumArgs = sum.GetParameters().Select(p => p.DefaultValue).ToArray();
-        var backward = tensor.GetMethods().First(m => m.Name == "Backward" && m.GetParameters().All(p => p.IsOptional));
-        var bwArgs = backward.GetParameters().Select(p => p.DefaultValue).ToArray();
         var zeroGrad = tensor.GetMethod("ZeroGrad", Any)!;
+        var backward = BackwardOfWeightedSum(tensor);
         var begin = TypeOf(tensors, "Engine.StorageScope").GetMethod("Begin", BindingFlags.Public | BindingFlags.Static, Type.EmptyTypes)!;
         return () =>
         {
             foreach (var t in new[] { x, w, b }) zeroGrad.Invoke(t, null);
             using var scope = (IDisposable)begin.Invoke(null, null)!;
-            backward.Invoke(sum.Invoke(mul.Invoke(layerNorm.Invoke(x, lnArgs), [g]), sumArgs), bwArgs);
+            backward(layerNorm.Invoke(x, lnArgs)!, g);
         };
+    }
+
+    /// <summary>(y, g) ↦ Σ y ⊙ g back-propagated (Backward with its defaults): the backward workloads' loss.</summary>
+    private static Action<object, object> BackwardOfWeightedSum(Type tensor)
+    {
+        var mul = tensor.GetMethod("Mul", [tensor])!;
+        var sum = tensor.GetMethods().First(m => m.Name == "Sum" && m.GetParameters().All(p => p.IsOptional));
+        var sumArgs = sum.GetParameters().Select(p => p.DefaultValue).ToArray();
+        var backward = tensor.GetMethods().First(m => m.Name == "Backward" && m.GetParameters().All(p => p.IsOptional));
+        var bwArgs = backward.GetParameters().Select(p => p.DefaultValue).ToArray();
+        return (y, g) => backward.Invoke(sum.Invoke(mul.Invoke(y, [g]), sumArgs), bwArgs);
     }
 
     /// <summary>Tensor.RandN(shape, seed) with the other parameters at their defaults (float32 on the CPU).</summary>
