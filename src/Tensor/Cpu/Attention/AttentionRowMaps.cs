@@ -108,8 +108,7 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
                 }
                 j = n;
             }
-            T m = T.NegativeInfinity;
-            for (int l = 0; l < w; l++) m = T.Max(m, vmax[l]);
+            T m = MaxOf(vmax);
             if (j < n)
             {
                 m = T.Max(m, MapTail(map, x[j..], y[j..], wantZ ? z[j..] : default, pad, out T tailSum));
@@ -170,11 +169,32 @@ internal static unsafe partial class AttentionKernel<T> where T : unmanaged, IFl
         else Avx.MaskStore((double*)p, lanes.AsDouble(), v.AsDouble());
     }
 
-    /// <summary>The largest lane.</summary>
+    /// <summary>The largest lane, halving the vector down to 128 bits first (a row's maximum is taken once per row stage).</summary>
     private static T MaxOf(Vector512<T> v)
     {
+        var half = Vector256.MaxNative(v.GetLower(), v.GetUpper());
+        return MaxOf(Vector128.MaxNative(half.GetLower(), half.GetUpper()));
+    }
+
+    /// <summary>The largest lane.</summary>
+    private static T MaxOf(Vector<T> v)
+    {
+        if (Vector<T>.Count == Vector256<T>.Count)
+        {
+            var v256 = v.AsVector256();
+            return MaxOf(Vector128.MaxNative(v256.GetLower(), v256.GetUpper()));
+        }
+        if (Vector<T>.Count == Vector128<T>.Count) return MaxOf(v.AsVector128());
         T m = v[0];
-        for (int l = 1; l < Vector512<T>.Count; l++) m = T.Max(m, v[l]);
+        for (int l = 1; l < Vector<T>.Count; l++) m = T.Max(m, v[l]);
+        return m;
+    }
+
+    /// <summary>The largest lane.</summary>
+    private static T MaxOf(Vector128<T> v)
+    {
+        T m = v[0];
+        for (int l = 1; l < Vector128<T>.Count; l++) m = T.Max(m, v[l]);
         return m;
     }
 

@@ -120,14 +120,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     private static T StageOne(Span<T> s, Span<T> sig, PositiveFunction f, out T sum)
     {
         if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig, out sum);
-        T max = TensorPrimitives.Max<T>(s);
         if (f == PositiveFunction.Exp)
-            return MapRow(new ExpMap(max), s, s, default, T.NegativeInfinity, out sum);
-        if (max >= T.Zero)
+            return MapRow(new ExpMap(TensorPrimitives.Max<T>(s)), s, s, default, T.NegativeInfinity, out sum);
+        if (AnyNonNegative(s))
             // The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score below −87.3 weighs 10⁻³⁸ instead of less: nothing
             // against the row's maximum, which contributes at least ln 2. The padding maps to such a weight too.
             return MapRow(new SoftplusMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity, out sum);
-        T termMax = T.Zero;
+        T max = TensorPrimitives.Max<T>(s), termMax = T.Zero;
         for (int j = 0; j < s.Length; j++)
         {
             T e = T.Exp(s[j]), shifted = T.Exp(s[j] - max), u = T.One + e;
@@ -149,9 +148,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static T StageOneSigmoid(Span<T> s, Span<T> sig, out T sum)
     {
-        T max = TensorPrimitives.Max<T>(s);
-        if (max >= T.Zero) return MapRow(new SigmoidMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity, out sum);
-        T termMax = T.Zero;
+        if (AnyNonNegative(s)) return MapRow(new SigmoidMap(!sig.IsEmpty), s, s, sig, T.NegativeInfinity, out sum);
+        T max = TensorPrimitives.Max<T>(s), termMax = T.Zero;
         for (int j = 0; j < s.Length; j++)
         {
             T u = T.One + T.Exp(s[j]), shifted = T.Exp(s[j] - max);
@@ -161,6 +159,25 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         }
         sum = AccurateSum(s);
         return termMax;
+    }
+
+    /// <summary>
+    /// Whether some score is ≥ 0 (a NaN is not), stopping at the first: the Softplus and sigmoid stages only need the
+    /// row's maximum when every score is negative, and in a row of cosine scores the first vector almost always
+    /// holds a non-negative one, so this costs a compare where the maximum would cost a pass over the row.
+    /// </summary>
+    private static bool AnyNonNegative(ReadOnlySpan<T> s)
+    {
+        int n = s.Length, j = 0;
+        ref T S = ref MemoryMarshal.GetReference(s);
+        if (Vector512.IsHardwareAccelerated)
+            for (; j + Vector512<T>.Count <= n; j += Vector512<T>.Count)
+                if (Vector512.GreaterThanOrEqualAny(Vector512.LoadUnsafe(ref S, (nuint)j), Vector512<T>.Zero)) return true;
+        for (; j + Vector<T>.Count <= n; j += Vector<T>.Count)
+            if (Vector.GreaterThanOrEqualAny(Vector.LoadUnsafe(ref S, (nuint)j), Vector<T>.Zero)) return true;
+        for (; j < n; j++)
+            if (s[j] >= T.Zero) return true;
+        return false;
     }
 
     /// <summary>
