@@ -39,8 +39,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>
     /// The row-major case of <see cref="PackA{T}"/> for float (rows of A contiguous): 4 rows × 8 steps at a time go
-    /// through registers (four loads, eight shuffles, eight 4-value stores instead of 32 scalar copies with a stride
-    /// of <paramref name="mr"/>). Returns how many leading rows it packed (a multiple of 4); the caller packs the rest.
+    /// through registers (<see cref="StoreTransposed"/>). Returns how many leading rows it packed (a multiple of 4); the caller packs the rest.
     /// </summary>
     private static int PackRowsFloat(float* a, int ars, int rows, int kc, float* dst, int mr)
     {
@@ -53,23 +52,31 @@ internal static unsafe class GemmPacking
             for (; p + 8 <= kc; p += 8)
             {
                 float* s = s0 + p;
-                var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + rs);
-                var r2 = Avx.LoadVector256(s + 2 * rs); var r3 = Avx.LoadVector256(s + 3 * rs);
-                // in each 128-bit half: steps (0,1) of rows 0..3 from the low unpacks, (2,3) from the high ones
-                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                float* d = dst + p * mr + i0;
-                Sse.Store(d, u0.GetLower()); Sse.Store(d + mr, u1.GetLower());
-                Sse.Store(d + 2 * mr, u2.GetLower()); Sse.Store(d + 3 * mr, u3.GetLower());
-                Sse.Store(d + 4 * mr, u0.GetUpper()); Sse.Store(d + 5 * mr, u1.GetUpper());
-                Sse.Store(d + 6 * mr, u2.GetUpper()); Sse.Store(d + 7 * mr, u3.GetUpper());
+                StoreTransposed(Avx.LoadVector256(s), Avx.LoadVector256(s + rs), Avx.LoadVector256(s + 2 * rs), Avx.LoadVector256(s + 3 * rs),
+                    dst + p * mr + i0, mr);
             }
             for (; p < kc; p++)
                 for (int i = 0; i < 4; i++) dst[p * mr + i0 + i] = s0[i * rs + p];
         }
         return i0;
+    }
+
+    /// <summary>
+    /// Four rows of eight floats stored transposed: element c of every row, four consecutive values, at
+    /// <c>d + c·ds</c> (four loads, eight shuffles and eight 4-value stores instead of 32 scalar copies).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreTransposed(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3, float* d, nint ds)
+    {
+        // in each 128-bit half: elements (0,1) of rows 0..3 from the low unpacks, (2,3) from the high ones
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Sse.Store(d, u0.GetLower()); Sse.Store(d + ds, u1.GetLower());
+        Sse.Store(d + 2 * ds, u2.GetLower()); Sse.Store(d + 3 * ds, u3.GetLower());
+        Sse.Store(d + 4 * ds, u0.GetUpper()); Sse.Store(d + 5 * ds, u1.GetUpper());
+        Sse.Store(d + 6 * ds, u2.GetUpper()); Sse.Store(d + 7 * ds, u3.GetUpper());
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static Engine.Cpu.SimdMath;
 
 namespace Engine.Cpu;
@@ -13,7 +14,7 @@ namespace Engine.Cpu;
 internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Scratch for one thread, rented once per parallel chunk and reused for every head in it.</summary>
-    private sealed class Workspace : IDisposable
+    private sealed unsafe class Workspace : IDisposable
     {
         private readonly AttentionDims size;   // what the buffers were rented for
         private AttentionDims d;               // the call's dims (see Retarget)
@@ -148,7 +149,17 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                     Scale(s0, x0, copies.AsSpan(r * cols, cols)); Scale(s1, x1, copies.AsSpan((r + 1) * cols, cols));
                     Scale(s2, x2, copies.AsSpan((r + 2) * cols, cols)); Scale(s3, x3, copies.AsSpan((r + 3) * cols, cols));
                 }
-                for (int c = 0; c < cols; c++)
+                int c = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && cols >= 8)
+                    fixed (T* p0 = x0, p1 = x1, p2 = x2, p3 = x3, pd = dst)
+                    {
+                        Vector256<float> v0 = Vector256.Create(float.CreateTruncating(s0)), v1 = Vector256.Create(float.CreateTruncating(s1)),
+                                         v2 = Vector256.Create(float.CreateTruncating(s2)), v3 = Vector256.Create(float.CreateTruncating(s3));
+                        for (; c + 8 <= cols; c += 8)
+                            GemmPacking.StoreTransposed(Avx.LoadVector256((float*)p0 + c) * v0, Avx.LoadVector256((float*)p1 + c) * v1,
+                                Avx.LoadVector256((float*)p2 + c) * v2, Avx.LoadVector256((float*)p3 + c) * v3, (float*)pd + (nint)c * ldd + r, ldd);
+                    }
+                for (; c < cols; c++)
                 {
                     ref T to = ref Unsafe.Add(ref Dst, (nint)c * ldd + r);   // within dst: checked above
                     to = x0[c] * s0;
