@@ -13,6 +13,26 @@ public class AttentionEdgeCaseTests
     }
 
     /// <summary>
+    /// The row maximum the Softmax stage shifts by (overlapping vector windows): every length across the widths' edges,
+    /// with the largest score at every position, for rows of mixed and of all-negative scores.
+    /// </summary>
+    [Fact]
+    public void TheRowMaximumFindsTheLargestScoreAtEveryPositionAndLength()
+    {
+        var rng = new Random(5);
+        for (int n = 1; n <= 70; n++)
+            for (int at = 0; at < n; at++)
+                foreach (double top in new[] { 100.0, -0.5 })
+                {
+                    var row = Enumerable.Range(0, n).Select(_ => top > 0 ? rng.NextDouble() * 10 - 5 : -1 - rng.NextDouble() * 10).ToArray();
+                    row[at] = top;
+                    Assert.Equal((float)top, Engine.Cpu.AttentionKernel<float>.RowMax(row.Select(x => (float)x).ToArray()));
+                    Assert.Equal(top, Engine.Cpu.AttentionKernel<double>.RowMax(row));
+                }
+        Assert.Equal(float.NegativeInfinity, Engine.Cpu.AttentionKernel<float>.RowMax([]));
+    }
+
+    /// <summary>
     /// A NaN in a key reaches every query row that sees it as NaN, never as a finite weight: the row maps' native
     /// maximum must not swallow it. Rows before the bad key stay finite.
     /// </summary>

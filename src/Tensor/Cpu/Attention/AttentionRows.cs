@@ -121,7 +121,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     {
         if (f == PositiveFunction.Sigmoid) return StageOneSigmoid(s, sig, out sum);
         if (f == PositiveFunction.Exp)
-            return MapRow(new ExpMap(TensorPrimitives.Max<T>(s)), s, s, default, T.NegativeInfinity, out sum);
+            return MapRow(new ExpMap(RowMax(s)), s, s, default, T.NegativeInfinity, out sum);
         if (AnyNonNegative(s))
             // The float exp stops at e^−87.3 ≈ 10⁻³⁸, so a score below −87.3 weighs 10⁻³⁸ instead of less: nothing
             // against the row's maximum, which contributes at least ln 2. The padding maps to such a weight too.
@@ -178,6 +178,42 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         for (; j < n; j++)
             if (s[j] >= T.Zero) return true;
         return false;
+    }
+
+    /// <summary>
+    /// max s over a non-empty row with the native max (TensorPrimitives.Max also orders ±0 and propagates NaN, at
+    /// several instructions per vector: a tenth of the Softmax stage). A NaN score may be dropped here, but it still
+    /// makes its row's sum, and so the row, NaN. The last partial vector is the row's last full-width window, which
+    /// overlaps the one before it (a maximum may count an element twice). −∞ for an empty row.
+    /// </summary>
+    internal static T RowMax(ReadOnlySpan<T> s)
+    {
+        int n = s.Length;
+        if (n == 0) return T.NegativeInfinity;
+        ref T S = ref MemoryMarshal.GetReference(s);
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        {
+            int w = Vector512<T>.Count;
+            Vector512<T> m0 = Vector512.LoadUnsafe(ref S), m1 = Vector512.LoadUnsafe(ref S, (nuint)(n - w));
+            int j = w;
+            for (; j + 2 * w <= n; j += 2 * w)
+            {
+                m0 = Vector512.MaxNative(m0, Vector512.LoadUnsafe(ref S, (nuint)j));
+                m1 = Vector512.MaxNative(m1, Vector512.LoadUnsafe(ref S, (nuint)(j + w)));
+            }
+            if (j + w <= n) m0 = Vector512.MaxNative(m0, Vector512.LoadUnsafe(ref S, (nuint)j));
+            return MaxOf(Vector512.MaxNative(m0, m1));
+        }
+        if (n >= Vector<T>.Count)
+        {
+            int w = Vector<T>.Count;
+            var m = Vector.LoadUnsafe(ref S, (nuint)(n - w));
+            for (int j = 0; j + w <= n; j += w) m = Vector.MaxNative(m, Vector.LoadUnsafe(ref S, (nuint)j));
+            return MaxOf(m);
+        }
+        T r = s[0];
+        for (int j = 1; j < n; j++) r = T.Max(r, s[j]);
+        return r;
     }
 
     /// <summary>
