@@ -239,7 +239,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             wScale = aScale;
             if (normalize && aScale != T.One)
             {
-                TensorPrimitives.Multiply(w, aScale, w);
+                Scale(aScale, w, w);
                 wScale = T.One;
             }
             return T.Zero;
@@ -253,7 +253,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         wScale = T.One / sum;
         if (normalize)
         {
-            TensorPrimitives.Multiply(w, wScale, w);
+            Scale(wScale, w, w);
             wScale = T.One;
         }
         return nT * T.CreateChecked(p) / (xMax * sum);

@@ -208,7 +208,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
                 T uMax = StageOne(row, sig, f.Positive, out T uSum), inv = T.One / uSum, aScale = inv;
                 if (normalizeFirst)
                 {
-                    TensorPrimitives.Multiply(row, inv, row);    // (a 512-bit division per element would cost as much as the exp)
+                    Scale(inv, row, row);    // (a 512-bit division per element would cost as much as the exp)
                     aScale = T.One;
                 }
                 firstScale[r] = aScale;
