@@ -38,8 +38,10 @@ public class AttentionTests
     public void FusedMatchesReferenceValuesAndGradients(string variant)
     {
         var spec = AttentionSpec.Parse(variant);
-        // (B, H, Tq, offset, D): rows 1–3, a ragged last block, a cache offset, an odd head size, longer rows.
-        foreach (var (b, h, tq, off, d) in new[] { (1, 1, 3, 0, 4), (2, 3, 7, 0, 5), (1, 2, 6, 5, 8), (1, 1, 37, 0, 16), (2, 1, 9, 40, 3) })
+        // (B, H, Tq, offset, D): rows 1–3, a ragged last block, a cache offset, an odd head size, longer rows, and head
+        // size 32 with offsets that put a backward block's first row inside a group of eight keys (the 512-bit
+        // transposed products' partial groups) and a second backward block.
+        foreach (var (b, h, tq, off, d) in new[] { (1, 1, 3, 0, 4), (2, 3, 7, 0, 5), (1, 2, 6, 5, 8), (1, 1, 37, 0, 16), (2, 1, 9, 40, 3), (1, 1, 30, 5, 32), (1, 1, 70, 3, 32) })
         {
             var (q0, k0, v0) = Inputs(b, h, tq, off, d, (ulong)(tq * 31 + off + d));
             var fusedIn = new[] { q0.Clone().RequireGrad(), k0.Clone().RequireGrad(), v0.Clone().RequireGrad() };

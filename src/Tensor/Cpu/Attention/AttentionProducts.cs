@@ -149,8 +149,12 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             t512 = cols / (2 * Vector512<T>.Count) * (2 * Vector512<T>.Count);
             if (t512 > 0)
+            {
+                for (; j + 8 <= n; j += 8)
+                    AccumulateTransposed512x8(ref Ar, lda, rows, j, firstSeen, ref B, cols, t512, ref C, cOff);
                 for (; j + 4 <= n; j += 4)
                     AccumulateTransposed512(ref Ar, lda, rows, j, firstSeen, ref B, cols, t512, ref C, cOff);
+            }
         }
         int jq = j;
         for (; j < n; j++) AccumulateTransposedRow(ref Ar, lda, rows, j, firstSeen, ref B, cols, 0, ref C, cOff, c);
@@ -346,6 +350,63 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             AddTo(ref C, row + cols, s10); AddTo(ref C, row + cols + W, s11);
             AddTo(ref C, row + 2 * cols, s20); AddTo(ref C, row + 2 * cols + W, s21);
             AddTo(ref C, row + 3 * cols, s30); AddTo(ref C, row + 3 * cols + W, s31);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="AccumulateTransposed512"/> for eight key rows j..j+7 at once: sixteen sums, so that each query row's
+    /// two loads and eight broadcasts feed sixteen multiply-adds. Each sum is still taken over r in ascending order from
+    /// the first row that sees its key, so the results are those of the four-key version bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTransposed512x8(ref T Ar, int lda, int rows, int j, int firstSeen, ref T B, int cols, int tEnd, ref T C, int cOff)
+    {
+        int W = Vector512<T>.Count;
+        int q0 = Math.Max(0, j - firstSeen), q7 = Math.Max(0, j + 7 - firstSeen);
+        ref T Aj = ref Unsafe.Add(ref Ar, j);
+        for (int t = 0; t < tEnd; t += 2 * W)
+        {
+            Vector512<T> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default,
+                         s40 = default, s41 = default, s50 = default, s51 = default, s60 = default, s61 = default, s70 = default, s71 = default;
+            int r = q0, common = Math.Min(q7, rows);
+            // the few rows that see key j but not all of j+1..j+7: row r sees key j+k when r ≥ j + k − firstSeen
+            for (; r < common; r++)
+            {
+                ref T Arow = ref Unsafe.Add(ref Aj, r * lda);
+                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t));
+                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t + W));
+                int seen = r + firstSeen - j;   // row r sees keys j..j+seen
+                var x = Vector512.Create(Arow); s00 = Fma(x, b0, s00); s01 = Fma(x, b1, s01);
+                if (seen >= 1) { x = Vector512.Create(Unsafe.Add(ref Arow, 1)); s10 = Fma(x, b0, s10); s11 = Fma(x, b1, s11); }
+                if (seen >= 2) { x = Vector512.Create(Unsafe.Add(ref Arow, 2)); s20 = Fma(x, b0, s20); s21 = Fma(x, b1, s21); }
+                if (seen >= 3) { x = Vector512.Create(Unsafe.Add(ref Arow, 3)); s30 = Fma(x, b0, s30); s31 = Fma(x, b1, s31); }
+                if (seen >= 4) { x = Vector512.Create(Unsafe.Add(ref Arow, 4)); s40 = Fma(x, b0, s40); s41 = Fma(x, b1, s41); }
+                if (seen >= 5) { x = Vector512.Create(Unsafe.Add(ref Arow, 5)); s50 = Fma(x, b0, s50); s51 = Fma(x, b1, s51); }
+                if (seen >= 6) { x = Vector512.Create(Unsafe.Add(ref Arow, 6)); s60 = Fma(x, b0, s60); s61 = Fma(x, b1, s61); }
+            }
+            for (; r < rows; r++)
+            {
+                ref T Arow = ref Unsafe.Add(ref Aj, r * lda);
+                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t));
+                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t + W));
+                var x = Vector512.Create(Arow); s00 = Fma(x, b0, s00); s01 = Fma(x, b1, s01);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 1)); s10 = Fma(x, b0, s10); s11 = Fma(x, b1, s11);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 2)); s20 = Fma(x, b0, s20); s21 = Fma(x, b1, s21);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 3)); s30 = Fma(x, b0, s30); s31 = Fma(x, b1, s31);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 4)); s40 = Fma(x, b0, s40); s41 = Fma(x, b1, s41);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 5)); s50 = Fma(x, b0, s50); s51 = Fma(x, b1, s51);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 6)); s60 = Fma(x, b0, s60); s61 = Fma(x, b1, s61);
+                x = Vector512.Create(Unsafe.Add(ref Arow, 7)); s70 = Fma(x, b0, s70); s71 = Fma(x, b1, s71);
+            }
+            int row = cOff + j * cols + t;
+            AddTo(ref C, row, s00); AddTo(ref C, row + W, s01);
+            AddTo(ref C, row + cols, s10); AddTo(ref C, row + cols + W, s11);
+            AddTo(ref C, row + 2 * cols, s20); AddTo(ref C, row + 2 * cols + W, s21);
+            AddTo(ref C, row + 3 * cols, s30); AddTo(ref C, row + 3 * cols + W, s31);
+            AddTo(ref C, row + 4 * cols, s40); AddTo(ref C, row + 4 * cols + W, s41);
+            AddTo(ref C, row + 5 * cols, s50); AddTo(ref C, row + 5 * cols + W, s51);
+            AddTo(ref C, row + 6 * cols, s60); AddTo(ref C, row + 6 * cols + W, s61);
+            AddTo(ref C, row + 7 * cols, s70); AddTo(ref C, row + 7 * cols + W, s71);
         }
     }
 
