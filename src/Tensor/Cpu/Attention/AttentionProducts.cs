@@ -149,12 +149,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
         {
             t512 = cols / (2 * Vector512<T>.Count) * (2 * Vector512<T>.Count);
             if (t512 > 0)
-            {
                 for (; j + 8 <= n; j += 8)
-                    AccumulateTransposed512x8(ref Ar, lda, rows, j, firstSeen, ref B, cols, t512, ref C, cOff);
-                for (; j + 4 <= n; j += 4)
                     AccumulateTransposed512(ref Ar, lda, rows, j, firstSeen, ref B, cols, t512, ref C, cOff);
-            }
         }
         int jq = j;
         for (; j < n; j++) AccumulateTransposedRow(ref Ar, lda, rows, j, firstSeen, ref B, cols, 0, ref C, cOff, c);
@@ -311,55 +307,13 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>
-    /// The 512-bit part of <see cref="AccumulateTransposed"/> for four key rows j..j+3 at once and the columns below
-    /// <paramref name="tEnd"/> (a multiple of 2·16): eight independent sums instead of two per pass over the rows r,
-    /// each still taken over r in ascending order from the first row that sees its key.
+    /// The 512-bit part of <see cref="AccumulateTransposed"/> for eight key rows j..j+7 at once and the columns below
+    /// <paramref name="tEnd"/> (a multiple of 2·16): sixteen independent sums, so that each query row's two loads and
+    /// eight broadcasts feed sixteen multiply-adds; each sum is still taken over r in ascending order from the first
+    /// row that sees its key, as in the Vector&lt;T&gt; loop, so the results are bit-identical to it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateTransposed512(ref T Ar, int lda, int rows, int j, int firstSeen, ref T B, int cols, int tEnd, ref T C, int cOff)
-    {
-        int W = Vector512<T>.Count;
-        int q0 = Math.Max(0, j - firstSeen), q1 = Math.Max(0, j + 1 - firstSeen), q2 = Math.Max(0, j + 2 - firstSeen), q3 = Math.Max(0, j + 3 - firstSeen);
-        ref T Aj = ref Unsafe.Add(ref Ar, j);
-        for (int t = 0; t < tEnd; t += 2 * W)
-        {
-            Vector512<T> s00 = default, s01 = default, s10 = default, s11 = default, s20 = default, s21 = default, s30 = default, s31 = default;
-            int r = q0, common = Math.Min(q3, rows);
-            // the few rows that see key j but not all of j+1..j+3
-            for (; r < common; r++)
-            {
-                ref T Arow = ref Unsafe.Add(ref Aj, r * lda);
-                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t));
-                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t + W));
-                var x = Vector512.Create(Arow); s00 = Fma(x, b0, s00); s01 = Fma(x, b1, s01);
-                if (r >= q1) { x = Vector512.Create(Unsafe.Add(ref Arow, 1)); s10 = Fma(x, b0, s10); s11 = Fma(x, b1, s11); }
-                if (r >= q2) { x = Vector512.Create(Unsafe.Add(ref Arow, 2)); s20 = Fma(x, b0, s20); s21 = Fma(x, b1, s21); }
-            }
-            for (; r < rows; r++)
-            {
-                ref T Arow = ref Unsafe.Add(ref Aj, r * lda);
-                var b0 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t));
-                var b1 = Vector512.LoadUnsafe(ref B, (nuint)(r * cols + t + W));
-                var x = Vector512.Create(Arow); s00 = Fma(x, b0, s00); s01 = Fma(x, b1, s01);
-                x = Vector512.Create(Unsafe.Add(ref Arow, 1)); s10 = Fma(x, b0, s10); s11 = Fma(x, b1, s11);
-                x = Vector512.Create(Unsafe.Add(ref Arow, 2)); s20 = Fma(x, b0, s20); s21 = Fma(x, b1, s21);
-                x = Vector512.Create(Unsafe.Add(ref Arow, 3)); s30 = Fma(x, b0, s30); s31 = Fma(x, b1, s31);
-            }
-            int row = cOff + j * cols + t;
-            AddTo(ref C, row, s00); AddTo(ref C, row + W, s01);
-            AddTo(ref C, row + cols, s10); AddTo(ref C, row + cols + W, s11);
-            AddTo(ref C, row + 2 * cols, s20); AddTo(ref C, row + 2 * cols + W, s21);
-            AddTo(ref C, row + 3 * cols, s30); AddTo(ref C, row + 3 * cols + W, s31);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="AccumulateTransposed512"/> for eight key rows j..j+7 at once: sixteen sums, so that each query row's
-    /// two loads and eight broadcasts feed sixteen multiply-adds. Each sum is still taken over r in ascending order from
-    /// the first row that sees its key, so the results are those of the four-key version bit for bit.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateTransposed512x8(ref T Ar, int lda, int rows, int j, int firstSeen, ref T B, int cols, int tEnd, ref T C, int cOff)
     {
         int W = Vector512<T>.Count;
         int q0 = Math.Max(0, j - firstSeen), q7 = Math.Max(0, j + 7 - firstSeen);
