@@ -181,10 +181,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     }
 
     /// <summary>
-    /// max s over a non-empty row with the native max (TensorPrimitives.Max also orders ±0 and propagates NaN, at
-    /// several instructions per vector: a tenth of the Softmax stage). A NaN score may be dropped here, but it still
-    /// makes its row's sum, and so the row, NaN. The last partial vector is the row's last full-width window, which
-    /// overlaps the one before it (a maximum may count an element twice). −∞ for an empty row.
+    /// max s over the row with the native max (TensorPrimitives.Max also orders ±0 and propagates NaN, at several
+    /// instructions per vector: a tenth of the Softmax stage); −∞ for an empty row. A NaN score may be dropped here,
+    /// but it still makes its row's sum, and so the row, NaN. The last partial vector is the row's last full-width
+    /// window, which overlaps the one before it (a maximum may count an element twice).
     /// </summary>
     internal static T RowMax(ReadOnlySpan<T> s)
     {
