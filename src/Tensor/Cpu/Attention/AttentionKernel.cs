@@ -29,7 +29,7 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     /// <summary>The forward with q, k and v read where they lie (see <see cref="AttentionOperand"/>); the output is compact.</summary>
     public static T[] Forward(T[] q, AttentionOperand qo, T[] k, AttentionOperand ko, T[] v, AttentionOperand vo, AttentionDims d, AttentionFamily f)
     {
-        var output = CpuArrayPool.Rent<T>(d.Batch * d.Heads * d.Queries * d.HeadDim);
+        var output = CpuArrayPool.RentUninitialized<T>(d.Batch * d.Heads * d.Queries * d.HeadDim);   // every row is written by its head
         EngineThreads.For(d.Batch * d.Heads, (long)d.Queries * d.Keys * d.HeadDim, (start, end) =>
         {
             using var ws = new Workspace(d, backward: false);
@@ -149,8 +149,10 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
     {
         int D = d.HeadDim, tk = d.Keys;
         var dq = CpuArrayPool.RentUninitialized<T>(d.Batch * d.Heads * d.Queries * D);   // every row is written by the dQ product below
-        var dk = CpuArrayPool.Rent<T>(d.Batch * d.Heads * tk * D);
-        var dv = CpuArrayPool.Rent<T>(dk.Length);
+        // dK and dV are sums over query blocks; each head clears its own rows just before it adds to them, in its
+        // thread and while they stay in cache, rather than the whole arrays up front on the calling thread.
+        var dk = CpuArrayPool.RentUninitialized<T>(d.Batch * d.Heads * tk * D);
+        var dv = CpuArrayPool.RentUninitialized<T>(dk.Length);
         int bq = BackwardBlockRows(tk);
         EngineThreads.For(d.Batch * d.Heads, 3L * d.Queries * tk * D, (start, end) =>
         {
@@ -159,6 +161,8 @@ internal static partial class AttentionKernel<T> where T : unmanaged, IFloatingP
             {
                 ws.Prepare(q, qo, k, ko, v, vo, bh, f);
                 int qBase = bh * d.Queries * D, kBase = bh * tk * D;
+                dk.AsSpan(kBase, tk * D).Clear();
+                dv.AsSpan(kBase, tk * D).Clear();
                 // Query rows in blocks of bq: every row's weights w and score gradients ds of the block are kept, so
                 // the key and value gradients of the block are accumulated in one pass over the visible keys
                 // (each dK/dV row is read and written once per block, not once per four query rows).
