@@ -17,6 +17,12 @@ internal static class AttentionBench
 {
     public const int B = 8, H = 4, T = 256, D = 32;
 
+    /// <summary>
+    /// Floating-point operations of one causal [T, D]·[D, T] (or weights·values) product over <paramref name="heads"/>
+    /// heads, counting only the T(T+1)/2 visible pairs: the forward is two of them, forward and backward six.
+    /// </summary>
+    public static double CausalProductFlops(int heads, int t, int d) => 2.0 * heads * (t * (t + 1.0) / 2) * d;
+
     /// <summary>Inputs with gradients and a fixed upstream gradient.</summary>
     internal sealed class Inputs
     {

@@ -59,6 +59,22 @@ internal static class TrainStepBench
         return 0;
     }
 
+    /// <summary>
+    /// Floating-point operations of one step's matrix products, the least any implementation must do: per layer the
+    /// qkv, output, MLP-up and MLP-down products, and the LM head, each once forward and twice backward (the input's
+    /// and the weight's gradient); causal attention's QKᵀ and weights·V over the T(T+1)/2 visible pairs of each
+    /// head forward, and four such products backward (dV, d(weights), dQ, dK), with no recomputation counted.
+    /// Nothing else (norms, GELU, the row maps, the loss, the optimiser) is in it: the step can take no less than
+    /// this over the FMA peak.
+    /// </summary>
+    public static double ProductFlops()
+    {
+        double tokens = (double)Batch * Context, c = ModelDim, mlp = 4 * c;
+        double dense = 2 * tokens * (c * 3 * c + c * c + 2 * c * mlp) * Layers + 2 * tokens * c * Vocab;
+        double attention = 6 * Layers * AttentionBench.CausalProductFlops(Batch * Heads, Context, ModelDim / Heads);
+        return 3 * dense + attention;
+    }
+
     /// <summary>The peer's model configuration in Engine's terms.</summary>
     public static GptConfig Config(AttentionSpec attention) => new()
     {
