@@ -36,8 +36,9 @@ internal sealed record PerfRow(string? Key, string What, int Threads, Unit Unit,
 /// <summary>
 /// The `table` command: measures every row of <see cref="Rows"/> (matrix products, fused attention, the GPT train
 /// step, sampling with the KV cache) and prints one Markdown table with Engine's figure, the physical limit (the
-/// FMA peak measured in the same run) for the products, the peer's figure, the ratio and the target; then the
-/// train step's allocation and memory, each configuration measured in a process of its own.
+/// FMA peak measured in the same run for the products; for the attention and train-step rows, the time their matrix
+/// products would take at that peak), the peer's figure, the ratio and the target; then the train step's
+/// allocation and memory, each configuration measured in a process of its own.
 /// </summary>
 internal static class PerfTable
 {
