@@ -147,4 +147,27 @@ public class MatMulTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void AWeightGradientIsTheSameInEitherOrientationOfItsProduct(DType dtype)
+    {
+        // aᵀ·g may run as (gᵀ·a)ᵀ: the same sums in the same order, so equal to the last bit. Shapes for each branch
+        // (fewer columns the other way; kept because the other way's steps alias; kept; square), with k past a
+        // 256-step block; float64 steps alias at 256 columns where float32 ones do at 512.
+        int alias = dtype == DType.Float32 ? 512 : 256;
+        foreach (var (m, n, flips) in new[] { (128, 384, true), (alias, 128, true), (128, alias, false), (128, 65, false), (96, 96, false) })
+        {
+            var a = Tensor.RandN([300, m], new Rng(5), dtype);
+            var g = Tensor.RandN([300, n], new Rng(6), dtype);
+            var got = MatMulNode.TransposeTimes(a, g);
+            Assert.Equal([m, n], got.Shape);
+            Assert.Equal(!flips, got.IsContiguous);   // the flipped product comes back as a transposed view
+            var direct = a.T.MatMul(g).ToDoubleArray();
+            var flipped = g.T.MatMul(a).T.Contiguous().ToDoubleArray();
+            Assert.Equal(direct, flipped);
+            Assert.Equal(direct, got.Contiguous().ToDoubleArray());
+        }
+    }
 }

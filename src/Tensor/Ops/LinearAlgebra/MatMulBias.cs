@@ -38,7 +38,7 @@ internal sealed class MatMulBiasNode : Node
     protected internal override Tensor?[] Backward(Tensor g) =>
     [
         NeedsGrad(0) ? g.MatMul(Input(1).Transpose(-1, -2)) : null,
-        NeedsGrad(1) ? Input(0).Transpose(-1, -2).MatMul(g) : null,
+        NeedsGrad(1) ? MatMulNode.TransposeTimes(Input(0), g) : null,
         NeedsGrad(2) ? g : null,
     ];
 }
