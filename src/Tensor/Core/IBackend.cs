@@ -107,6 +107,13 @@ public interface IBackend
     /// with the batch dims already broadcast (stride 0 where shared). Any strides; the result is contiguous [batch..., m, n].
     /// </summary>
     Storage MatMul(Storage a, Layout la, Storage b, Layout lb);
+
+    /// <summary>
+    /// Whether aᵀ·g for contiguous a [k, m] and g [k, n] of <paramref name="dtype"/> (a weight's gradient) runs faster
+    /// on this backend as (gᵀ·a)ᵀ, the [n, m] product seen transposed: the same sums in the same order, so the same
+    /// values. The default keeps the product as written.
+    /// </summary>
+    internal bool TransposedProductIsFaster(int m, int n, DType dtype) => false;
     /// <summary>
     /// a·b + bias for a 2-D a [m, k] and b [k, n] and a bias [n] added to every row (a linear layer); compact [m, n].
     /// The default is the product, then the broadcast add; a backend may add the bias inside the product.

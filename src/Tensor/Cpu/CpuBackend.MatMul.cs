@@ -17,6 +17,14 @@ public sealed partial class CpuBackend
         _ => throw new NotSupportedException($"matmul: needs floating-point tensors, got {a.DType.Name()}"),
     };
 
+    /// <inheritdoc cref="IBackend.TransposedProductIsFaster"/>
+    bool IBackend.TransposedProductIsFaster(int m, int n, DType dtype) => dtype switch
+    {
+        DType.Float32 => Gemm.TransposedProductIsFaster(m, n, sizeof(float)),
+        DType.Float64 => Gemm.TransposedProductIsFaster(m, n, sizeof(double)),
+        _ => false,
+    };
+
     /// <inheritdoc/>
     /// <remarks>The bias is added inside the product (<see cref="Gemm.Compute{T}"/>'s bias) when it is a contiguous row.</remarks>
     public Storage MatMulBias(Storage a, Layout la, Storage b, Layout lb, Storage bias, Layout lbias)

@@ -50,6 +50,21 @@ internal static unsafe class Gemm
     /// <summary>Rows of a transposed A packed together (<see cref="SweepGrouped{T, TKernel}"/>): a few cache lines per step of k, and 60 KiB of float slivers at kc = 256.</summary>
     private const int GroupRows = 64;
 
+    /// <summary>
+    /// For aᵀ·g with contiguous a [k, m] and g [k, n] (elements of <paramref name="elementSize"/> bytes): whether
+    /// the [n, m] product gᵀ·a, seen transposed, runs faster. The orientation with fewer columns is preferred (its
+    /// sweeps meet few B slivers, so the transposed operand is read in place), unless that operand's steps lie a
+    /// multiple of 2 KiB apart: on a Zen 4 such in-place reads ran at 72 GFLOP/s against 88–99 for the other shapes
+    /// of the same size (docs/performance.md).
+    /// </summary>
+    internal static bool TransposedProductIsFaster(int m, int n, int elementSize)
+    {
+        bool Aliased(int steps) => (long)steps * elementSize % 2048 == 0;
+        // m < n: gᵀ·a has the fewer columns (m), its transposed operand g steps n apart; m > n: aᵀ·g has them and
+        // is kept unless its operand a, m apart, aliases and g would not
+        return m < n ? !Aliased(n) : m > n && Aliased(m) && !Aliased(n);
+    }
+
     /// <summary>Multiply-adds per thread below which fewer threads are used (a parallel region costs microseconds).</summary>
     private const long ParallelMinWork = 1 << 20;
 

@@ -64,22 +64,15 @@ internal sealed class MatMulNode : Node
     }
 
     /// <summary>
-    /// aᵀ·g, the right operand's gradient. For 2-D float operands on the CPU (a linear layer's weight gradient,
-    /// a [k, m] and g [k, n] with k the tokens) it may run as (gᵀ·a)ᵀ instead, a transposed view of the [n, m]
-    /// product: every element is the same sum of the same products in the same order, so the values are identical.
-    /// The orientation taken is the one whose product has fewer columns (the kernel then reads its transposed
-    /// operand in place), unless that operand's steps lie a multiple of 2 KiB apart: on a Zen 4 such products ran at
-    /// 72 GFLOP/s against 88–99 for the other shapes of the same size (docs/performance.md).
+    /// aᵀ·g, the right operand's gradient. For contiguous 2-D operands (a linear layer's weight gradient, a [k, m]
+    /// and g [k, n] with k the tokens) it runs as (gᵀ·a)ᵀ, a transposed view of the [n, m] product, where the
+    /// backend says that orientation is faster (<see cref="IBackend.TransposedProductIsFaster"/>): every element is
+    /// the same sum of the same products in the same order, so the values are identical.
     /// </summary>
     internal static Tensor TransposeTimes(Tensor a, Tensor g)
     {
-        if (a.Rank != 2 || g.Rank != 2 || a.Device != Device.Cpu || g.Device != Device.Cpu
-            || a.DType is not (DType.Float32 or DType.Float64) || g.DType != a.DType || !a.IsContiguous || !g.IsContiguous)
-            return a.Transpose(-1, -2).MatMul(g);
-        int m = a.Dim(1), n = g.Dim(1), size = a.DType == DType.Float32 ? 4 : 8;
-        bool Aliased(int steps) => (long)steps * size % 2048 == 0;
-        bool flip = m < n ? !Aliased(n) : m > n && Aliased(m) && !Aliased(n);
-        // m < n: (gᵀ·a) has m columns, fewer; m > n: aᵀ·g has, and is kept unless its steps alias
+        bool flip = a.Rank == 2 && g.Rank == 2 && a.IsContiguous && g.IsContiguous && a.DType == g.DType && a.Device == g.Device
+            && a.Backend.TransposedProductIsFaster(a.Dim(1), g.Dim(1), a.DType);
         return flip ? g.Transpose(-1, -2).MatMul(a).Transpose(-1, -2) : a.Transpose(-1, -2).MatMul(g);
     }
 }
